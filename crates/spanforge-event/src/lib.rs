@@ -1,0 +1,1 @@
+//! The SpanForge event envelope (RFC-0001, schema 2.0).

@@ -1,0 +1,5 @@
+//! Project tasks: `cargo xtask <task>`.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}
