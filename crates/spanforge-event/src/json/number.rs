@@ -1,17 +1,20 @@
-//! JSON numbers as Python's `json` module models them: exact integers of any size, and IEEE-754 doubles.
+//! JSON numbers as Python's `json` module models them: exact integers of any size, and IEEE-754
+//! doubles.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// A JSON number, keeping Python's distinction between `int` and `float`.
 ///
-/// Integers are exact at any size (Python `int`): values that fit in `i64` or `u64` are stored inline, larger ones
-/// as a normalised decimal string. Floats are `f64` and may be `NaN` or infinite, because Python's `json` reads and
-/// writes the bare literals `NaN`, `Infinity` and `-Infinity`.
+/// Integers are exact at any size (Python `int`): values that fit in `i64` or `u64` are stored
+/// inline, larger ones as a normalised decimal string. Floats are `f64` and may be `NaN` or
+/// infinite, because Python's `json` reads and writes the bare literals `NaN`, `Infinity` and
+/// `-Infinity`.
 ///
-/// Equality means "same canonical text": two floats are equal when their bits are equal, so `0.0 != -0.0`
-/// (they are written `0.0` and `-0.0`) and every `NaN` equals every other `NaN` (all are written `NaN`). An integer
-/// never equals a float, even when Python's `1 == 1.0` would say so, because they hash differently in a checksum.
+/// Equality means "same canonical text": two floats are equal when their bits are equal, so
+/// `0.0` and `-0.0` differ (they are written differently) and every `NaN` equals every other
+/// `NaN` (all are written `NaN`). An integer never equals a float, even where Python's
+/// `1 == 1.0` holds, because the two are written differently and so checksum differently.
 #[derive(Clone)]
 pub struct Number(N);
 
@@ -21,23 +24,27 @@ enum N {
     Pos(u64),
     /// A negative integer that fits in `i64` (always `< 0`).
     Neg(i64),
-    /// An integer outside `i64::MIN..=u64::MAX`, as an optional `-` followed by digits without leading zeros.
+    /// An integer outside `i64::MIN..=u64::MAX`, as an optional `-` followed by digits without
+    /// leading zeros.
     Big(Box<str>),
     /// A double, written the way Python's `float.__repr__` writes it.
     Float(f64),
 }
 
 impl Number {
-    /// Wraps a double. Every `f64` is accepted, `NaN` and the infinities included, as Python's `json` accepts them.
+    /// Wraps a double. Every `f64` is accepted, `NaN` and the infinities included, as Python's
+    /// `json` accepts them.
     #[must_use]
     pub fn from_f64(value: f64) -> Self {
         Number(N::Float(value))
     }
 
-    /// Builds an integer from decimal text, normalising it as Python's `int()` does: an optional `+` or `-` sign,
-    /// then one or more ASCII digits, leading zeros allowed (`"-007"` becomes `-7`, `"-0"` becomes `0`).
+    /// Builds an integer from decimal text, normalising it as Python's `int()` does: an optional
+    /// `+` or `-` sign, then one or more ASCII digits, leading zeros allowed (`"-007"` becomes
+    /// `-7`, `"-0"` becomes `0`).
     ///
-    /// Returns `None` when the text is not of that form (no underscores or surrounding whitespace are accepted).
+    /// Returns `None` when the text is not of that form (no underscores or surrounding whitespace
+    /// are accepted).
     #[must_use]
     pub fn integer_from_decimal(text: &str) -> Option<Self> {
         let (negative, digits) = match text.as_bytes().first() {
@@ -96,7 +103,8 @@ impl Number {
         matches!(self.0, N::Float(_))
     }
 
-    /// Returns the value as `i64` when it is an integer in range, `None` for floats and out-of-range integers.
+    /// Returns the value as `i64` when it is an integer in range, `None` for floats and
+    /// out-of-range integers.
     #[must_use]
     pub fn as_i64(&self) -> Option<i64> {
         match self.0 {
@@ -115,7 +123,8 @@ impl Number {
         }
     }
 
-    /// Returns the value as `i128` when it is an integer in range, `None` for floats and larger integers.
+    /// Returns the value as `i128` when it is an integer in range, `None` for floats and larger
+    /// integers.
     #[must_use]
     pub fn as_i128(&self) -> Option<i128> {
         match &self.0 {
@@ -128,15 +137,17 @@ impl Number {
 
     /// Returns the value as `f64`.
     ///
-    /// Integers are rounded to the nearest double (as Python's `float(int)` does); an integer beyond the `f64` range
-    /// becomes an infinity here, where Python would raise `OverflowError`.
+    /// Integers are rounded to the nearest double (as Python's `float(int)` does); an integer
+    /// beyond the `f64` range becomes an infinity here, where Python would raise `OverflowError`.
     #[must_use]
     pub fn as_f64(&self) -> f64 {
         match &self.0 {
-            // `as` rounds to nearest, ties to even, which is what Python's int-to-float conversion does.
+            // `as` rounds to nearest, ties to even, which is what Python's int-to-float conversion
+            // does.
             N::Pos(u) => *u as f64,
             N::Neg(i) => *i as f64,
-            // Decimal-to-double parsing in std is correctly rounded; the text is digits with an optional sign.
+            // Decimal-to-double parsing in std is correctly rounded; the text is digits with an
+            // optional sign.
             N::Big(text) => text.parse().unwrap_or(f64::NAN),
             N::Float(f) => *f,
         }
@@ -185,11 +196,12 @@ fn write_u64<S: super::write::Sink>(mut value: u64, negative: bool, out: &mut S)
     }
 }
 
-/// Writes a double exactly as Python's `json.dumps` does (`float.__repr__`, plus bare `NaN`/`Infinity`).
+/// Writes a double exactly as Python's `json.dumps` does (`float.__repr__`, plus bare
+/// `NaN`/`Infinity`).
 ///
-/// The shortest round-trip digits come from Ryū; the layout is Python's: positional notation when the decimal
-/// exponent `e` (as in `d.ddd × 10^e`) satisfies `-4 <= e < 16`, with `.0` appended to integral values; otherwise
-/// `d[.ddd]e±XX` with a signed exponent of at least two digits.
+/// The shortest round-trip digits come from Ryū; the layout is Python's: positional notation when
+/// the decimal exponent `e` (as in `d.ddd × 10^e`) satisfies `-4 <= e < 16`, with `.0` appended to
+/// integral values; otherwise `d[.ddd]e±XX` with a signed exponent of at least two digits.
 pub(crate) fn write_f64<S: super::write::Sink>(value: f64, out: &mut S) {
     if value.is_nan() {
         out.push_str("NaN");
@@ -210,8 +222,9 @@ pub(crate) fn write_f64<S: super::write::Sink>(value: f64, out: &mut S) {
     let mut ryu_buf = ryu::Buffer::new();
     let shortest = ryu_buf.format_finite(value).as_bytes();
 
-    // Take Ryū's text apart into significant digits and the position of the decimal point (`decpt`, such that the
-    // value is 0.d1d2d3... × 10^decpt). Ryū writes at most 24 bytes, so 32 digit slots cannot overflow.
+    // Take Ryū's text apart into significant digits and the position of the decimal point (`decpt`,
+    // such that the value is 0.d1d2d3... × 10^decpt). Ryū writes at most 24 bytes, so 32 digit
+    // slots cannot overflow.
     let mut digits = [0u8; 32];
     let mut count = 0usize;
     let mut int_len: i32 = 0;
@@ -402,7 +415,8 @@ impl From<f64> for Number {
 }
 
 impl From<f32> for Number {
-    /// Widens to `f64` first, as Python has only one float type (`0.1f32` becomes `0.10000000149011612`).
+    /// Widens to `f64` first, as Python has only one float type (`0.1f32` becomes
+    /// `0.10000000149011612`).
     fn from(value: f32) -> Self {
         Number::from_f64(f64::from(value))
     }

@@ -1,5 +1,5 @@
-//! A strict, byte-level JSON parser that accepts what Python's `json.loads` accepts (minus duplicate keys and lone
-//! surrogates) and builds a [`Value`] tree.
+//! A strict, byte-level JSON parser that accepts what Python's `json.loads` accepts (minus
+//! duplicate keys and lone surrogates) and builds a [`Value`] tree.
 
 use std::fmt;
 
@@ -10,19 +10,20 @@ use super::value::{Map, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// The largest [`Value::depth`] the document may have (a scalar has depth 1, `[[]]` depth 2). The default is 128.
-    /// Values above [`Limits::HARD_MAX_DEPTH`] are lowered to it.
+    /// The largest [`Value::depth`] the document may have (a scalar has depth 1, `[[]]` depth 2).
+    /// The default is 128. Values above [`Limits::HARD_MAX_DEPTH`] are lowered to it.
     pub max_depth: usize,
-    /// The most digits an integer literal may have. The default, 4300, is CPython's `sys.get_int_max_str_digits()`
-    /// default: the reference SDK's `json.loads` raises `ValueError` on longer integers, so nothing longer can
-    /// appear in an event it produced or accepted.
+    /// The most digits an integer literal may have. The default, 4300, is CPython's
+    /// `sys.get_int_max_str_digits()` default: the reference SDK's `json.loads` raises `ValueError`
+    /// on longer integers, so nothing longer can appear in an event it produced or accepted.
     pub max_int_digits: usize,
 }
 
 impl Limits {
-    /// The ceiling on [`Limits::max_depth`], CPython's default recursion limit, which also bounds how deep
-    /// `json.loads` can nest. The parser itself does not recurse, but dropping, comparing and writing a value
-    /// do, once per level; this ceiling keeps that well inside a 2 MiB thread stack.
+    /// The ceiling on [`Limits::max_depth`], CPython's default recursion limit, which also bounds
+    /// how deep `json.loads` can nest. The parser itself does not recurse, but dropping, comparing
+    /// and writing a value do, once per level; this ceiling keeps that well inside a 2 MiB thread
+    /// stack.
     pub const HARD_MAX_DEPTH: usize = 1000;
 
     /// Returns these limits with `max_depth` replaced.
@@ -106,14 +107,19 @@ pub enum ParseErrorKind {
     UnterminatedString,
     /// An unescaped control character (below U+0020) inside a string.
     #[error(
-        "unescaped control character U+{code:04X} in string: expected it written as an escape such as \\u{code:04x}"
+        "unescaped control character U+{code:04X} in string: \
+         expected it written as an escape such as \\u{code:04x}"
     )]
     ControlCharacter {
         /// The character's code point.
         code: u32,
     },
     /// A backslash followed by a character that does not start an escape.
-    #[error("invalid escape '\\{}' in string: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX", .found.escape_debug())]
+    #[error(
+        "invalid escape '\\{}' in string: \
+         expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
+        .found.escape_debug()
+    )]
     InvalidEscape {
         /// The character after the backslash.
         found: char,
@@ -123,8 +129,9 @@ pub enum ParseErrorKind {
     InvalidUnicodeEscape,
     /// A `\uD800`–`\uDFFF` escape that is not part of a high-low surrogate pair.
     #[error(
-        "lone surrogate \\u{code:04x} in string: expected a high surrogate (\\ud800-\\udbff) followed by a low \
-         surrogate (\\udc00-\\udfff); a lone surrogate cannot be encoded as UTF-8, so it could never be checksummed"
+        "lone surrogate \\u{code:04x} in string: expected a high surrogate (\\ud800-\\udbff) \
+         followed by a low surrogate (\\udc00-\\udfff); a lone surrogate cannot be encoded \
+         as UTF-8, so it could never be checksummed"
     )]
     LoneSurrogate {
         /// The surrogate code unit.
@@ -132,8 +139,8 @@ pub enum ParseErrorKind {
     },
     /// The same key appears twice in one object.
     #[error(
-        "duplicate key {key:?} in object: expected each key once (duplicates are rejected because readers disagree \
-         on which value wins)"
+        "duplicate key {key:?} in object: expected each key once (duplicates are rejected \
+         because readers disagree on which value wins)"
     )]
     DuplicateKey {
         /// The repeated key.
@@ -151,8 +158,8 @@ fn describe(c: &char) -> String {
     format!("character '{}'", c.escape_debug())
 }
 
-/// A JSON syntax error with its position: 1-based line and column (counted in characters, as Python counts them)
-/// and the 0-based byte offset.
+/// A JSON syntax error with its position: 1-based line and column (counted in characters, as Python
+/// counts them) and the 0-based byte offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
     kind: ParseErrorKind,
@@ -163,8 +170,9 @@ pub struct ParseError {
 
 impl ParseError {
     fn at(text: &str, offset: usize, kind: ParseErrorKind) -> Self {
-        // The offset always falls on a character boundary (errors are reported at the start of a character or at
-        // the end of input); `get` falls back to the whole text rather than panicking should that ever be wrong.
+        // The offset always falls on a character boundary (errors are reported at the start of a
+        // character or at the end of input); `get` falls back to the whole text rather than
+        // panicking should that ever be wrong.
         let before = text.get(..offset).unwrap_or(text);
         let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -222,8 +230,9 @@ impl std::error::Error for ParseError {}
 /// Parses `text` with the default [`Limits`].
 ///
 /// # Errors
-/// Returns a [`ParseError`] for anything Python's `json.loads` rejects, and also for duplicate keys in one object,
-/// lone surrogate escapes, integers longer than 4300 digits and nesting deeper than 128.
+/// Returns a [`ParseError`] for anything Python's `json.loads` rejects, and also for duplicate keys
+/// in one object, lone surrogate escapes, integers longer than 4300 digits and nesting deeper than
+/// 128.
 pub fn parse(text: &str) -> Result<Value, ParseError> {
     parse_with_limits(text, Limits::default())
 }
@@ -323,12 +332,13 @@ impl<'a> Parser<'a> {
 
     /// Parses one complete value, nested or not, at the current position.
     ///
-    /// The parser keeps its own stack of open arrays and objects instead of recursing, so no input can exhaust the
-    /// thread's stack while parsing, whatever the depth limit.
+    /// The parser keeps its own stack of open arrays and objects instead of recursing, so no input
+    /// can exhaust the thread's stack while parsing, whatever the depth limit.
     fn value(&mut self) -> PResult<Value> {
         let mut stack: Vec<Frame> = Vec::new();
         'value: loop {
-            // Here a value starts at nesting level `stack.len()`, which contributes `stack.len() + 1` to the depth.
+            // Here a value starts at nesting level `stack.len()`, which contributes `stack.len() +
+            // 1` to the depth.
             if stack.len() >= self.max_depth {
                 return Err(self.error_at(
                     self.pos,
@@ -387,7 +397,8 @@ impl<'a> Parser<'a> {
                 )?,
                 _ => return Err(self.unexpected(A_VALUE)),
             };
-            // A value is complete: hand it to the innermost open container, closing containers as they end.
+            // A value is complete: hand it to the innermost open container, closing containers as
+            // they end.
             loop {
                 self.skip_whitespace();
                 match stack.last_mut() {
@@ -462,7 +473,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Parses an object key at its opening quote and the ':' after it, leaving the position at the value.
+    /// Parses an object key at its opening quote and the ':' after it, leaving the position at the
+    /// value.
     fn member_key(&mut self) -> PResult<String> {
         let key = self.string()?;
         self.skip_whitespace();
@@ -482,8 +494,8 @@ impl<'a> Parser<'a> {
         sorted: bool,
     ) -> PResult<Value> {
         if !sorted {
-            // Input written with `sort_keys=True` arrives sorted and skips this. Otherwise sort; then any duplicate
-            // sits next to its twin.
+            // Input written with `sort_keys=True` arrives sorted and skips this. Otherwise sort;
+            // then any duplicate sits next to its twin.
             entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             if let Some(pair) = entries
                 .windows(2)
@@ -558,8 +570,9 @@ impl<'a> Parser<'a> {
             is_float = true;
         }
         if is_float {
-            // The slice is ASCII and matches the JSON number grammar, a subset of what `f64::from_str` accepts; the
-            // conversion is correctly rounded, overflows to ±infinity and underflows to ±0, like Python's float().
+            // The slice is ASCII and matches the JSON number grammar, a subset of what
+            // `f64::from_str` accepts; the conversion is correctly rounded, overflows to ±infinity
+            // and underflows to ±0, like Python's float().
             let literal = self.text.get(start..self.pos).unwrap_or("NaN");
             let value: f64 = literal.parse().unwrap_or(f64::NAN);
             return Ok(Number::from_f64(value));
@@ -600,7 +613,8 @@ impl<'a> Parser<'a> {
         let open = self.pos;
         self.pos += 1;
         let start = self.pos;
-        // Fast path: no escapes. Every byte that stops the scan is ASCII, so the slice ends on a char boundary.
+        // Fast path: no escapes. Every byte that stops the scan is ASCII, so the slice ends on a
+        // char boundary.
         loop {
             match self.peek() {
                 None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
@@ -705,8 +719,8 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Finds the byte offset of the second occurrence of `key` among the members of the object that opens at
-    /// `open`, which has already parsed successfully once. Only runs on the error path.
+    /// Finds the byte offset of the second occurrence of `key` among the members of the object that
+    /// opens at `open`, which has already parsed successfully once. Only runs on the error path.
     fn locate_second_key(&self, open: usize, key: &str) -> usize {
         let mut again = Parser {
             text: self.text,
@@ -1146,7 +1160,8 @@ mod tests {
         assert!(parse_with_limits(&nested(4), limits).is_err());
         assert!(parse(&nested(128)).is_ok());
         assert!(parse(&nested(129)).is_err());
-        // At the hard ceiling, everything that walks the tree recursively still fits a test thread's stack.
+        // At the hard ceiling, everything that walks the tree recursively still fits a test
+        // thread's stack.
         let limits = Limits::default().with_max_depth(Limits::HARD_MAX_DEPTH);
         let text = "{\"k\":[".repeat(Limits::HARD_MAX_DEPTH / 2)
             + &"]}".repeat(Limits::HARD_MAX_DEPTH / 2);

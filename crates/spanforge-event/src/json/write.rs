@@ -1,11 +1,12 @@
-//! Canonical serialisation: the exact bytes of Python's
-//! `json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, and the length of its ASCII form.
+//! Canonical serialisation: the exact bytes of Python's `json.dumps(v, sort_keys=True,
+//! separators=(",", ":"), ensure_ascii=False)`, and the length of its ASCII form.
 
 use std::fmt;
 
 use super::value::Value;
 
-/// Where the writer puts text. Everything written is a `&str`, so a `String` sink needs no UTF-8 re-validation.
+/// Where the writer puts text. Everything written is a `&str`, so a `String` sink needs no UTF-8
+/// re-validation.
 pub(crate) trait Sink {
     fn push_str(&mut self, s: &str);
 }
@@ -37,9 +38,9 @@ impl Sink for Counter {
     }
 }
 
-/// Escape class of each byte in `ensure_ascii=False` output: 0 means "copy as is", `u` means `\u00XX`, and any
-/// other value is the letter of a two-character escape. Bytes >= 0x80 (parts of non-ASCII characters) and 0x7F are
-/// copied raw, as Python does.
+/// Escape class of each byte in `ensure_ascii=False` output: 0 means "copy as is", `u` means
+/// `\u00XX`, and any other value is the letter of a two-character escape. Bytes >= 0x80 (parts of
+/// non-ASCII characters) and 0x7F are copied raw, as Python does.
 const ESCAPE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut i = 0;
@@ -68,7 +69,8 @@ fn write_string<S: Sink>(s: &str, out: &mut S) {
         if class == 0 {
             continue;
         }
-        // Escaped bytes are ASCII, so `start` and `i` are always character boundaries and `get` always succeeds.
+        // Escaped bytes are ASCII, so `start` and `i` are always character boundaries and `get`
+        // always succeeds.
         if let Some(run) = s.get(start..i) {
             out.push_str(run);
         }
@@ -130,11 +132,11 @@ pub(crate) fn write_value<S: Sink>(value: &Value, out: &mut S) {
     }
 }
 
-/// Appends the canonical JSON text of `value` to `out`: keys sorted by code point, no whitespace, non-ASCII written
-/// as raw UTF-8, floats in Python `repr` form, `NaN`/`Infinity` bare.
+/// Appends the canonical JSON text of `value` to `out`: keys sorted by code point, no whitespace,
+/// non-ASCII written as raw UTF-8, floats in Python `repr` form, `NaN`/`Infinity` bare.
 ///
-/// This (and [`to_canonical_string`]) is the byte-exact path that checksums must be computed over. It allocates
-/// nothing besides growing `out`.
+/// This (and [`to_canonical_string`]) is the byte-exact path that checksums must be computed over.
+/// It allocates nothing besides growing `out`.
 pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     write_value(value, out);
 }
@@ -155,12 +157,14 @@ pub fn canonical_len(value: &Value) -> usize {
     counter.len
 }
 
-/// Returns the length of `json.dumps(value, separators=(",", ":"))`, Python's compact form with the default
-/// `ensure_ascii=True`: the measure the reference SDK's `Event.from_dict` compares against `max_size_bytes`.
+/// Returns the length of `json.dumps(value, separators=(",", ":"))`, Python's compact form with the
+/// default `ensure_ascii=True`: the measure the reference SDK's `Event.from_dict` compares against
+/// `max_size_bytes`.
 ///
-/// Key order does not change the length. In this form every non-ASCII character and U+007F is escaped: characters
-/// in the Basic Multilingual Plane take 6 bytes (`\u00e9`), others 12 (a surrogate pair, `\ud83d\ude00`).
-/// Note that `Event.from_json` measures the raw input string instead, before parsing.
+/// Key order does not change the length. In this form every non-ASCII character and U+007F is
+/// escaped: characters in the Basic Multilingual Plane take 6 bytes (`\u00e9`), others 12 (a
+/// surrogate pair, `\ud83d\ude00`). Note that `Event.from_json` measures the raw input string
+/// instead, before parsing.
 #[must_use]
 pub fn ascii_compact_len(value: &Value) -> usize {
     match value {
@@ -214,7 +218,8 @@ mod tests {
             (0u8..0x20).map(char::from).collect::<String>() + "\"\\/\u{7f}\u{2028}\u{2029}é😀";
         let expected = concat!(
             r#""\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f"#,
-            r#"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f"#,
+            r#"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017"#,
+            r#"\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f"#,
             "\\\"\\\\/\u{7f}\u{2028}\u{2029}é😀\""
         );
         assert_eq!(to_canonical_string(&Value::from(text)), expected);
@@ -249,8 +254,10 @@ mod tests {
 
     #[test]
     fn ascii_length_escapes_non_ascii() {
-        // json.dumps({"é": ["\x7f😀", 1e16, None, True, False, "a\n\x01"], "k": {}}, separators=(",", ":"))
-        // == '{"\\u00e9":["\\u007f\\ud83d\\ude00",1e+16,null,true,false,"a\\n\\u0001"],"k":{}}' (72 characters)
+        // json.dumps({"é": ["\x7f😀", 1e16, None, True, False, "a\n\x01"], "k": {}},
+        // separators=(",", ":")) ==
+        // '{"\\u00e9":["\\u007f\\ud83d\\ude00",1e+16,null,true,false,"a\\n\\u0001"],"k":{}}' (72
+        // characters)
         let inner = Value::Array(vec![
             Value::from("\u{7f}😀"),
             Value::Number(Number::from_f64(1e16)),
