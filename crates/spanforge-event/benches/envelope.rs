@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_main};
 use spanforge_event::Event;
 
 /// A signed `llm.trace.span.completed` event of the shape the reference's tracer writes (about 560 bytes).
@@ -60,5 +60,11 @@ fn envelope(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, envelope);
+// The macro defines an undocumented public function.
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::envelope);
+}
+use group::benches;
+
 criterion_main!(benches);

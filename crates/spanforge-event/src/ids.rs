@@ -359,7 +359,7 @@ impl FromStr for Checksum {
 /// A chain signature, `hmac-sha256:` followed by 64 lowercase hex digits.
 ///
 /// Equality is constant-time, because a signature is compared with a recomputed MAC.
-#[derive(Clone, Copy, Hash)]
+#[derive(Clone, Copy)]
 pub struct Signature([u8; 32]);
 
 impl Signature {
@@ -401,6 +401,12 @@ impl PartialEq for Signature {
 }
 
 impl Eq for Signature {}
+
+impl std::hash::Hash for Signature {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -561,9 +561,7 @@ pub struct CostBreakdown<'a> {
 impl<'a> CostBreakdown<'a> {
     fn read(o: &Obj<'a>) -> Result<Self> {
         let amount = |key: &str| o.f64_where(key, "a non-negative number", non_negative);
-        let optional = |key: &str| {
-            Ok::<_, EventError>(o.opt_f64_where(key, "a non-negative number", non_negative)?)
-        };
+        let optional = |key: &str| o.opt_f64_where(key, "a non-negative number", non_negative);
         let cost = Self {
             input_cost_usd: amount("input_cost_usd")?,
             output_cost_usd: amount("output_cost_usd")?,
@@ -1269,6 +1267,10 @@ view_try_from!(ConsentPayload, "payload");
 /// The view registered for an event's type, read from its payload.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a view is read, matched and dropped; boxing the span view would cost an allocation per read"
+)]
 pub enum PayloadView<'a> {
     /// `llm.trace.span.*`
     Span(SpanPayload<'a>),
