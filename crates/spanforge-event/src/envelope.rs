@@ -1,0 +1,847 @@
+//! The event envelope: reading it from JSON (with the DoS guards), checking every field once, and writing it back
+//! as the reference's canonical JSON, byte for byte.
+
+use crate::error::{EventError, Result, WHOLE_EVENT, kind_of};
+use crate::event_type::EventType;
+use crate::ids::{Checksum, SchemaVersion, Signature, Source, SpanId, TraceId};
+use crate::json::{self, Map, Value};
+use crate::tags::{MAX_TAGS, Tags};
+use crate::timestamp::Timestamp;
+use crate::ulid::EventId;
+
+/// The largest event the size guard lets through, in bytes (1 MiB, the reference's `max_size_bytes`).
+pub const MAX_EVENT_BYTES: usize = 1_048_576;
+
+/// The largest payload depth the depth guard lets through (the reference's `max_payload_depth`).
+///
+/// Depth counts as [`json::Value::depth`] does: a scalar is 1 and a container is one more than its deepest member,
+/// so `{"a": 1}` has depth 2 and ten nested objects around a scalar have depth 11.
+pub const MAX_PAYLOAD_DEPTH: usize = 10;
+
+/// The envelope's fields, in canonical (code point) order of their names.
+#[derive(Clone, Copy)]
+enum Field {
+    ActorId,
+    Checksum,
+    EventId,
+    EventType,
+    OrgId,
+    ParentSpanId,
+    Payload,
+    PrevId,
+    SchemaVersion,
+    SessionId,
+    Signature,
+    Source,
+    SpanId,
+    Tags,
+    TeamId,
+    Timestamp,
+    TraceId,
+}
+
+const FIELDS: [(&str, Field); 17] = [
+    ("actor_id", Field::ActorId),
+    ("checksum", Field::Checksum),
+    ("event_id", Field::EventId),
+    ("event_type", Field::EventType),
+    ("org_id", Field::OrgId),
+    ("parent_span_id", Field::ParentSpanId),
+    ("payload", Field::Payload),
+    ("prev_id", Field::PrevId),
+    ("schema_version", Field::SchemaVersion),
+    ("session_id", Field::SessionId),
+    ("signature", Field::Signature),
+    ("source", Field::Source),
+    ("span_id", Field::SpanId),
+    ("tags", Field::Tags),
+    ("team_id", Field::TeamId),
+    ("timestamp", Field::Timestamp),
+    ("trace_id", Field::TraceId),
+];
+
+/// The envelope's field names, in canonical (code point) order.
+pub const FIELD_NAMES: [&str; 17] = {
+    let mut names = [""; 17];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        names[i] = FIELDS[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// The fields every event must carry.
+pub const REQUIRED_FIELDS: [&str; 6] = [
+    "schema_version",
+    "event_id",
+    "event_type",
+    "timestamp",
+    "source",
+    "payload",
+];
+
+/// One event, every field checked.
+///
+/// An `Event` can only be made by parsing ([`Event::from_json_str`], [`Event::from_value`]) or by the
+/// [`EventBuilder`](crate::EventBuilder), and both check every rule, so holding one means holding a valid event.
+/// Fields are read through accessors; the integrity fields the chain layer sets have `with_` methods that return
+/// the changed event.
+///
+/// Unknown top-level fields are kept in [`Event::extra`] and written back, as the reference does. Top-level
+/// fields whose value is `null` count as absent and are never written, also as the reference does; `null`
+/// values *inside* the payload or inside an unknown field are kept.
+///
+/// Equality compares every field (two events with the same id but different payloads differ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub(crate) schema_version: SchemaVersion,
+    pub(crate) event_id: EventId,
+    pub(crate) event_type: EventType,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) source: Source,
+    pub(crate) payload: Value,
+    pub(crate) trace_id: Option<TraceId>,
+    pub(crate) span_id: Option<SpanId>,
+    pub(crate) parent_span_id: Option<SpanId>,
+    pub(crate) org_id: Option<String>,
+    pub(crate) team_id: Option<String>,
+    pub(crate) actor_id: Option<String>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) tags: Option<Tags>,
+    pub(crate) checksum: Option<Checksum>,
+    pub(crate) signature: Option<Signature>,
+    pub(crate) prev_id: Option<EventId>,
+    pub(crate) extra: Map,
+}
+
+/// The raw values of the known fields, taken out of the parsed object before they are checked.
+#[derive(Default)]
+struct RawFields {
+    schema_version: Option<Value>,
+    event_id: Option<Value>,
+    event_type: Option<Value>,
+    timestamp: Option<Value>,
+    source: Option<Value>,
+    payload: Option<Value>,
+    trace_id: Option<Value>,
+    span_id: Option<Value>,
+    parent_span_id: Option<Value>,
+    org_id: Option<Value>,
+    team_id: Option<Value>,
+    actor_id: Option<Value>,
+    session_id: Option<Value>,
+    tags: Option<Value>,
+    checksum: Option<Value>,
+    signature: Option<Value>,
+    prev_id: Option<Value>,
+}
+
+impl Event {
+    /// Reads one event from JSON text (one line of a JSONL file), applying the DoS guards and every rule.
+    ///
+    /// The size guard measures the UTF-8 length of `text` against [`MAX_EVENT_BYTES`], as the reference's
+    /// `Event.from_json` does, before parsing. Then the payload depth ([`MAX_PAYLOAD_DEPTH`]) and tag count
+    /// ([`MAX_TAGS`]) guards apply, then the field rules.
+    ///
+    /// ```
+    /// # use spanforge_event::Event;
+    /// let line = r#"{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"decision.made",
+    ///   "payload":{"ok":true},"schema_version":"2.0","source":"bot@1.0.0",
+    ///   "timestamp":"2026-01-03T10:00:01.250000Z","trace_id":null}"#;
+    /// let event = Event::from_json_str(line).unwrap();
+    /// assert!(event.trace_id().is_none()); // null counts as absent and is not written back
+    /// assert!(!event.to_canonical_json().contains("trace_id"));
+    /// let err = Event::from_json_str(&line.replace("bot@1.0.0", "bot")).unwrap_err();
+    /// assert_eq!(err.field(), "source");
+    /// ```
+    pub fn from_json_str(text: &str) -> Result<Self> {
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size: text.len(),
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+        Self::from_checked_size(json::parse(text)?)
+    }
+
+    /// Reads one event from an already parsed JSON value, applying the DoS guards and every rule.
+    ///
+    /// The size guard measures the value as the reference's `Event.from_dict` does: the length of its compact
+    /// JSON with every non-ASCII character escaped ([`json::ascii_compact_len`]).
+    pub fn from_value(value: Value) -> Result<Self> {
+        let size = json::ascii_compact_len(&value);
+        if size > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size,
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+        Self::from_checked_size(value)
+    }
+
+    fn from_checked_size(value: Value) -> Result<Self> {
+        let Value::Object(map) = value else {
+            return Err(EventError::wrong_type(WHOLE_EVENT, "a JSON object", &value));
+        };
+        let mut raw = RawFields::default();
+        let mut extra: Vec<(String, Value)> = Vec::new();
+        for (key, value) in map {
+            // A null top-level value counts as absent, for known and unknown fields alike.
+            if value.is_null() {
+                continue;
+            }
+            let slot = match key.as_str() {
+                "schema_version" => &mut raw.schema_version,
+                "event_id" => &mut raw.event_id,
+                "event_type" => &mut raw.event_type,
+                "timestamp" => &mut raw.timestamp,
+                "source" => &mut raw.source,
+                "payload" => &mut raw.payload,
+                "trace_id" => &mut raw.trace_id,
+                "span_id" => &mut raw.span_id,
+                "parent_span_id" => &mut raw.parent_span_id,
+                "org_id" => &mut raw.org_id,
+                "team_id" => &mut raw.team_id,
+                "actor_id" => &mut raw.actor_id,
+                "session_id" => &mut raw.session_id,
+                "tags" => &mut raw.tags,
+                "checksum" => &mut raw.checksum,
+                "signature" => &mut raw.signature,
+                "prev_id" => &mut raw.prev_id,
+                _ => {
+                    extra.push((key, value));
+                    continue;
+                }
+            };
+            *slot = Some(value);
+        }
+        // The guards run before any field rule, in the reference's order: tag count, then payload depth.
+        if let Some(Value::Object(tags)) = &raw.tags
+            && tags.len() > MAX_TAGS
+        {
+            return Err(EventError::TooManyTags {
+                count: tags.len(),
+                limit: MAX_TAGS,
+            });
+        }
+        if let Some(payload) = &raw.payload {
+            check_payload_depth(payload)?;
+        }
+        let tags = raw.tags.map(Tags::from_json).transpose()?;
+
+        // Presence and kind of the required fields, then their rules, in the reference's order.
+        let schema_version =
+            required_str(raw.schema_version, "schema_version", "\"2.0\" (or \"1.0\")")?;
+        let event_id = required_str(raw.event_id, "event_id", "a ULID string")?;
+        let event_type = required_str(raw.event_type, "event_type", "an event type string")?;
+        let timestamp = required_str(raw.timestamp, "timestamp", "a timestamp string")?;
+        let source = required_str(raw.source, "source", "a name@semver string")?;
+        let payload = match raw.payload {
+            None => return Err(EventError::missing("payload", "a non-empty JSON object")),
+            Some(p @ Value::Object(_)) => p,
+            Some(other) => {
+                return Err(EventError::wrong_type(
+                    "payload",
+                    "a non-empty JSON object",
+                    &other,
+                ));
+            }
+        };
+
+        let schema_version = SchemaVersion::parse(&schema_version)?;
+        let event_id = EventId::parse(&event_id)?;
+        let event_type = EventType::parse(&event_type)?;
+        let timestamp = Timestamp::parse(&timestamp)?;
+        let source = Source::parse_owned(source)?;
+        check_payload_not_empty(&payload)?;
+
+        let trace_id = optional_str(raw.trace_id, "trace_id")?
+            .map(|s| TraceId::parse(&s))
+            .transpose()?;
+        let span_id = optional_str(raw.span_id, "span_id")?
+            .map(|s| SpanId::parse(&s))
+            .transpose()?;
+        let parent_span_id = optional_str(raw.parent_span_id, "parent_span_id")?
+            .map(|s| SpanId::parse_field(&s, "parent_span_id"))
+            .transpose()?;
+        let org_id = optional_context(raw.org_id, "org_id")?;
+        let team_id = optional_context(raw.team_id, "team_id")?;
+        let actor_id = optional_context(raw.actor_id, "actor_id")?;
+        let session_id = optional_context(raw.session_id, "session_id")?;
+        let prev_id = optional_str(raw.prev_id, "prev_id")?
+            .map(|s| EventId::parse_field(&s, "prev_id"))
+            .transpose()?;
+        let checksum = optional_str(raw.checksum, "checksum")?
+            .map(|s| Checksum::parse(&s))
+            .transpose()?;
+        let signature = optional_str(raw.signature, "signature")?
+            .map(|s| Signature::parse(&s))
+            .transpose()?;
+
+        Ok(Self {
+            schema_version,
+            event_id,
+            event_type,
+            timestamp,
+            source,
+            payload,
+            trace_id,
+            span_id,
+            parent_span_id,
+            org_id,
+            team_id,
+            actor_id,
+            session_id,
+            tags,
+            checksum,
+            signature,
+            prev_id,
+            extra: extra.into_iter().collect(),
+        })
+    }
+
+    /// The schema version.
+    pub fn schema_version(&self) -> SchemaVersion {
+        self.schema_version
+    }
+
+    /// The event id, exactly as written.
+    pub fn event_id(&self) -> &EventId {
+        &self.event_id
+    }
+
+    /// The event type.
+    pub fn event_type(&self) -> &EventType {
+        &self.event_type
+    }
+
+    /// The timestamp.
+    pub fn timestamp(&self) -> &Timestamp {
+        &self.timestamp
+    }
+
+    /// The emitting tool.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The payload: always a non-empty JSON object no deeper than [`MAX_PAYLOAD_DEPTH`].
+    pub fn payload(&self) -> &Value {
+        &self.payload
+    }
+
+    /// The payload's member `key`, if present.
+    pub fn payload_field(&self, key: &str) -> Option<&Value> {
+        self.payload.get(key)
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> Option<&TraceId> {
+        self.trace_id.as_ref()
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> Option<&SpanId> {
+        self.span_id.as_ref()
+    }
+
+    /// The parent span id.
+    pub fn parent_span_id(&self) -> Option<&SpanId> {
+        self.parent_span_id.as_ref()
+    }
+
+    /// The organisation id (non-empty when present). It is not covered by the reference's signature.
+    pub fn org_id(&self) -> Option<&str> {
+        self.org_id.as_deref()
+    }
+
+    /// The team id (non-empty when present).
+    pub fn team_id(&self) -> Option<&str> {
+        self.team_id.as_deref()
+    }
+
+    /// The actor (user or service account) id (non-empty when present).
+    pub fn actor_id(&self) -> Option<&str> {
+        self.actor_id.as_deref()
+    }
+
+    /// The session id (non-empty when present).
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The tags, if the event carries a `tags` object (possibly empty).
+    pub fn tags(&self) -> Option<&Tags> {
+        self.tags.as_ref()
+    }
+
+    /// The payload checksum the event carries, if any. It is not recomputed here; compare it with
+    /// [`Event::payload_checksum`].
+    pub fn checksum(&self) -> Option<&Checksum> {
+        self.checksum.as_ref()
+    }
+
+    /// The chain signature the event carries, if any.
+    pub fn signature(&self) -> Option<&Signature> {
+        self.signature.as_ref()
+    }
+
+    /// The id of the previous event in the chain, exactly as written.
+    pub fn prev_id(&self) -> Option<&EventId> {
+        self.prev_id.as_ref()
+    }
+
+    /// Unknown top-level fields, kept so that they survive a round trip (never `null`).
+    pub fn extra(&self) -> &Map {
+        &self.extra
+    }
+
+    /// The model the event concerns, as the reference's compliance filter finds it: `payload.model.name`, else
+    /// `payload.model_id`, else `payload.model` when that is a string. Empty strings and other shapes are skipped.
+    ///
+    /// ```
+    /// # use spanforge_event::{Event, json};
+    /// let mut e = r#"{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"llm.trace.span.completed",
+    ///   "payload":{"model":{"name":"gpt-4o","system":"openai"}},"schema_version":"2.0",
+    ///   "source":"bot@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}"#;
+    /// assert_eq!(Event::from_json_str(e).unwrap().model_id(), Some("gpt-4o"));
+    /// ```
+    pub fn model_id(&self) -> Option<&str> {
+        fn non_empty(v: Option<&Value>) -> Option<&str> {
+            v.and_then(Value::as_str).filter(|s| !s.is_empty())
+        }
+        let model = self.payload.get("model");
+        non_empty(model.and_then(|m| m.get("name")))
+            .or_else(|| non_empty(self.payload.get("model_id")))
+            .or_else(|| non_empty(model))
+    }
+
+    /// Returns the event with `checksum` set.
+    #[must_use]
+    pub fn with_checksum(mut self, checksum: Checksum) -> Self {
+        self.checksum = Some(checksum);
+        self
+    }
+
+    /// Returns the event with `signature` set.
+    #[must_use]
+    pub fn with_signature(mut self, signature: Signature) -> Self {
+        self.signature = Some(signature);
+        self
+    }
+
+    /// Returns the event with `prev_id` set (or removed, for the first event of a chain).
+    #[must_use]
+    pub fn with_prev_id(mut self, prev_id: Option<EventId>) -> Self {
+        self.prev_id = prev_id;
+        self
+    }
+
+    /// Returns the event with all three integrity fields replaced at once, as signing does.
+    #[must_use]
+    pub fn with_integrity(
+        self,
+        checksum: Checksum,
+        signature: Signature,
+        prev_id: Option<EventId>,
+    ) -> Self {
+        self.with_checksum(checksum)
+            .with_signature(signature)
+            .with_prev_id(prev_id)
+    }
+
+    /// Returns the event with `checksum`, `signature` and `prev_id` removed.
+    #[must_use]
+    pub fn without_integrity(mut self) -> Self {
+        self.checksum = None;
+        self.signature = None;
+        self.prev_id = None;
+        self
+    }
+
+    /// The canonical JSON of the payload: the bytes the reference hashes for `checksum`.
+    pub fn payload_canonical(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(json::canonical_len(&self.payload));
+        json::write_canonical(&self.payload, &mut out);
+        out
+    }
+
+    /// `sha256:` + SHA-256 of [`Event::payload_canonical`]; equal to [`Event::checksum`] on an intact signed event.
+    pub fn payload_checksum(&self) -> Checksum {
+        Checksum::of_canonical(&self.payload_canonical())
+    }
+
+    /// The event as the reference's `to_json()` writes it: canonical JSON of the envelope, absent fields left out.
+    pub fn to_canonical_json(&self) -> String {
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out);
+        String::from_utf8(out)
+            .expect("invariant: the canonical writer emits only UTF-8 taken from `str` values")
+    }
+
+    /// Appends [`Event::to_canonical_json`]'s bytes to `out` (no newline), without other allocation.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut extra = self.extra.iter().peekable();
+        let mut first = true;
+        out.push(b'{');
+        for (name, field) in FIELDS {
+            // Unknown fields are interleaved in key order.
+            while let Some((key, value)) = extra.next_if(|(k, _)| k.as_str() < name) {
+                write_key(key, out, &mut first);
+                json::write_canonical(value, out);
+            }
+            self.write_field(name, field, out, &mut first);
+        }
+        for (key, value) in extra {
+            write_key(key, out, &mut first);
+            json::write_canonical(value, out);
+        }
+        out.push(b'}');
+    }
+
+    /// Writes one field with its key, if the event has it.
+    fn write_field(&self, name: &str, field: Field, out: &mut Vec<u8>, first: &mut bool) {
+        let plain = |value: Option<&str>, out: &mut Vec<u8>, first: &mut bool| {
+            if let Some(v) = value {
+                write_key(name, out, first);
+                write_plain(v, out);
+            }
+        };
+        let text = |value: Option<&str>, out: &mut Vec<u8>, first: &mut bool| {
+            if let Some(v) = value {
+                write_key(name, out, first);
+                write_str(v, out);
+            }
+        };
+        match field {
+            Field::ActorId => text(self.actor_id.as_deref(), out, first),
+            Field::OrgId => text(self.org_id.as_deref(), out, first),
+            Field::SessionId => text(self.session_id.as_deref(), out, first),
+            Field::TeamId => text(self.team_id.as_deref(), out, first),
+            Field::Source => text(Some(self.source.as_str()), out, first),
+            Field::EventId => plain(Some(self.event_id.as_str()), out, first),
+            Field::EventType => plain(Some(self.event_type.as_str()), out, first),
+            Field::SchemaVersion => plain(Some(self.schema_version.as_str()), out, first),
+            Field::Timestamp => plain(Some(self.timestamp.as_str()), out, first),
+            Field::ParentSpanId => {
+                plain(self.parent_span_id.as_ref().map(SpanId::as_str), out, first)
+            }
+            Field::SpanId => plain(self.span_id.as_ref().map(SpanId::as_str), out, first),
+            Field::TraceId => plain(self.trace_id.as_ref().map(TraceId::as_str), out, first),
+            Field::PrevId => plain(self.prev_id.as_ref().map(EventId::as_str), out, first),
+            Field::Checksum => {
+                if let Some(c) = &self.checksum {
+                    write_key(name, out, first);
+                    out.push(b'"');
+                    c.write_to(out);
+                    out.push(b'"');
+                }
+            }
+            Field::Signature => {
+                if let Some(s) = &self.signature {
+                    write_key(name, out, first);
+                    out.push(b'"');
+                    s.write_to(out);
+                    out.push(b'"');
+                }
+            }
+            Field::Payload => {
+                write_key(name, out, first);
+                json::write_canonical(&self.payload, out);
+            }
+            Field::Tags => {
+                if let Some(tags) = &self.tags {
+                    write_key(name, out, first);
+                    out.push(b'{');
+                    for (i, (k, v)) in tags.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_str(k, out);
+                        out.push(b':');
+                        write_str(v, out);
+                    }
+                    out.push(b'}');
+                }
+            }
+        }
+    }
+
+    /// The event's size as the reference's `from_dict` guard measures it (compact JSON, non-ASCII escaped),
+    /// computed without building the JSON.
+    pub fn ascii_compact_len(&self) -> usize {
+        let mut total = 2; // braces
+        let mut count = 0usize;
+        let mut add = |key: &str, value_len: usize| {
+            total += json_str_ascii_len(key) + 1 + value_len;
+            count += 1;
+        };
+        let s = |v: &str| json_str_ascii_len(v);
+        add("schema_version", s(self.schema_version.as_str()));
+        add("event_id", s(self.event_id.as_str()));
+        add("event_type", s(self.event_type.as_str()));
+        add("timestamp", s(self.timestamp.as_str()));
+        add("source", s(self.source.as_str()));
+        add("payload", json::ascii_compact_len(&self.payload));
+        let ids = [
+            ("trace_id", self.trace_id.as_ref().map(TraceId::as_str)),
+            ("span_id", self.span_id.as_ref().map(SpanId::as_str)),
+            (
+                "parent_span_id",
+                self.parent_span_id.as_ref().map(SpanId::as_str),
+            ),
+            ("org_id", self.org_id.as_deref()),
+            ("team_id", self.team_id.as_deref()),
+            ("actor_id", self.actor_id.as_deref()),
+            ("session_id", self.session_id.as_deref()),
+            ("prev_id", self.prev_id.as_ref().map(EventId::as_str)),
+        ];
+        for (key, value) in ids {
+            if let Some(v) = value {
+                add(key, s(v));
+            }
+        }
+        if self.checksum.is_some() {
+            add("checksum", 2 + 71);
+        }
+        if self.signature.is_some() {
+            add("signature", 2 + 76);
+        }
+        if let Some(tags) = &self.tags {
+            let entries: usize = tags.iter().map(|(k, v)| s(k) + 1 + s(v)).sum();
+            add("tags", 2 + entries + tags.len().saturating_sub(1));
+        }
+        for (key, value) in &self.extra {
+            add(key, json::ascii_compact_len(value));
+        }
+        total + count.saturating_sub(1)
+    }
+}
+
+impl std::fmt::Display for Event {
+    /// Writes the canonical JSON.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_canonical_json())
+    }
+}
+
+impl std::str::FromStr for Event {
+    type Err = EventError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::from_json_str(s)
+    }
+}
+
+impl TryFrom<Value> for Event {
+    type Error = EventError;
+    fn try_from(value: Value) -> Result<Self> {
+        Self::from_value(value)
+    }
+}
+
+pub(crate) fn check_payload_depth(payload: &Value) -> Result<()> {
+    let depth = payload.depth();
+    if depth > MAX_PAYLOAD_DEPTH {
+        return Err(EventError::TooDeep {
+            field: "payload".to_owned(),
+            depth,
+            limit: MAX_PAYLOAD_DEPTH,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_payload_not_empty(payload: &Value) -> Result<()> {
+    match payload {
+        Value::Object(map) if !map.is_empty() => Ok(()),
+        Value::Object(_) => Err(EventError::invalid_value(
+            "payload",
+            "a non-empty JSON object",
+            &Value::Object(Map::new()),
+        )),
+        other => Err(EventError::wrong_type(
+            "payload",
+            "a non-empty JSON object",
+            other,
+        )),
+    }
+}
+
+fn required_str(value: Option<Value>, field: &str, expected: &str) -> Result<String> {
+    match value {
+        None => Err(EventError::missing(field, expected)),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(EventError::wrong_type(field, expected, &other)),
+    }
+}
+
+fn optional_str(value: Option<Value>, field: &str) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(EventError::WrongType {
+            field: field.to_owned(),
+            expected: "a string".to_owned(),
+            received: kind_of(&other),
+        }),
+    }
+}
+
+fn optional_context(value: Option<Value>, field: &str) -> Result<Option<String>> {
+    match optional_str(value, field)? {
+        Some(s) if s.is_empty() => Err(EventError::invalid(field, "a non-empty string", &s)),
+        other => Ok(other),
+    }
+}
+
+/// Writes `,` (unless this is the first member), the quoted key and `:`.
+fn write_key(key: &str, out: &mut Vec<u8>, first: &mut bool) {
+    if *first {
+        *first = false;
+    } else {
+        out.push(b',');
+    }
+    write_str(key, out);
+    out.push(b':');
+}
+
+/// Writes a string that is known to need no escaping (identifiers whose alphabet excludes `"`, `\` and controls).
+fn write_plain(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether canonical JSON writes this string byte for byte between quotes.
+fn needs_no_escape(s: &str) -> bool {
+    !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Writes an arbitrary string as canonical JSON. Strings that need escaping are rare in envelope fields, so they go
+/// through the JSON module's writer rather than a second escaper here.
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    if needs_no_escape(s) {
+        write_plain(s, out);
+    } else {
+        json::write_canonical(&Value::String(s.to_owned()), out);
+    }
+}
+
+/// The length of a string in the ASCII-escaped compact form, quotes included.
+fn json_str_ascii_len(s: &str) -> usize {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        s.len() + 2
+    } else {
+        json::ascii_compact_len(&Value::String(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"{"actor_id":"user-42","checksum":"sha256:6afafecb8f4c3b878d6852607b63f363f82d7f88d75c9b2ab62dc42bb93f10dc","event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"llm.trace.span.completed","org_id":"acme","parent_span_id":"a3ce929d0e0e4736","payload":{"duration_ms":1250.0,"model":{"name":"gpt-4o","system":"openai"},"span_name":"chat","status":"ok","token_usage":{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"prev_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2","schema_version":"2.0","signature":"hmac-sha256:8670bc140de2609103490ed7cb4917d20722e3a6dcf7790a9939229a1e5a72a9","source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{"env":"prod","region":"eu-west-1"},"team_id":"support","timestamp":"2026-01-03T10:00:01.250000Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#;
+
+    #[test]
+    fn reference_example_round_trips_and_checksums() {
+        let e = Event::from_json_str(FULL).unwrap();
+        assert_eq!(e.to_canonical_json(), FULL);
+        assert_eq!(e.payload_checksum(), *e.checksum().unwrap());
+        assert_eq!(e.model_id(), Some("gpt-4o"));
+        assert_eq!(e.tags().unwrap().get("region"), Some("eu-west-1"));
+        assert_eq!(e.org_id(), Some("acme"));
+        assert_eq!(e.prev_id().unwrap().as_str(), "01KDZ5T8Q3M9V6W2X4Y7Z0A1B2");
+        assert_eq!(e.timestamp().unix_micros(), 1_767_434_401_250_000);
+        assert_eq!(Event::from_value(json::parse(FULL).unwrap()).unwrap(), e);
+        assert_eq!(e.ascii_compact_len(), FULL.len());
+    }
+
+    #[test]
+    fn unknown_fields_are_interleaved_in_key_order() {
+        let line = FULL.replacen(
+            '{',
+            r#"{"zz":[null,{"b":1}],"a":"x\n","pay":null,"s":1e16,"#,
+            1,
+        );
+        let e = Event::from_json_str(&line).unwrap();
+        assert_eq!(e.extra().len(), 3);
+        let out = e.to_canonical_json();
+        assert!(out.starts_with(r#"{"a":"x\n","actor_id""#), "{out}");
+        assert!(
+            out.contains(r#""prev_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2","s":1e+16,"schema_version""#),
+            "{out}"
+        );
+        assert!(
+            out.ends_with(r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","zz":[null,{"b":1}]}"#),
+            "{out}"
+        );
+        assert!(!out.contains("\"pay\""));
+        assert_eq!(e.ascii_compact_len(), out.len());
+    }
+
+    #[test]
+    fn integrity_setters_return_changed_events() {
+        let e = Event::from_json_str(FULL).unwrap();
+        let bare = e.clone().without_integrity();
+        assert!(
+            bare.checksum().is_none() && bare.signature().is_none() && bare.prev_id().is_none()
+        );
+        let out = bare.to_canonical_json();
+        assert!(
+            !out.contains("checksum") && !out.contains("signature") && !out.contains("prev_id")
+        );
+        let back = bare.with_integrity(
+            *e.checksum().unwrap(),
+            *e.signature().unwrap(),
+            e.prev_id().copied(),
+        );
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn model_id_never_crashes_on_odd_shapes() {
+        let with_payload = |p: &str| {
+            let line = FULL.replacen(
+                r#""payload":{"duration_ms":1250.0,"model":{"name":"gpt-4o","system":"openai"},"span_name":"chat","status":"ok","token_usage":{"input_tokens":120,"output_tokens":80,"total_tokens":200}}"#,
+                &format!(r#""payload":{p}"#),
+                1,
+            );
+            Event::from_json_str(&line).unwrap().without_integrity()
+        };
+        assert_eq!(with_payload(r#"{"model_id":"m1"}"#).model_id(), Some("m1"));
+        assert_eq!(with_payload(r#"{"model":"m2"}"#).model_id(), Some("m2"));
+        assert_eq!(
+            with_payload(r#"{"model":{"name":""},"model_id":"m3"}"#).model_id(),
+            Some("m3")
+        );
+        assert_eq!(with_payload(r#"{"model":[1,2]}"#).model_id(), None);
+        assert_eq!(with_payload(r#"{"model":{"name":5}}"#).model_id(), None);
+        assert_eq!(with_payload(r#"{"model_id":7}"#).model_id(), None);
+    }
+
+    #[test]
+    fn size_guard_measures_text_or_ascii_form() {
+        let pad = "\u{00e9}".repeat(400_000); // 800,000 UTF-8 bytes, 2,400,000 bytes escaped
+        let line = FULL.replacen(
+            r#""span_name":"chat""#,
+            &format!(r#""span_name":"{pad}""#),
+            1,
+        );
+        let e = Event::from_json_str(&line).unwrap();
+        assert!(e.ascii_compact_len() > MAX_EVENT_BYTES);
+        let err = Event::from_value(json::parse(&line).unwrap()).unwrap_err();
+        assert!(matches!(err, EventError::TooLarge { .. }), "{err}");
+        let big = FULL.replacen(
+            r#""span_name":"chat""#,
+            &format!(r#""span_name":"{}""#, "x".repeat(MAX_EVENT_BYTES)),
+            1,
+        );
+        assert!(matches!(
+            Event::from_json_str(&big),
+            Err(EventError::TooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,516 @@
+//! Small validated envelope values: schema version, source, trace and span ids, checksum and signature.
+//!
+//! Each type is checked once, when it is parsed, and is trusted afterwards. None of them uses a regular
+//! expression: the rules are short enough to check byte by byte, which keeps parsing fast.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::{EventError, Result};
+
+/// The schema versions the reference accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum SchemaVersion {
+    /// `"1.0"`, accepted for backward compatibility.
+    V1_0,
+    /// `"2.0"`, the current version and the one new events carry.
+    #[default]
+    V2_0,
+}
+
+impl SchemaVersion {
+    /// Every accepted version, oldest first.
+    pub const ALL: [SchemaVersion; 2] = [SchemaVersion::V1_0, SchemaVersion::V2_0];
+
+    /// Parses a `schema_version` value.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "1.0" => Ok(Self::V1_0),
+            "2.0" => Ok(Self::V2_0),
+            _ => Err(EventError::invalid(
+                "schema_version",
+                "\"1.0\" or \"2.0\"",
+                s,
+            )),
+        }
+    }
+
+    /// The version as written on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V1_0 => "1.0",
+            Self::V2_0 => "2.0",
+        }
+    }
+}
+
+impl fmt::Display for SchemaVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SchemaVersion {
+    type Err = EventError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+const SOURCE_EXPECTED: &str = "name@semver: a letter, then letters, digits, '.', '_' or '-', then '@', then \
+                               MAJOR.MINOR.PATCH with an optional '.'- or '-'-led suffix of letters, digits and \
+                               dots (e.g. \"support-bot@3.0.0\")";
+
+/// The rule [`Source::parse`] applies, as a regular expression (for the JSON Schema).
+pub const SOURCE_PATTERN: &str =
+    r"^[A-Za-z][A-Za-z0-9._-]*@[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9.]+)?$";
+
+/// The rule [`TraceId::parse`] applies, as a regular expression.
+pub const TRACE_ID_PATTERN: &str = "^[0-9a-f]{32}$";
+
+/// The rule [`SpanId::parse`] applies, as a regular expression.
+pub const SPAN_ID_PATTERN: &str = "^[0-9a-f]{16}$";
+
+/// The rule [`Checksum::parse`] applies, as a regular expression.
+pub const CHECKSUM_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
+
+/// The rule [`Signature::parse`] applies, as a regular expression.
+pub const SIGNATURE_PATTERN: &str = "^hmac-sha256:[0-9a-f]{64}$";
+
+/// The emitting tool, `name@semver` (for example `support-bot@3.0.0` or `my-agent@2.1.0-beta.1`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Source(String);
+
+impl Source {
+    /// Parses and checks a `source` value.
+    ///
+    /// ```
+    /// # use spanforge_event::Source;
+    /// assert!(Source::parse("my-agent@2.1.0-beta.1").is_ok());
+    /// assert!(Source::parse("langsmith-import").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Self> {
+        if is_valid_source(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(EventError::invalid("source", SOURCE_EXPECTED, s))
+        }
+    }
+
+    /// Like [`Source::parse`], keeping the given string.
+    pub(crate) fn parse_owned(s: String) -> Result<Self> {
+        if is_valid_source(&s) {
+            Ok(Self(s))
+        } else {
+            Err(EventError::invalid("source", SOURCE_EXPECTED, &s))
+        }
+    }
+
+    /// The source as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part before `@`.
+    pub fn name(&self) -> &str {
+        self.0.split_once('@').map_or(self.0.as_str(), |(n, _)| n)
+    }
+
+    /// The part after `@`.
+    pub fn version(&self) -> &str {
+        self.0.split_once('@').map_or("", |(_, v)| v)
+    }
+}
+
+/// The reference's rule `^[a-zA-Z][a-zA-Z0-9._\-]*@\d+\.\d+\.\d+(?:[.\-][a-zA-Z0-9.]+)?$`, with ASCII digits
+/// only and no trailing newline (Python's `\d` and `$` would also allow those).
+fn is_valid_source(s: &str) -> bool {
+    let Some((name, version)) = s.split_once('@') else {
+        return false;
+    };
+    let mut name_bytes = name.bytes();
+    if !name_bytes.next().is_some_and(|b| b.is_ascii_alphabetic()) {
+        return false;
+    }
+    if !name_bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return false;
+    }
+    let v = version.as_bytes();
+    let mut pos = 0;
+    for part in 0..3 {
+        let start = pos;
+        while pos < v.len() && v[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        if pos == start {
+            return false;
+        }
+        if part < 2 {
+            if v.get(pos) != Some(&b'.') {
+                return false;
+            }
+            pos += 1;
+        }
+    }
+    match v.get(pos) {
+        None => true,
+        Some(b'.' | b'-') => {
+            let suffix = &v[pos + 1..];
+            !suffix.is_empty()
+                && suffix
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'.')
+        }
+        Some(_) => false,
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Source({})", self.0)
+    }
+}
+
+impl FromStr for Source {
+    type Err = EventError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+impl AsRef<str> for Source {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether every byte is a lowercase hexadecimal digit.
+pub(crate) fn is_lower_hex(s: &[u8]) -> bool {
+    s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Decodes exactly 64 lowercase hex digits into 32 bytes.
+pub(crate) fn decode_hex32(s: &[u8]) -> Option<[u8; 32]> {
+    if s.len() != 64 || !is_lower_hex(s) {
+        return None;
+    }
+    let nibble = |b: u8| if b <= b'9' { b - b'0' } else { b - b'a' + 10 };
+    let mut out = [0u8; 32];
+    for (slot, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *slot = (nibble(pair[0]) << 4) | nibble(pair[1]);
+    }
+    Some(out)
+}
+
+/// Appends the lowercase hex form of `bytes` to `out`.
+pub(crate) fn push_hex(bytes: &[u8], out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 15)]);
+    }
+}
+
+/// Defines a fixed-length lowercase-hex identifier stored inline.
+macro_rules! hex_id {
+    ($(#[$doc:meta])* $name:ident, $len:literal, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            #[doc = concat!("Parses and checks a `", $field, "` value: exactly ", stringify!($len),
+                            " lowercase hexadecimal characters.")]
+            pub fn parse(s: &str) -> Result<Self> {
+                Self::parse_field(s, $field)
+            }
+
+            /// Parses a value, naming `field` in the error.
+            pub(crate) fn parse_field(s: &str, field: &str) -> Result<Self> {
+                let bytes = s.as_bytes();
+                if bytes.len() != $len || !is_lower_hex(bytes) {
+                    return Err(EventError::invalid(
+                        field,
+                        concat!("exactly ", stringify!($len), " lowercase hexadecimal characters"),
+                        s,
+                    ));
+                }
+                let mut out = [0u8; $len];
+                out.copy_from_slice(bytes);
+                Ok(Self(out))
+            }
+
+            /// The identifier as written.
+            pub fn as_str(&self) -> &str {
+                std::str::from_utf8(&self.0).expect("invariant: only ASCII hex digits are stored")
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = EventError;
+            fn from_str(s: &str) -> Result<Self> {
+                Self::parse(s)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+    };
+}
+
+hex_id!(
+    /// A W3C / OpenTelemetry trace id: 32 lowercase hexadecimal characters.
+    TraceId, 32, "trace_id"
+);
+hex_id!(
+    /// A W3C / OpenTelemetry span id: 16 lowercase hexadecimal characters (also used for `parent_span_id`).
+    SpanId, 16, "span_id"
+);
+
+const CHECKSUM_PREFIX: &str = "sha256:";
+const SIGNATURE_PREFIX: &str = "hmac-sha256:";
+
+/// A payload checksum, `sha256:` followed by 64 lowercase hex digits: SHA-256 over the canonical payload JSON.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Checksum([u8; 32]);
+
+impl Checksum {
+    /// Parses and checks a `checksum` value.
+    pub fn parse(s: &str) -> Result<Self> {
+        s.strip_prefix(CHECKSUM_PREFIX)
+            .and_then(|hex| decode_hex32(hex.as_bytes()))
+            .map(Self)
+            .ok_or_else(|| {
+                EventError::invalid(
+                    "checksum",
+                    "\"sha256:\" followed by 64 lowercase hexadecimal digits",
+                    s,
+                )
+            })
+    }
+
+    /// The checksum of `canonical` (the canonical JSON bytes of a payload).
+    pub fn of_canonical(canonical: &[u8]) -> Self {
+        Self(Sha256::digest(canonical).into())
+    }
+
+    /// Wraps a SHA-256 digest.
+    pub const fn from_digest(digest: [u8; 32]) -> Self {
+        Self(digest)
+    }
+
+    /// The SHA-256 digest.
+    pub const fn digest(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Appends the wire form (`sha256:…`) to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(CHECKSUM_PREFIX.as_bytes());
+        push_hex(&self.0, out);
+    }
+}
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = Vec::with_capacity(71);
+        self.write_to(&mut buf);
+        f.write_str(&String::from_utf8_lossy(&buf))
+    }
+}
+
+impl fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Checksum({self})")
+    }
+}
+
+impl FromStr for Checksum {
+    type Err = EventError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+/// A chain signature, `hmac-sha256:` followed by 64 lowercase hex digits.
+///
+/// Equality is constant-time, because a signature is compared with a recomputed MAC.
+#[derive(Clone, Copy)]
+pub struct Signature([u8; 32]);
+
+impl Signature {
+    /// Parses and checks a `signature` value.
+    pub fn parse(s: &str) -> Result<Self> {
+        s.strip_prefix(SIGNATURE_PREFIX)
+            .and_then(|hex| decode_hex32(hex.as_bytes()))
+            .map(Self)
+            .ok_or_else(|| {
+                EventError::invalid(
+                    "signature",
+                    "\"hmac-sha256:\" followed by 64 lowercase hexadecimal digits",
+                    s,
+                )
+            })
+    }
+
+    /// Wraps a 32-byte HMAC-SHA256 tag.
+    pub const fn from_mac(mac: [u8; 32]) -> Self {
+        Self(mac)
+    }
+
+    /// The 32-byte tag.
+    pub const fn mac(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Appends the wire form (`hmac-sha256:…`) to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(SIGNATURE_PREFIX.as_bytes());
+        push_hex(&self.0, out);
+    }
+}
+
+impl PartialEq for Signature {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for Signature {}
+
+impl std::hash::Hash for Signature {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = Vec::with_capacity(76);
+        self.write_to(&mut buf);
+        f.write_str(&String::from_utf8_lossy(&buf))
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({self})")
+    }
+}
+
+impl FromStr for Signature {
+    type Err = EventError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        for ok in [
+            "support-bot@3.0.0",
+            "A_b.c-d@10.20.30.40",
+            "a@1.0.0-beta.1",
+            "a@01.0.0",
+            "x@1.2.3.a.b",
+            "MyAgent@1.0.0",
+        ] {
+            let s = Source::parse(ok).unwrap();
+            assert_eq!(s.as_str(), ok);
+        }
+        let s = Source::parse("support-bot@3.0.0").unwrap();
+        assert_eq!((s.name(), s.version()), ("support-bot", "3.0.0"));
+        for bad in [
+            "",
+            "langsmith-import",
+            "a@1.0",
+            "a@1.0.0-",
+            "a@1.0.0-beta-1",
+            "a@1.0.0\n",
+            "a@\u{0661}.0.0",
+            "1a@1.0.0",
+            "a b@1.0.0",
+            "a@b@1.0.0",
+            "@1.0.0",
+            "a@1.0.0+build",
+            "a@1..0.0",
+        ] {
+            assert_eq!(Source::parse(bad).unwrap_err().field(), "source", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hex_ids() {
+        assert!(TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736").is_ok());
+        assert!(TraceId::parse("4BF92F3577B34DA6A3CE929D0E0E4736").is_err());
+        assert!(TraceId::parse("4bf92f3577b34da6a3ce929d0e0e473").is_err());
+        assert!(SpanId::parse("00f067aa0ba902b7").is_ok());
+        assert!(SpanId::parse("00f067aa0ba902bg").is_err());
+        assert_eq!(
+            SpanId::parse_field("x", "parent_span_id")
+                .unwrap_err()
+                .field(),
+            "parent_span_id"
+        );
+    }
+
+    #[test]
+    fn checksum_and_signature_wire_forms() {
+        let text = "sha256:6afafecb8f4c3b878d6852607b63f363f82d7f88d75c9b2ab62dc42bb93f10dc";
+        let c = Checksum::parse(text).unwrap();
+        assert_eq!(c.to_string(), text);
+        assert!(Checksum::parse(&text.to_uppercase()).is_err());
+        assert!(Checksum::parse("md5:abc").is_err());
+        assert_eq!(
+            Checksum::of_canonical(b"").to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let sig = "hmac-sha256:8670bc140de2609103490ed7cb4917d20722e3a6dcf7790a9939229a1e5a72a9";
+        let s = Signature::parse(sig).unwrap();
+        assert_eq!(s.to_string(), sig);
+        assert_eq!(s, Signature::from_mac(*s.mac()));
+        assert_ne!(s, Signature::from_mac([0; 32]));
+        assert_eq!(
+            Signature::parse("hmac-sha256:00").unwrap_err().field(),
+            "signature"
+        );
+    }
+
+    #[test]
+    fn schema_versions() {
+        assert_eq!(SchemaVersion::parse("2.0").unwrap(), SchemaVersion::V2_0);
+        assert_eq!(SchemaVersion::parse("1.0").unwrap().as_str(), "1.0");
+        assert_eq!(
+            SchemaVersion::parse("2.1").unwrap_err().field(),
+            "schema_version"
+        );
+    }
+}

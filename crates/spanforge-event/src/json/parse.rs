@@ -1,0 +1,1211 @@
+//! A strict, byte-level JSON parser that accepts what Python's `json.loads` accepts (minus
+//! duplicate keys and lone surrogates) and builds a [`Value`] tree.
+
+use std::fmt;
+
+use super::number::Number;
+use super::value::{Map, Value};
+
+/// Limits applied while parsing untrusted text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The largest [`Value::depth`] the document may have (a scalar has depth 1, `[[]]` depth 2).
+    /// The default is 128. Values above [`Limits::HARD_MAX_DEPTH`] are lowered to it.
+    pub max_depth: usize,
+    /// The most digits an integer literal may have. The default, 4300, is CPython's
+    /// `sys.get_int_max_str_digits()` default: the reference SDK's `json.loads` raises `ValueError`
+    /// on longer integers, so nothing longer can appear in an event it produced or accepted.
+    pub max_int_digits: usize,
+}
+
+impl Limits {
+    /// The ceiling on [`Limits::max_depth`], CPython's default recursion limit, which also bounds
+    /// how deep `json.loads` can nest. The parser itself does not recurse, but dropping, comparing
+    /// and writing a value do, once per level; this ceiling keeps that well inside a 2 MiB thread
+    /// stack.
+    pub const HARD_MAX_DEPTH: usize = 1000;
+
+    /// Returns these limits with `max_depth` replaced.
+    #[must_use]
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// Returns these limits with `max_int_digits` replaced.
+    #[must_use]
+    pub fn with_max_int_digits(mut self, max_int_digits: usize) -> Self {
+        self.max_int_digits = max_int_digits;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 128,
+            max_int_digits: 4300,
+        }
+    }
+}
+
+/// What went wrong in a [`ParseError`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The input is empty or holds only whitespace.
+    #[error("empty input: expected a JSON value")]
+    EmptyInput,
+    /// The input starts with a UTF-8 byte order mark, which Python's `json.loads` rejects too.
+    #[error("unexpected byte order mark (U+FEFF): expected a JSON value")]
+    ByteOrderMark,
+    /// The input is not valid UTF-8 (only from [`parse_slice`](super::parse_slice)).
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// The input ended where more was required.
+    #[error("unexpected end of input: expected {expected}")]
+    UnexpectedEnd {
+        /// What the parser was looking for.
+        expected: &'static str,
+    },
+    /// A character appeared where something else was required.
+    #[error("unexpected {}: expected {expected}", describe(.found))]
+    UnexpectedChar {
+        /// The character found.
+        found: char,
+        /// What the parser was looking for.
+        expected: &'static str,
+    },
+    /// More text follows the complete JSON value.
+    #[error("unexpected {} after the JSON value: expected end of input", describe(.found))]
+    TrailingContent {
+        /// The first character after the value.
+        found: char,
+    },
+    /// A comma directly before `]` or `}`.
+    #[error("trailing comma before '{close}': expected another {expected}")]
+    TrailingComma {
+        /// The closing bracket found.
+        close: char,
+        /// `"value"` in arrays, `"member"` in objects.
+        expected: &'static str,
+    },
+    /// A number with a redundant leading zero, such as `01`.
+    #[error("leading zero in a number: expected '.', 'e', 'E' or the end of the number after '0'")]
+    LeadingZero,
+    /// An integer literal longer than [`Limits::max_int_digits`].
+    #[error("integer literal has {digits} digits, more than the limit of {limit}")]
+    IntegerTooLong {
+        /// Digits in the literal.
+        digits: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A string was opened and never closed.
+    #[error("unterminated string: expected a closing '\"'")]
+    UnterminatedString,
+    /// An unescaped control character (below U+0020) inside a string.
+    #[error(
+        "unescaped control character U+{code:04X} in string: \
+         expected it written as an escape such as \\u{code:04x}"
+    )]
+    ControlCharacter {
+        /// The character's code point.
+        code: u32,
+    },
+    /// A backslash followed by a character that does not start an escape.
+    #[error(
+        "invalid escape '\\{}' in string: \
+         expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
+        .found.escape_debug()
+    )]
+    InvalidEscape {
+        /// The character after the backslash.
+        found: char,
+    },
+    /// `\u` not followed by four hexadecimal digits.
+    #[error("invalid \\u escape in string: expected four hexadecimal digits after \\u")]
+    InvalidUnicodeEscape,
+    /// A `\uD800`–`\uDFFF` escape that is not part of a high-low surrogate pair.
+    #[error(
+        "lone surrogate \\u{code:04x} in string: expected a high surrogate (\\ud800-\\udbff) \
+         followed by a low surrogate (\\udc00-\\udfff); a lone surrogate cannot be encoded \
+         as UTF-8, so it could never be checksummed"
+    )]
+    LoneSurrogate {
+        /// The surrogate code unit.
+        code: u32,
+    },
+    /// The same key appears twice in one object.
+    #[error(
+        "duplicate key {key:?} in object: expected each key once (duplicates are rejected \
+         because readers disagree on which value wins)"
+    )]
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+    },
+    /// The document nests deeper than [`Limits::max_depth`].
+    #[error("nesting too deep: expected a depth of at most {limit}")]
+    TooDeep {
+        /// The limit in force.
+        limit: usize,
+    },
+}
+
+fn describe(c: &char) -> String {
+    format!("character '{}'", c.escape_debug())
+}
+
+/// A JSON syntax error with its position: 1-based line and column (counted in characters, as Python
+/// counts them) and the 0-based byte offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    kind: ParseErrorKind,
+    line: usize,
+    column: usize,
+    offset: usize,
+}
+
+impl ParseError {
+    fn at(text: &str, offset: usize, kind: ParseErrorKind) -> Self {
+        // The offset always falls on a character boundary (errors are reported at the start of a
+        // character or at the end of input); `get` falls back to the whole text rather than
+        // panicking should that ever be wrong.
+        let before = text.get(..offset).unwrap_or(text);
+        let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = 1 + before.get(line_start..).map_or(0, |s| s.chars().count());
+        ParseError {
+            kind,
+            line,
+            column,
+            offset,
+        }
+    }
+
+    /// Builds an error for invalid UTF-8 at byte `offset`, with `valid` the text before it.
+    pub(crate) fn invalid_utf8(valid: &str, offset: usize) -> Self {
+        Self::at(valid, offset, ParseErrorKind::InvalidUtf8)
+    }
+
+    /// Returns what went wrong.
+    #[must_use]
+    pub fn kind(&self) -> &ParseErrorKind {
+        &self.kind
+    }
+
+    /// Returns the 1-based line of the error.
+    #[must_use]
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Returns the 1-based column of the error, counted in characters.
+    #[must_use]
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// Returns the 0-based byte offset of the error.
+    #[must_use]
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at line {}, column {} (byte {})",
+            self.kind, self.line, self.column, self.offset
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses `text` with the default [`Limits`].
+///
+/// # Errors
+/// Returns a [`ParseError`] for anything Python's `json.loads` rejects, and also for duplicate keys
+/// in one object, lone surrogate escapes, integers longer than 4300 digits and nesting deeper than
+/// 128.
+pub fn parse(text: &str) -> Result<Value, ParseError> {
+    parse_with_limits(text, Limits::default())
+}
+
+/// Parses `text` with the given [`Limits`].
+///
+/// # Errors
+/// As [`parse`], with the limits given.
+pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Value, ParseError> {
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        max_depth: limits.max_depth.min(Limits::HARD_MAX_DEPTH),
+        max_int_digits: limits.max_int_digits,
+    };
+    parser.document()
+}
+
+/// An array or object whose members are still being read.
+enum Frame {
+    Array(Vec<Value>),
+    Object {
+        /// Offset of the `{`, to locate a duplicate key on the error path.
+        open: usize,
+        entries: Vec<(String, Value)>,
+        /// The key of the member whose value is being read.
+        key: String,
+        /// Whether the keys so far arrived in strictly ascending order.
+        sorted: bool,
+    },
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    max_depth: usize,
+    max_int_digits: usize,
+}
+
+type PResult<T> = Result<T, ParseError>;
+
+/// Words that describe what was expected, shared by several error sites.
+const A_VALUE: &str =
+    "a JSON value (object, array, string, number, true, false, null, NaN or Infinity)";
+
+impl<'a> Parser<'a> {
+    fn error_at(&self, offset: usize, kind: ParseErrorKind) -> ParseError {
+        ParseError::at(self.text, offset, kind)
+    }
+
+    /// An "unexpected character" or "unexpected end" error at the current position.
+    fn unexpected(&self, expected: &'static str) -> ParseError {
+        match self
+            .text
+            .get(self.pos..)
+            .and_then(|rest| rest.chars().next())
+        {
+            Some(found) => {
+                self.error_at(self.pos, ParseErrorKind::UnexpectedChar { found, expected })
+            }
+            None => self.error_at(self.pos, ParseErrorKind::UnexpectedEnd { expected }),
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn document(&mut self) -> PResult<Value> {
+        if self.text.starts_with('\u{feff}') {
+            return Err(self.error_at(0, ParseErrorKind::ByteOrderMark));
+        }
+        self.skip_whitespace();
+        if self.pos >= self.bytes.len() {
+            return Err(self.error_at(self.pos, ParseErrorKind::EmptyInput));
+        }
+        let value = self.value()?;
+        if let Some(found) = self
+            .text
+            .get(self.pos..)
+            .and_then(|rest| rest.chars().next())
+        {
+            return Err(self.error_at(self.pos, ParseErrorKind::TrailingContent { found }));
+        }
+        Ok(value)
+    }
+
+    /// Parses one complete value, nested or not, at the current position.
+    ///
+    /// The parser keeps its own stack of open arrays and objects instead of recursing, so no input
+    /// can exhaust the thread's stack while parsing, whatever the depth limit.
+    fn value(&mut self) -> PResult<Value> {
+        let mut stack: Vec<Frame> = Vec::new();
+        'value: loop {
+            // Here a value starts at nesting level `stack.len()`, which contributes `stack.len() +
+            // 1` to the depth.
+            if stack.len() >= self.max_depth {
+                return Err(self.error_at(
+                    self.pos,
+                    ParseErrorKind::TooDeep {
+                        limit: self.max_depth,
+                    },
+                ));
+            }
+            let mut done = match self.peek() {
+                Some(b'{') => {
+                    let open = self.pos;
+                    self.pos += 1;
+                    self.skip_whitespace();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        Value::Object(Map::new())
+                    } else {
+                        if self.peek() != Some(b'"') {
+                            return Err(self.unexpected("'\"' to start an object key, or '}'"));
+                        }
+                        let key = self.member_key()?;
+                        stack.push(Frame::Object {
+                            open,
+                            entries: Vec::new(),
+                            key,
+                            sorted: true,
+                        });
+                        continue 'value;
+                    }
+                }
+                Some(b'[') => {
+                    self.pos += 1;
+                    self.skip_whitespace();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        Value::Array(Vec::new())
+                    } else {
+                        stack.push(Frame::Array(Vec::new()));
+                        continue 'value;
+                    }
+                }
+                Some(b'"') => Value::String(self.string()?),
+                Some(b'-' | b'0'..=b'9') => Value::Number(self.number()?),
+                Some(b't') => self.literal("true", "the literal true", Value::Bool(true))?,
+                Some(b'f') => self.literal("false", "the literal false", Value::Bool(false))?,
+                Some(b'n') => self.literal("null", "the literal null", Value::Null)?,
+                Some(b'N') => self.literal(
+                    "NaN",
+                    "the literal NaN",
+                    Value::Number(Number::from_f64(f64::NAN)),
+                )?,
+                Some(b'I') => self.literal(
+                    "Infinity",
+                    "the literal Infinity",
+                    Value::Number(Number::from_f64(f64::INFINITY)),
+                )?,
+                _ => return Err(self.unexpected(A_VALUE)),
+            };
+            // A value is complete: hand it to the innermost open container, closing containers as
+            // they end.
+            loop {
+                self.skip_whitespace();
+                match stack.last_mut() {
+                    None => return Ok(done),
+                    Some(Frame::Array(items)) => {
+                        items.push(done);
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                self.skip_whitespace();
+                                if self.peek() == Some(b']') {
+                                    return Err(self.error_at(
+                                        self.pos,
+                                        ParseErrorKind::TrailingComma {
+                                            close: ']',
+                                            expected: "value",
+                                        },
+                                    ));
+                                }
+                                continue 'value;
+                            }
+                            Some(b']') => {
+                                self.pos += 1;
+                                done = Value::Array(std::mem::take(items));
+                                stack.pop();
+                            }
+                            _ => return Err(self.unexpected("',' or ']' after an array element")),
+                        }
+                    }
+                    Some(Frame::Object {
+                        open,
+                        entries,
+                        key,
+                        sorted,
+                    }) => {
+                        let member = std::mem::take(key);
+                        if let Some((last, _)) = entries.last() {
+                            *sorted &= *last < member;
+                        }
+                        entries.push((member, done));
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                self.skip_whitespace();
+                                match self.peek() {
+                                    Some(b'"') => {}
+                                    Some(b'}') => {
+                                        return Err(self.error_at(
+                                            self.pos,
+                                            ParseErrorKind::TrailingComma {
+                                                close: '}',
+                                                expected: "member",
+                                            },
+                                        ));
+                                    }
+                                    _ => return Err(self.unexpected("'\"' to start an object key")),
+                                }
+                                *key = self.member_key()?;
+                                continue 'value;
+                            }
+                            Some(b'}') => {
+                                self.pos += 1;
+                                let (open, sorted) = (*open, *sorted);
+                                done = self.finish_object(open, std::mem::take(entries), sorted)?;
+                                stack.pop();
+                            }
+                            _ => return Err(self.unexpected("',' or '}' after an object member")),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parses an object key at its opening quote and the ':' after it, leaving the position at the
+    /// value.
+    fn member_key(&mut self) -> PResult<String> {
+        let key = self.string()?;
+        self.skip_whitespace();
+        if self.peek() != Some(b':') {
+            return Err(self.unexpected("':' after an object key"));
+        }
+        self.pos += 1;
+        self.skip_whitespace();
+        Ok(key)
+    }
+
+    /// Turns parsed members into a [`Map`], rejecting duplicate keys.
+    fn finish_object(
+        &self,
+        open: usize,
+        mut entries: Vec<(String, Value)>,
+        sorted: bool,
+    ) -> PResult<Value> {
+        if !sorted {
+            // Input written with `sort_keys=True` arrives sorted and skips this. Otherwise sort;
+            // then any duplicate sits next to its twin.
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            if let Some(pair) = entries
+                .windows(2)
+                .find(|w| matches!(w, [a, b] if a.0 == b.0))
+            {
+                let key = pair.first().map(|(k, _)| k.clone()).unwrap_or_default();
+                let offset = self.locate_second_key(open, &key);
+                return Err(self.error_at(offset, ParseErrorKind::DuplicateKey { key }));
+            }
+        }
+        Ok(Value::Object(Map::from_sorted_unique(entries)))
+    }
+
+    fn literal(&mut self, word: &str, expected: &'static str, value: Value) -> PResult<Value> {
+        for &w in word.as_bytes() {
+            if self.peek() != Some(w) {
+                return Err(self.unexpected(expected));
+            }
+            self.pos += 1;
+        }
+        Ok(value)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> PResult<Number> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+            if self.peek() == Some(b'I') {
+                let _ = self.literal("Infinity", "the literal -Infinity", Value::Null)?;
+                return Ok(Number::from_f64(f64::NEG_INFINITY));
+            }
+        }
+        let int_start = self.pos;
+        match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                if let Some(b'0'..=b'9') = self.peek() {
+                    return Err(self.error_at(int_start, ParseErrorKind::LeadingZero));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.unexpected("a digit (or Infinity) after '-'")),
+        }
+        let int_end = self.pos;
+        let mut is_float = false;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.unexpected("a digit after the decimal point"));
+            }
+            is_float = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.unexpected("a digit in the exponent"));
+            }
+            is_float = true;
+        }
+        if is_float {
+            // The slice is ASCII and matches the JSON number grammar, a subset of what
+            // `f64::from_str` accepts; the conversion is correctly rounded, overflows to ±infinity
+            // and underflows to ±0, like Python's float().
+            let literal = self.text.get(start..self.pos).unwrap_or("NaN");
+            let value: f64 = literal.parse().unwrap_or(f64::NAN);
+            return Ok(Number::from_f64(value));
+        }
+        let digits = self.text.get(int_start..int_end).unwrap_or("");
+        if digits.len() > self.max_int_digits {
+            return Err(self.error_at(
+                int_start,
+                ParseErrorKind::IntegerTooLong {
+                    digits: digits.len(),
+                    limit: self.max_int_digits,
+                },
+            ));
+        }
+        Ok(Number::from_digits(
+            negative,
+            digits.trim_start_matches('0'),
+        ))
+    }
+
+    fn hex4(&mut self) -> PResult<u32> {
+        let mut code = 0u32;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                _ => return Err(self.error_at(self.pos, ParseErrorKind::InvalidUnicodeEscape)),
+            };
+            code = code * 16 + u32::from(digit);
+            self.pos += 1;
+        }
+        Ok(code)
+    }
+
+    /// Parses a string starting at its opening quote.
+    fn string(&mut self) -> PResult<String> {
+        let open = self.pos;
+        self.pos += 1;
+        let start = self.pos;
+        // Fast path: no escapes. Every byte that stops the scan is ASCII, so the slice ends on a
+        // char boundary.
+        loop {
+            match self.peek() {
+                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
+                Some(b'"') => {
+                    let s = self.text.get(start..self.pos).unwrap_or("").to_owned();
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                Some(b'\\') => break,
+                Some(b) if b < 0x20 => {
+                    return Err(self.error_at(
+                        self.pos,
+                        ParseErrorKind::ControlCharacter { code: u32::from(b) },
+                    ));
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+        let mut out = String::with_capacity(self.pos - start + 16);
+        out.push_str(self.text.get(start..self.pos).unwrap_or(""));
+        let mut run_start = self.pos;
+        loop {
+            match self.peek() {
+                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
+                Some(b'"') => {
+                    out.push_str(self.text.get(run_start..self.pos).unwrap_or(""));
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    out.push_str(self.text.get(run_start..self.pos).unwrap_or(""));
+                    self.escape(&mut out)?;
+                    run_start = self.pos;
+                }
+                Some(b) if b < 0x20 => {
+                    return Err(self.error_at(
+                        self.pos,
+                        ParseErrorKind::ControlCharacter { code: u32::from(b) },
+                    ));
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+
+    /// Decodes one escape sequence starting at its backslash.
+    fn escape(&mut self, out: &mut String) -> PResult<()> {
+        let backslash = self.pos;
+        self.pos += 1;
+        let c = match self.peek() {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.pos += 1;
+                let code = self.hex4()?;
+                let c =
+                    match code {
+                        0xd800..=0xdbff => {
+                            let low_start = self.pos;
+                            if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                return Err(self
+                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
+                            }
+                            self.pos += 2;
+                            let low = self.hex4()?;
+                            if !(0xdc00..=0xdfff).contains(&low) {
+                                return Err(self
+                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
+                            }
+                            let _ = low_start;
+                            char::from_u32(0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00))
+                        }
+                        0xdc00..=0xdfff => {
+                            return Err(
+                                self.error_at(backslash, ParseErrorKind::LoneSurrogate { code })
+                            );
+                        }
+                        _ => char::from_u32(code),
+                    };
+                // Surrogates were handled above, so every remaining code is a valid scalar value.
+                out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+                return Ok(());
+            }
+            Some(_) => {
+                let found = self
+                    .text
+                    .get(self.pos..)
+                    .and_then(|rest| rest.chars().next())
+                    .unwrap_or('?');
+                return Err(self.error_at(backslash, ParseErrorKind::InvalidEscape { found }));
+            }
+            None => return Err(self.error_at(backslash, ParseErrorKind::UnterminatedString)),
+        };
+        self.pos += 1;
+        out.push(c);
+        Ok(())
+    }
+
+    /// Finds the byte offset of the second occurrence of `key` among the members of the object that
+    /// opens at `open`, which has already parsed successfully once. Only runs on the error path.
+    fn locate_second_key(&self, open: usize, key: &str) -> usize {
+        let mut again = Parser {
+            text: self.text,
+            bytes: self.bytes,
+            pos: open + 1,
+            max_depth: self.max_depth,
+            max_int_digits: self.max_int_digits,
+        };
+        let mut seen = false;
+        loop {
+            again.skip_whitespace();
+            let key_start = again.pos;
+            let Ok(k) = again.string() else { break };
+            if k == key {
+                if seen {
+                    return key_start;
+                }
+                seen = true;
+            }
+            again.skip_whitespace();
+            again.pos += 1; // the ':' checked on the first pass
+            again.skip_whitespace();
+            if again.value().is_err() {
+                break;
+            }
+            again.skip_whitespace();
+            if again.peek() != Some(b',') {
+                break;
+            }
+            again.pos += 1;
+        }
+        open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::to_canonical_string;
+
+    fn err(text: &str) -> ParseError {
+        match parse(text) {
+            Ok(v) => panic!("{text:?} parsed as {v:?}, expected an error"),
+            Err(e) => e,
+        }
+    }
+
+    fn canon(text: &str) -> String {
+        match parse(text) {
+            Ok(v) => to_canonical_string(&v),
+            Err(e) => panic!("{text:?} failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn scalars_and_python_extensions() {
+        assert_eq!(canon(" null "), "null");
+        assert_eq!(canon("true"), "true");
+        assert_eq!(canon("false"), "false");
+        assert_eq!(canon("NaN"), "NaN");
+        assert_eq!(canon("Infinity"), "Infinity");
+        assert_eq!(canon("-Infinity"), "-Infinity");
+        assert_eq!(canon("1e400"), "Infinity");
+        assert_eq!(canon("-1e400"), "-Infinity");
+        assert_eq!(canon("1e-400"), "0.0");
+        assert_eq!(canon("-1e-400"), "-0.0");
+        assert_eq!(canon("1e99999999999999999999999"), "Infinity");
+        assert_eq!(canon("-0"), "0");
+        assert_eq!(canon("-0.0"), "-0.0");
+        assert_eq!(canon("1e5"), "100000.0");
+        assert_eq!(canon("1E+2"), "100.0");
+        assert_eq!(canon("1.0"), "1.0");
+        assert_eq!(canon("10"), "10");
+        assert_eq!(
+            canon("-123456789012345678901234567890"),
+            "-123456789012345678901234567890"
+        );
+        assert_eq!(canon("\"a\\u00e9\\ud83d\\ude00\\/\\\"\""), "\"aé😀/\\\"\"");
+        assert_eq!(
+            canon("\"\\u0000\\u001F\\u007f\""),
+            "\"\\u0000\\u001f\u{7f}\""
+        );
+    }
+
+    #[test]
+    fn objects_sort_and_nest() {
+        assert_eq!(
+            canon(r#"{"b": [1, {"d": 1, "c": 2}], "a": {}}"#),
+            r#"{"a":{},"b":[1,{"c":2,"d":1}]}"#
+        );
+    }
+
+    fn check(text: &str, line: usize, column: usize, kind: ParseErrorKind) {
+        let e = err(text);
+        assert_eq!(e.kind(), &kind, "kind for {text:?}");
+        assert_eq!(
+            (e.line(), e.column()),
+            (line, column),
+            "position for {text:?}: {e}"
+        );
+        let message = e.to_string();
+        assert!(
+            message.contains(&format!("line {line}, column {column}")),
+            "{message}"
+        );
+        assert!(message.contains("expected"), "{message}");
+    }
+
+    #[test]
+    fn every_error_path_reports_position_and_expectation() {
+        use ParseErrorKind as K;
+        check("", 1, 1, K::EmptyInput);
+        check(" \n\t\r ", 2, 4, K::EmptyInput);
+        check("\u{feff}{}", 1, 1, K::ByteOrderMark);
+        check(
+            "[1,\n  x]",
+            2,
+            3,
+            K::UnexpectedChar {
+                found: 'x',
+                expected: A_VALUE,
+            },
+        );
+        check("[1,", 1, 4, K::UnexpectedEnd { expected: A_VALUE });
+        check("{} {}", 1, 4, K::TrailingContent { found: '{' });
+        check("1 2", 1, 3, K::TrailingContent { found: '2' });
+        check(
+            "[1,]",
+            1,
+            4,
+            K::TrailingComma {
+                close: ']',
+                expected: "value",
+            },
+        );
+        check(
+            "{\"a\":1,}",
+            1,
+            8,
+            K::TrailingComma {
+                close: '}',
+                expected: "member",
+            },
+        );
+        check(
+            "[1 2]",
+            1,
+            4,
+            K::UnexpectedChar {
+                found: '2',
+                expected: "',' or ']' after an array element",
+            },
+        );
+        check(
+            "[1",
+            1,
+            3,
+            K::UnexpectedEnd {
+                expected: "',' or ']' after an array element",
+            },
+        );
+        check(
+            "{\"a\" 1}",
+            1,
+            6,
+            K::UnexpectedChar {
+                found: '1',
+                expected: "':' after an object key",
+            },
+        );
+        check(
+            "{\"a\":1 \"b\":2}",
+            1,
+            8,
+            K::UnexpectedChar {
+                found: '"',
+                expected: "',' or '}' after an object member",
+            },
+        );
+        check(
+            "{'a':1}",
+            1,
+            2,
+            K::UnexpectedChar {
+                found: '\'',
+                expected: "'\"' to start an object key, or '}'",
+            },
+        );
+        check(
+            "{\"a\":1, 2}",
+            1,
+            9,
+            K::UnexpectedChar {
+                found: '2',
+                expected: "'\"' to start an object key",
+            },
+        );
+        check(
+            "{",
+            1,
+            2,
+            K::UnexpectedEnd {
+                expected: "'\"' to start an object key, or '}'",
+            },
+        );
+        check("01", 1, 1, K::LeadingZero);
+        check("-01", 1, 2, K::LeadingZero);
+        check(
+            "-",
+            1,
+            2,
+            K::UnexpectedEnd {
+                expected: "a digit (or Infinity) after '-'",
+            },
+        );
+        check(
+            "-x",
+            1,
+            2,
+            K::UnexpectedChar {
+                found: 'x',
+                expected: "a digit (or Infinity) after '-'",
+            },
+        );
+        check(
+            "+1",
+            1,
+            1,
+            K::UnexpectedChar {
+                found: '+',
+                expected: A_VALUE,
+            },
+        );
+        check(
+            ".5",
+            1,
+            1,
+            K::UnexpectedChar {
+                found: '.',
+                expected: A_VALUE,
+            },
+        );
+        check(
+            "1.",
+            1,
+            3,
+            K::UnexpectedEnd {
+                expected: "a digit after the decimal point",
+            },
+        );
+        check(
+            "1.e5",
+            1,
+            3,
+            K::UnexpectedChar {
+                found: 'e',
+                expected: "a digit after the decimal point",
+            },
+        );
+        check(
+            "1e",
+            1,
+            3,
+            K::UnexpectedEnd {
+                expected: "a digit in the exponent",
+            },
+        );
+        check(
+            "1e+",
+            1,
+            4,
+            K::UnexpectedEnd {
+                expected: "a digit in the exponent",
+            },
+        );
+        check(
+            "tru",
+            1,
+            4,
+            K::UnexpectedEnd {
+                expected: "the literal true",
+            },
+        );
+        check(
+            "trUe",
+            1,
+            3,
+            K::UnexpectedChar {
+                found: 'U',
+                expected: "the literal true",
+            },
+        );
+        check(
+            "nul",
+            1,
+            4,
+            K::UnexpectedEnd {
+                expected: "the literal null",
+            },
+        );
+        check(
+            "fals",
+            1,
+            5,
+            K::UnexpectedEnd {
+                expected: "the literal false",
+            },
+        );
+        check(
+            "nan",
+            1,
+            2,
+            K::UnexpectedChar {
+                found: 'a',
+                expected: "the literal null",
+            },
+        );
+        check("NaN1", 1, 4, K::TrailingContent { found: '1' });
+        check(
+            "Inf",
+            1,
+            4,
+            K::UnexpectedEnd {
+                expected: "the literal Infinity",
+            },
+        );
+        check(
+            "-Inf",
+            1,
+            5,
+            K::UnexpectedEnd {
+                expected: "the literal -Infinity",
+            },
+        );
+        check(
+            "-NaN",
+            1,
+            2,
+            K::UnexpectedChar {
+                found: 'N',
+                expected: "a digit (or Infinity) after '-'",
+            },
+        );
+        check("\"abc", 1, 1, K::UnterminatedString);
+        check("[\"a\\", 1, 4, K::UnterminatedString);
+        check("\"ab\\\"", 1, 1, K::UnterminatedString);
+        check("\"a\tb\"", 1, 3, K::ControlCharacter { code: 9 });
+        check("\"\\u00e9\n\"", 1, 8, K::ControlCharacter { code: 10 });
+        check("\"\\x\"", 1, 2, K::InvalidEscape { found: 'x' });
+        check("\"\\é\"", 1, 2, K::InvalidEscape { found: 'é' });
+        check("\"\\u12\"", 1, 6, K::InvalidUnicodeEscape);
+        check("\"\\u12g4\"", 1, 6, K::InvalidUnicodeEscape);
+        check("\"\\ud800\"", 1, 2, K::LoneSurrogate { code: 0xd800 });
+        check(
+            "\"\\ud800\\u0041\"",
+            1,
+            2,
+            K::LoneSurrogate { code: 0xd800 },
+        );
+        check(
+            "\"\\ud800\\ud800\"",
+            1,
+            2,
+            K::LoneSurrogate { code: 0xd800 },
+        );
+        check("\"x\\udc00\"", 1, 3, K::LoneSurrogate { code: 0xdc00 });
+        check("\"\\ud800\\u12\"", 1, 12, K::InvalidUnicodeEscape);
+        check(
+            "{\"b\":1,\n \"a\":2, \"b\":3}",
+            2,
+            9,
+            K::DuplicateKey {
+                key: "b".to_owned(),
+            },
+        );
+        check(
+            "{\"a\":{\"x\":[1,{}]},\"a\":2}",
+            1,
+            19,
+            K::DuplicateKey {
+                key: "a".to_owned(),
+            },
+        );
+        check(
+            "{\"é\":1,\"é\":2}",
+            1,
+            8,
+            K::DuplicateKey {
+                key: "é".to_owned(),
+            },
+        );
+        check(
+            "/* c */ 1",
+            1,
+            1,
+            K::UnexpectedChar {
+                found: '/',
+                expected: A_VALUE,
+            },
+        );
+        check("[]]", 1, 3, K::TrailingContent { found: ']' });
+        check(
+            "\u{a0}1",
+            1,
+            1,
+            K::UnexpectedChar {
+                found: '\u{a0}',
+                expected: A_VALUE,
+            },
+        );
+        check(
+            "[1,\u{2028}2]",
+            1,
+            4,
+            K::UnexpectedChar {
+                found: '\u{2028}',
+                expected: A_VALUE,
+            },
+        );
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let e = err("{\"é😀\": x}");
+        assert_eq!((e.line(), e.column(), e.offset()), (1, 8, 11));
+    }
+
+    #[test]
+    fn depth_limit_is_exact() {
+        let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        let limits = Limits::default().with_max_depth(3);
+        assert!(parse_with_limits(&nested(3), limits).is_ok());
+        assert!(parse_with_limits("[[1]]", limits).is_ok());
+        let e = parse_with_limits("[[[1]]]", limits).expect_err("depth 4 exceeds 3");
+        assert_eq!(e.kind(), &ParseErrorKind::TooDeep { limit: 3 });
+        assert_eq!(e.column(), 4);
+        assert!(parse_with_limits(&nested(4), limits).is_err());
+        assert!(parse(&nested(128)).is_ok());
+        assert!(parse(&nested(129)).is_err());
+        // At the hard ceiling, everything that walks the tree recursively still fits a test
+        // thread's stack.
+        let limits = Limits::default().with_max_depth(Limits::HARD_MAX_DEPTH);
+        let text = "{\"k\":[".repeat(Limits::HARD_MAX_DEPTH / 2)
+            + &"]}".repeat(Limits::HARD_MAX_DEPTH / 2);
+        let value = parse_with_limits(&text, limits).expect("within the hard ceiling");
+        assert_eq!(value.depth(), Limits::HARD_MAX_DEPTH);
+        assert_eq!(to_canonical_string(&value), text.replace(' ', ""));
+        assert_eq!(value.clone(), value);
+        assert!(format!("{value:?}").len() > text.len());
+        drop(value);
+        // The hard ceiling holds even when the caller asks for more, so the stack cannot overflow.
+        let deep = nested(100_000);
+        let e = parse_with_limits(&deep, Limits::default().with_max_depth(usize::MAX))
+            .expect_err("too deep");
+        assert_eq!(
+            e.kind(),
+            &ParseErrorKind::TooDeep {
+                limit: Limits::HARD_MAX_DEPTH
+            }
+        );
+    }
+
+    #[test]
+    fn integer_digit_limit_matches_cpython() {
+        let ok = "9".repeat(4300);
+        assert_eq!(canon(&ok), ok);
+        assert_eq!(canon(&format!("-{ok}")), format!("-{ok}"));
+        let e = err(&"9".repeat(4301));
+        assert_eq!(
+            e.kind(),
+            &ParseErrorKind::IntegerTooLong {
+                digits: 4301,
+                limit: 4300
+            }
+        );
+        // Floats have no such limit in Python.
+        assert_eq!(canon(&format!("{}.0", "1".repeat(5000))), "Infinity");
+        let e = parse_with_limits("12345", Limits::default().with_max_int_digits(4))
+            .expect_err("5 digits");
+        assert_eq!(
+            e.kind(),
+            &ParseErrorKind::IntegerTooLong {
+                digits: 5,
+                limit: 4
+            }
+        );
+    }
+}
