@@ -5,7 +5,7 @@
 //! mistaken input (a multi-gigabyte file without newlines) cannot exhaust memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -44,7 +44,7 @@ impl Input {
 
     /// Wraps any reader (used by tests).
     #[cfg(test)]
-    pub(crate) fn from_reader(name: &str, reader: impl Read + 'static) -> Self {
+    pub(crate) fn from_reader(name: &str, reader: impl std::io::Read + 'static) -> Self {
         Self {
             name: name.to_owned(),
             reader: Box::new(BufReader::new(reader)),
@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn splits_lines_and_strips_endings() {
-        assert_eq!(lines(b"a\nb\r\n\nc"), ["text:a", "text:b", "text:", "text:c"]);
+        assert_eq!(
+            lines(b"a\nb\r\n\nc"),
+            ["text:a", "text:b", "text:", "text:c"]
+        );
         assert!(lines(b"").is_empty());
     }
 

@@ -1,0 +1,4 @@
+//! End-to-end tests of the `spanforge` binary: one test binary, a module per command area.
+
+mod events;
+mod support;
