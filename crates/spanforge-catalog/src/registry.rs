@@ -1,0 +1,208 @@
+//! The loaded catalog data and the queries over it (lookups, mappings, crosswalk).
+
+use std::collections::HashMap;
+
+use crate::canonical::{CanonicalControl, ControlsMeta, GuideItem};
+use crate::error::{Error, Result};
+use crate::framework::FrameworkId;
+use crate::hash::ContentHash;
+use crate::mapping::{Crosswalk, Mapping, MappingProvenance, NotCoverable, Subject};
+use crate::model::{Catalog, Node};
+
+/// All catalog data: six framework catalogs, the canonical controls, the guide items and the
+/// mappings between them.
+///
+/// The shipped registry is reached through [`crate::registry()`] (or the free functions at the
+/// crate root that delegate to it).
+#[derive(Debug)]
+pub struct Registry {
+    pub(crate) catalogs: Vec<Catalog>,
+    pub(crate) controls_meta: ControlsMeta,
+    pub(crate) guide: Vec<GuideItem>,
+    pub(crate) controls: Vec<CanonicalControl>,
+    pub(crate) controls_hash: ContentHash,
+    pub(crate) provenance: MappingProvenance,
+    pub(crate) mappings: Vec<Mapping>,
+    pub(crate) not_coverable: Vec<NotCoverable>,
+    pub(crate) mappings_hash: ContentHash,
+    pub(crate) control_index: HashMap<String, usize>,
+}
+
+impl Registry {
+    /// The catalog of one framework.
+    pub fn catalog(&self, id: FrameworkId) -> &Catalog {
+        self.catalogs
+            .iter()
+            .find(|c| c.id() == id)
+            .expect("load() builds one catalog for each FrameworkId, so every id is present")
+    }
+
+    /// All six catalogs, in [`FrameworkId::ALL`] order.
+    pub fn catalogs(&self) -> &[Catalog] {
+        &self.catalogs
+    }
+
+    /// All canonical controls, in data order.
+    pub fn controls(&self) -> &[CanonicalControl] {
+        &self.controls
+    }
+
+    /// A canonical control by id (case-insensitive: `sf-log-01` finds `SF-LOG-01`).
+    pub fn control(&self, id: &str) -> Option<&CanonicalControl> {
+        self.control_index
+            .get(&id.trim().to_ascii_uppercase())
+            .and_then(|&i| self.controls.get(i))
+    }
+
+    /// Version and release date of the canonical-control data.
+    pub fn controls_meta(&self) -> ControlsMeta {
+        self.controls_meta
+    }
+
+    /// Hash of the canonical controls and the guide items they reference.
+    pub fn controls_hash(&self) -> ContentHash {
+        self.controls_hash
+    }
+
+    /// The guide items (gaps, checklist items, auditor questions).
+    pub fn guide(&self) -> &[GuideItem] {
+        &self.guide
+    }
+
+    /// All mapping rows, in data order.
+    pub fn mappings(&self) -> &[Mapping] {
+        &self.mappings
+    }
+
+    /// How the mapping set was made.
+    pub fn provenance(&self) -> &MappingProvenance {
+        &self.provenance
+    }
+
+    /// Hash of the mapping set (provenance, mappings and the non-coverage inventory).
+    pub fn mappings_hash(&self) -> ContentHash {
+        self.mappings_hash
+    }
+
+    /// Mappings from one canonical control.
+    pub fn mappings_from<'a>(&'a self, control: &'a str) -> impl Iterator<Item = &'a Mapping> {
+        self.mappings.iter().filter(move |m| m.control == control)
+    }
+
+    /// Mappings into one framework node.
+    pub fn mappings_to<'a>(
+        &'a self,
+        framework: FrameworkId,
+        node: &'a str,
+    ) -> impl Iterator<Item = &'a Mapping> {
+        self.mappings.iter().filter(move |m| m.framework == framework && m.node == node)
+    }
+
+    /// The nodes listed as not coverable by telemetry, with reasons.
+    pub fn not_coverable(&self) -> &[NotCoverable] {
+        &self.not_coverable
+    }
+
+    /// The non-coverage entry for one node, if it has one.
+    pub fn not_coverable_entry(&self, framework: FrameworkId, node: &str) -> Option<&NotCoverable> {
+        self.not_coverable.iter().find(|n| n.framework == framework && n.node == node)
+    }
+
+    /// Ids (in catalog order) of the nodes of a framework that at least one canonical control
+    /// maps to: the telemetry-coverable part of the framework.
+    pub fn mapped_nodes(&self, framework: FrameworkId) -> Vec<&Node> {
+        self.catalog(framework)
+            .nodes()
+            .iter()
+            .filter(|n| self.mappings_to(framework, &n.id).next().is_some())
+            .collect()
+    }
+
+    /// Finds a framework node from a query: `FRAMEWORK:ID` (`gdpr:Art. 17`), or a bare id
+    /// that names a node in exactly one framework (`CC8.1`, `GOVERN 1.6`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownFramework`] or [`Error::UnknownNode`] for a bad qualified query,
+    /// [`Error::Ambiguous`] when a bare id names nodes in several frameworks, and
+    /// [`Error::NotFound`] when it names none.
+    pub fn resolve_node(&self, query: &str) -> Result<(FrameworkId, &Node)> {
+        let query = query.trim();
+        if let Some((fw_text, id)) = query.split_once(':') {
+            if let Ok(fw) = FrameworkId::parse(fw_text) {
+                let node = self.catalog(fw).find_node(id.trim()).ok_or_else(|| {
+                    Error::UnknownNode { framework: fw, id: id.trim().to_owned() }
+                })?;
+                return Ok((fw, node));
+            }
+        }
+        // Exact ids first, so that an exact hit in one framework wins over a loose one elsewhere.
+        let exact: Vec<(FrameworkId, &Node)> = self
+            .catalogs
+            .iter()
+            .filter_map(|c| c.node(query).map(|n| (c.id(), n)))
+            .collect();
+        let hits = if exact.is_empty() {
+            self.catalogs
+                .iter()
+                .filter_map(|c| c.find_node(query).map(|n| (c.id(), n)))
+                .collect()
+        } else {
+            exact
+        };
+        match hits.as_slice() {
+            [] => Err(Error::NotFound { query: query.to_owned() }),
+            [one] => Ok(*one),
+            many => Err(Error::Ambiguous {
+                query: query.to_owned(),
+                candidates: many.iter().map(|(fw, n)| format!("{fw}:{}", n.id)).collect(),
+            }),
+        }
+    }
+
+    /// The crosswalk for a canonical control id or a framework node (see
+    /// [`Registry::resolve_node`] for how nodes are named).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Registry::resolve_node`], when the query is not a canonical control id.
+    pub fn crosswalk(&self, query: &str) -> Result<Crosswalk<'_>> {
+        if let Some(control) = self.control(query) {
+            return Ok(Crosswalk {
+                subject: Subject::Control(control),
+                direct: self.mappings_from(&control.id).collect(),
+                related: Vec::new(),
+                not_coverable: None,
+            });
+        }
+        let (framework, node) = self.resolve_node(query)?;
+        let direct: Vec<&Mapping> = self.mappings_to(framework, &node.id).collect();
+        let related: Vec<&Mapping> = self
+            .mappings
+            .iter()
+            .filter(|m| direct.iter().any(|d| d.control == m.control))
+            .filter(|m| !(m.framework == framework && m.node == node.id))
+            .collect();
+        Ok(Crosswalk {
+            subject: Subject::Node { framework, node },
+            direct,
+            related,
+            not_coverable: self.not_coverable_entry(framework, &node.id),
+        })
+    }
+
+    /// Distinct extension event types (outside the reference SDK's registry) that the
+    /// canonical controls' rules name, sorted. The event layer documents these types.
+    pub fn extension_event_types(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .controls
+            .iter()
+            .flat_map(|c| c.event_patterns())
+            .filter(|p| p.is_extension())
+            .map(ToString::to_string)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
