@@ -101,6 +101,10 @@ impl Error {
         location: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Error::Data { file, location: location.into(), message: message.into() }
+        Error::Data {
+            file,
+            location: location.into(),
+            message: message.into(),
+        }
     }
 }

@@ -76,8 +76,16 @@ impl FrameworkId {
             .map(|c| c.to_ascii_lowercase())
             .collect();
         let id = match key.as_str() {
-            "soc2" | "soc2typeii" | "soc2type2" | "soc2typei" | "soc2type1" | "tsc" | "tsc2017"
-            | "aicpatsc" | "aicpatsc2017" | "aicpatsc2017pof2022" => FrameworkId::Soc2,
+            "soc2"
+            | "soc2typeii"
+            | "soc2type2"
+            | "soc2typei"
+            | "soc2type1"
+            | "tsc"
+            | "tsc2017"
+            | "aicpatsc"
+            | "aicpatsc2017"
+            | "aicpatsc2017pof2022" => FrameworkId::Soc2,
             "iso42001" | "isoiec42001" | "iso420012023" | "isoiec420012023" => {
                 FrameworkId::Iso42001
             }
@@ -89,7 +97,11 @@ impl FrameworkId {
             "hipaa" | "hipaasecurity" | "hipaasecurityrule" | "hipaasecurity2013" => {
                 FrameworkId::Hipaa
             }
-            _ => return Err(Error::UnknownFramework { input: input.to_owned() }),
+            _ => {
+                return Err(Error::UnknownFramework {
+                    input: input.to_owned(),
+                });
+            }
         };
         Ok(id)
     }

@@ -7,6 +7,11 @@
 //! keys are ASCII, so sorting by code point equals JCS's UTF-16 ordering. The result is
 //! independent of platform, of line endings in the data files, and of serde_json's
 //! `preserve_order` feature (the writer sorts keys itself).
+//!
+//! What is hashed is the JSON the model types serialise to (for a framework: its id, edition
+//! metadata, groups and nodes), not the bytes of the data file, so comments and layout do not
+//! count. A change to the serde shape of the model types therefore changes the hashes; the
+//! snapshot test in `tests/catalog/hashes.rs` makes every such change visible.
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,7 +60,9 @@ impl FromStr for ContentHash {
 
     /// Parses `sha256:<64 lowercase hex digits>`.
     fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = || Error::InvalidHash { input: s.to_owned() };
+        let bad = || Error::InvalidHash {
+            input: s.to_owned(),
+        };
         let hex_part = s.strip_prefix("sha256:").ok_or_else(bad)?;
         if hex_part.len() != 64 || hex_part.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(bad());
@@ -119,7 +126,10 @@ mod tests {
     #[test]
     fn keys_are_sorted_at_every_level_and_whitespace_is_dropped() {
         let v = json!({"b": [3, {"z": null, "a": true}], "a": "x\u{e9}\n", "c": -7});
-        assert_eq!(canonical_json(&v), "{\"a\":\"x\u{e9}\\n\",\"b\":[3,{\"a\":true,\"z\":null}],\"c\":-7}");
+        assert_eq!(
+            canonical_json(&v),
+            "{\"a\":\"x\u{e9}\\n\",\"b\":[3,{\"a\":true,\"z\":null}],\"c\":-7}"
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@
 //! # Ok::<(), spanforge_catalog::Error>(())
 //! ```
 
+// Tests may unwrap: a panic there is a test failure with a message.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod canonical;
 mod data;
 pub mod error;

@@ -26,7 +26,9 @@ impl Date {
         }
         let number = |range: std::ops::Range<usize>| -> Option<u16> {
             let part = text.get(range)?;
-            part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+            part.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| part.parse().ok())?
         };
         let year = number(0..4)?;
         let month = u8::try_from(number(5..7)?).ok()?;
@@ -338,7 +340,9 @@ impl Catalog {
 
     /// Groups whose parent is `parent` (`None` for the top level), in document order.
     pub fn child_groups<'a>(&'a self, parent: Option<&'a str>) -> impl Iterator<Item = &'a Group> {
-        self.groups.iter().filter(move |g| g.parent.as_deref() == parent)
+        self.groups
+            .iter()
+            .filter(move |g| g.parent.as_deref() == parent)
     }
 
     /// All nodes in document order.
@@ -370,8 +374,11 @@ impl Catalog {
     /// (`cc8.1`, `govern-1.6`) work, and for EU AI Act and GDPR articles an `Art.`/`Article`
     /// prefix is optional (`12`, `art12`, `Article 12`).
     pub fn find_node(&self, query: &str) -> Option<&Node> {
-        self.node(query)
-            .or_else(|| self.by_key.get(&lookup_key(self.id, query)).and_then(|&i| self.nodes.get(i)))
+        self.node(query).or_else(|| {
+            self.by_key
+                .get(&lookup_key(self.id, query))
+                .and_then(|&i| self.nodes.get(i))
+        })
     }
 }
 
@@ -423,8 +430,19 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(Date::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
-        assert_eq!(Date::parse("2023-01-26").unwrap().midnight_utc(), "2023-01-26T00:00:00Z");
-        for bad in ["2023-02-29", "2023-13-01", "2023-00-10", "2023-1-01", "20230101", "2023-01-32", "2023-+1-01"] {
+        assert_eq!(
+            Date::parse("2023-01-26").unwrap().midnight_utc(),
+            "2023-01-26T00:00:00Z"
+        );
+        for bad in [
+            "2023-02-29",
+            "2023-13-01",
+            "2023-00-10",
+            "2023-1-01",
+            "20230101",
+            "2023-01-32",
+            "2023-+1-01",
+        ] {
             assert!(Date::parse(bad).is_none(), "{bad}");
         }
     }
@@ -435,8 +453,14 @@ mod tests {
         assert_eq!(oscal_id(FrameworkId::Iso42001, "A.6.2.8"), "a.6.2.8");
         assert_eq!(oscal_id(FrameworkId::NistAiRmf, "GOVERN 1.6"), "govern-1.6");
         assert_eq!(oscal_id(FrameworkId::EuAiAct, "Art. 12"), "art-12");
-        assert_eq!(oscal_id(FrameworkId::Hipaa, "164.312(b)"), "hipaa-164.312-b");
-        assert_eq!(oscal_id(FrameworkId::Hipaa, "164.308(a)(1)(ii)(A)"), "hipaa-164.308-a-1-ii-a");
+        assert_eq!(
+            oscal_id(FrameworkId::Hipaa, "164.312(b)"),
+            "hipaa-164.312-b"
+        );
+        assert_eq!(
+            oscal_id(FrameworkId::Hipaa, "164.308(a)(1)(ii)(A)"),
+            "hipaa-164.308-a-1-ii-a"
+        );
     }
 
     #[test]
@@ -445,6 +469,9 @@ mod tests {
         assert_eq!(lookup_key(FrameworkId::EuAiAct, "article 12"), "12");
         assert_eq!(lookup_key(FrameworkId::Gdpr, "art-17"), "17");
         assert_eq!(lookup_key(FrameworkId::NistAiRmf, "govern-1.6"), "govern16");
-        assert_eq!(lookup_key(FrameworkId::Hipaa, "45 CFR 164.312(b)"), "164312b");
+        assert_eq!(
+            lookup_key(FrameworkId::Hipaa, "45 CFR 164.312(b)"),
+            "164312b"
+        );
     }
 }

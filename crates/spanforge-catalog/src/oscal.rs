@@ -19,7 +19,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::canonical::{CanonicalControl, Domain};
+use crate::canonical::{Automation, CanonicalControl, Domain};
 use crate::framework::FrameworkId;
 use crate::model::{Catalog, Facets, Group, Node, TextLicence};
 use crate::registry::Registry;
@@ -81,7 +81,13 @@ fn sort_id(oscal_id: &str) -> String {
     out
 }
 
-fn metadata(title: &str, last_modified: String, version: &str, props: Vec<Value>, remarks: &str) -> Value {
+fn metadata(
+    title: &str,
+    last_modified: String,
+    version: &str,
+    props: Vec<Value>,
+    remarks: &str,
+) -> Value {
     json!({
         "title": title,
         "last-modified": last_modified,
@@ -93,7 +99,11 @@ fn metadata(title: &str, last_modified: String, version: &str, props: Vec<Value>
 }
 
 fn edition_version(catalog: &Catalog) -> String {
-    format!("{}+sf.{}", catalog.edition().edition_id, catalog.edition().data_version)
+    format!(
+        "{}+sf.{}",
+        catalog.edition().edition_id,
+        catalog.edition().data_version
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,7 +134,10 @@ pub(crate) fn catalog_json_in(registry: &Registry, framework: FrameworkId) -> Va
         prop("text-licence", licence_label(edition.text_licence)),
     ];
     let remarks = format!("Source: {}. {licence_note}", edition.citation);
-    let groups: Vec<Value> = catalog.child_groups(None).map(|g| group_json(catalog, g)).collect();
+    let groups: Vec<Value> = catalog
+        .child_groups(None)
+        .map(|g| group_json(catalog, g))
+        .collect();
     json!({
         "catalog": {
             "uuid": uuid_for(&format!("catalog|{framework}|{}", catalog.content_hash())),
@@ -161,12 +174,17 @@ fn group_json(catalog: &Catalog, group: &Group) -> Value {
             "prose": statement,
         }]);
     }
-    let subgroups: Vec<Value> =
-        catalog.child_groups(Some(&group.id)).map(|g| group_json(catalog, g)).collect();
+    let subgroups: Vec<Value> = catalog
+        .child_groups(Some(&group.id))
+        .map(|g| group_json(catalog, g))
+        .collect();
     if !subgroups.is_empty() {
         out["groups"] = Value::Array(subgroups);
     }
-    let controls: Vec<Value> = catalog.nodes_in(&group.id).map(|n| control_json(catalog, n)).collect();
+    let controls: Vec<Value> = catalog
+        .nodes_in(&group.id)
+        .map(|n| control_json(catalog, n))
+        .collect();
     if !controls.is_empty() {
         out["controls"] = Value::Array(controls);
     }
@@ -205,7 +223,10 @@ fn control_json(catalog: &Catalog, node: &Node) -> Value {
 
 fn facet_props(facets: &Facets) -> Vec<Value> {
     match facets {
-        Facets::Soc2 { category, coso_principle } => {
+        Facets::Soc2 {
+            category,
+            coso_principle,
+        } => {
             let mut out = vec![prop("tsc-category", &kebab(category))];
             if let Some(p) = coso_principle {
                 out.push(prop("coso-principle", &p.to_string()));
@@ -214,21 +235,37 @@ fn facet_props(facets: &Facets) -> Vec<Value> {
         }
         Facets::Iso42001 => Vec::new(),
         Facets::NistAiRmf { function } => vec![prop("function", &kebab(function))],
-        Facets::EuAiAct { roles, scope, applies_from } => {
+        Facets::EuAiAct {
+            roles,
+            scope,
+            applies_from,
+        } => {
             let mut out: Vec<Value> = roles.iter().map(|r| prop("role", &kebab(r))).collect();
             out.push(prop("scope", &kebab(scope)));
             out.extend(applies_from.iter().map(|a| {
                 prop(
                     "applies-from",
-                    &format!("{} ({}): {}; {}", a.date, kebab(&a.status), a.applies_to, a.basis),
+                    &format!(
+                        "{} ({}): {}; {}",
+                        a.date,
+                        kebab(&a.status),
+                        a.applies_to,
+                        a.basis
+                    ),
                 )
             }));
             out
         }
         Facets::Gdpr { roles } => roles.iter().map(|r| prop("role", &kebab(r))).collect(),
-        Facets::Hipaa { kind, obligation, standard } => {
-            let mut out =
-                vec![prop("kind", &kebab(kind)), prop("obligation", &obligation.to_string())];
+        Facets::Hipaa {
+            kind,
+            obligation,
+            standard,
+        } => {
+            let mut out = vec![
+                prop("kind", &kebab(kind)),
+                prop("obligation", &obligation.to_string()),
+            ];
             if let Some(s) = standard {
                 out.push(prop("implements-standard", s));
             }
@@ -260,7 +297,11 @@ pub fn profile_json(framework: FrameworkId) -> Value {
 pub(crate) fn profile_json_in(registry: &Registry, framework: FrameworkId) -> Value {
     let catalog = registry.catalog(framework);
     let provenance = registry.provenance();
-    let ids: Vec<&str> = registry.mapped_nodes(framework).iter().map(|n| n.oscal_id.as_str()).collect();
+    let ids: Vec<&str> = registry
+        .mapped_nodes(framework)
+        .iter()
+        .map(|n| n.oscal_id.as_str())
+        .collect();
     let uncovered = catalog.len() - ids.len();
     let remarks = format!(
         "Selects the {} of {} nodes that SpanForge canonical controls map to. The other {uncovered} are listed, with reasons, as the target gap summary of {}. Mapping status: {}.",
@@ -435,7 +476,12 @@ fn canonical_control_json(control: &CanonicalControl) -> Value {
         prop("frequency", control.frequency.as_str()),
         prop("automation", &control.automation.to_string()),
     ];
-    props.extend(control.event_patterns().into_iter().map(|p| prop("evidence-event", &p.to_string())));
+    props.extend(
+        control
+            .event_patterns()
+            .into_iter()
+            .map(|p| prop("evidence-event", &p.to_string())),
+    );
     let attributes: Vec<Value> = control
         .attributes
         .iter()
@@ -464,7 +510,8 @@ fn canonical_control_json(control: &CanonicalControl) -> Value {
             let events: Vec<String> = r.events.iter().map(ToString::to_string).collect();
             let mut line = format!("{}: {}", r.role, events.join(", "));
             if !r.conditions.is_empty() {
-                let conditions: Vec<String> = r.conditions.iter().map(ToString::to_string).collect();
+                let conditions: Vec<String> =
+                    r.conditions.iter().map(ToString::to_string).collect();
                 line.push_str(&format!(" where {}", conditions.join(" and ")));
             }
             line
@@ -477,10 +524,16 @@ fn canonical_control_json(control: &CanonicalControl) -> Value {
     if !control.documents.is_empty() {
         method.push_str(&format!("\nDocuments: {}", control.documents.join("; ")));
     }
+    // OSCAL assessment methods: TEST for controls whose events are tested item by item,
+    // EXAMINE for controls whose evidence is a document or attestation that a person reads.
+    let method_kind = match control.automation {
+        Automation::Manual => "EXAMINE",
+        Automation::Automated | Automation::SemiAutomated => "TEST",
+    };
     parts.push(json!({
         "id": format!("{id}_asm"),
         "name": "assessment-method",
-        "props": [{ "name": "method", "value": "TEST" }],
+        "props": [{ "name": "method", "value": method_kind }],
         "prose": method,
     }));
     json!({
@@ -527,8 +580,14 @@ pub(crate) fn export_files_in(registry: &Registry, framework: FrameworkId) -> Ve
             file_name: CANONICAL_CATALOG_FILE.to_owned(),
             document: canonical_catalog_json_in(registry),
         },
-        ExportFile { file_name: catalog_file(framework), document: catalog_json_in(registry, framework) },
-        ExportFile { file_name: profile_file(framework), document: profile_json_in(registry, framework) },
+        ExportFile {
+            file_name: catalog_file(framework),
+            document: catalog_json_in(registry, framework),
+        },
+        ExportFile {
+            file_name: profile_file(framework),
+            document: profile_json_in(registry, framework),
+        },
         ExportFile {
             file_name: mapping_collection_file(framework),
             document: mapping_collection_json_in(registry, framework),
@@ -538,7 +597,144 @@ pub(crate) fn export_files_in(registry: &Registry, framework: FrameworkId) -> Ve
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
+    use crate::data::{Sources, load};
+
+    /// Every control id in an OSCAL catalog document, walking nested groups and controls.
+    fn control_ids(document: &Value) -> Vec<String> {
+        fn walk(value: &Value, out: &mut Vec<String>) {
+            for group in value["groups"].as_array().into_iter().flatten() {
+                walk(group, out);
+            }
+            for control in value["controls"].as_array().into_iter().flatten() {
+                out.push(control["id"].as_str().unwrap().to_owned());
+                walk(control, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&document["catalog"], &mut out);
+        out
+    }
+
+    #[test]
+    fn every_framework_exports_consistent_documents() {
+        let registry = crate::registry();
+        let canonical = canonical_catalog_json();
+        let canonical_ids: HashSet<String> = control_ids(&canonical).into_iter().collect();
+        assert_eq!(canonical_ids.len(), registry.controls().len());
+        for fw in FrameworkId::ALL {
+            let catalog = registry.catalog(fw);
+            let doc = catalog_json(fw);
+            let ids = control_ids(&doc);
+            let unique: HashSet<&String> = ids.iter().collect();
+            assert_eq!(ids.len(), catalog.len(), "{fw}: one OSCAL control per node");
+            assert_eq!(unique.len(), ids.len(), "{fw}: OSCAL ids are unique");
+            assert_eq!(
+                doc["catalog"]["metadata"]["last-modified"],
+                catalog.edition().edition_date.midnight_utc(),
+            );
+            assert_eq!(doc["catalog"]["metadata"]["oscal-version"], OSCAL_VERSION);
+
+            let profile = profile_json(fw);
+            let selected: Vec<&str> =
+                profile["profile"]["imports"][0]["include-controls"][0]["with-ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+            assert_eq!(selected.len(), registry.mapped_nodes(fw).len());
+            assert!(selected.iter().all(|id| unique.contains(&id.to_string())));
+            assert_eq!(profile["profile"]["imports"][0]["href"], catalog_file(fw));
+
+            let collection = mapping_collection_json(fw);
+            let mapping = &collection["mapping-collection"]["mappings"][0];
+            let maps = mapping["maps"].as_array().unwrap();
+            assert_eq!(
+                maps.len(),
+                registry
+                    .mappings()
+                    .iter()
+                    .filter(|m| m.framework == fw)
+                    .count()
+            );
+            for map in maps {
+                assert!(canonical_ids.contains(map["sources"][0]["id-ref"].as_str().unwrap()));
+                assert!(unique.contains(&map["targets"][0]["id-ref"].as_str().unwrap().to_owned()));
+            }
+            let gaps = mapping["target-gap-summary"]["unmapped-controls"][0]["with-ids"]
+                .as_array()
+                .map_or(0, Vec::len);
+            assert_eq!(
+                gaps + selected.len(),
+                catalog.len(),
+                "{fw}: mapped + gaps = all nodes"
+            );
+        }
+    }
+
+    #[test]
+    fn exports_are_reproducible() {
+        for fw in FrameworkId::ALL {
+            let a: Vec<String> = export_files(fw)
+                .iter()
+                .map(ExportFile::to_pretty_json)
+                .collect();
+            let b: Vec<String> = export_files(fw)
+                .iter()
+                .map(ExportFile::to_pretty_json)
+                .collect();
+            assert_eq!(a, b);
+            assert_eq!(a.len(), 4);
+        }
+    }
+
+    #[test]
+    fn document_uuids_change_with_the_data_and_object_uuids_do_not() {
+        let shipped = crate::registry();
+        let mut sources = Sources::shipped();
+        sources.frameworks[0].2 = sources.frameworks[0].2.replacen(
+            "Managing vendor and business-partner risk",
+            "Vendor risk",
+            1,
+        );
+        let changed = load(&sources).unwrap();
+        let before = catalog_json_in(shipped, FrameworkId::Soc2);
+        let after = catalog_json_in(&changed, FrameworkId::Soc2);
+        assert_ne!(before["catalog"]["uuid"], after["catalog"]["uuid"]);
+        let before = mapping_collection_json_in(shipped, FrameworkId::Soc2);
+        let after = mapping_collection_json_in(&changed, FrameworkId::Soc2);
+        assert_ne!(
+            before["mapping-collection"]["uuid"],
+            after["mapping-collection"]["uuid"]
+        );
+        assert_eq!(
+            before["mapping-collection"]["mappings"][0]["maps"][0]["uuid"],
+            after["mapping-collection"]["mappings"][0]["maps"][0]["uuid"],
+        );
+        // Another framework's documents are untouched.
+        assert_eq!(
+            catalog_json_in(shipped, FrameworkId::Gdpr),
+            catalog_json_in(&changed, FrameworkId::Gdpr)
+        );
+    }
+
+    #[test]
+    fn copyrighted_wording_is_not_exported() {
+        let doc = catalog_json(FrameworkId::Soc2).to_string();
+        assert!(doc.contains("not reproduced"));
+        let doc = catalog_json(FrameworkId::NistAiRmf);
+        let first = &doc["catalog"]["groups"][0]["groups"][0]["controls"][0];
+        assert_eq!(first["props"][0]["value"], "GOVERN 1.1");
+        assert!(
+            first["parts"][0]["prose"]
+                .as_str()
+                .unwrap()
+                .starts_with("Legal and regulatory requirements")
+        );
+    }
 
     #[test]
     fn sort_ids_pad_numbers() {

@@ -95,7 +95,9 @@ impl Registry {
         framework: FrameworkId,
         node: &'a str,
     ) -> impl Iterator<Item = &'a Mapping> {
-        self.mappings.iter().filter(move |m| m.framework == framework && m.node == node)
+        self.mappings
+            .iter()
+            .filter(move |m| m.framework == framework && m.node == node)
     }
 
     /// The nodes listed as not coverable by telemetry, with reasons.
@@ -105,7 +107,9 @@ impl Registry {
 
     /// The non-coverage entry for one node, if it has one.
     pub fn not_coverable_entry(&self, framework: FrameworkId, node: &str) -> Option<&NotCoverable> {
-        self.not_coverable.iter().find(|n| n.framework == framework && n.node == node)
+        self.not_coverable
+            .iter()
+            .find(|n| n.framework == framework && n.node == node)
     }
 
     /// Ids (in catalog order) of the nodes of a framework that at least one canonical control
@@ -128,13 +132,18 @@ impl Registry {
     /// [`Error::NotFound`] when it names none.
     pub fn resolve_node(&self, query: &str) -> Result<(FrameworkId, &Node)> {
         let query = query.trim();
-        if let Some((fw_text, id)) = query.split_once(':') {
-            if let Ok(fw) = FrameworkId::parse(fw_text) {
-                let node = self.catalog(fw).find_node(id.trim()).ok_or_else(|| {
-                    Error::UnknownNode { framework: fw, id: id.trim().to_owned() }
+        if let Some((fw_text, id)) = query.split_once(':')
+            && let Ok(fw) = FrameworkId::parse(fw_text)
+        {
+            let id = id.trim();
+            let node = self
+                .catalog(fw)
+                .find_node(id)
+                .ok_or_else(|| Error::UnknownNode {
+                    framework: fw,
+                    id: id.to_owned(),
                 })?;
-                return Ok((fw, node));
-            }
+            return Ok((fw, node));
         }
         // Exact ids first, so that an exact hit in one framework wins over a loose one elsewhere.
         let exact: Vec<(FrameworkId, &Node)> = self
@@ -151,11 +160,16 @@ impl Registry {
             exact
         };
         match hits.as_slice() {
-            [] => Err(Error::NotFound { query: query.to_owned() }),
+            [] => Err(Error::NotFound {
+                query: query.to_owned(),
+            }),
             [one] => Ok(*one),
             many => Err(Error::Ambiguous {
                 query: query.to_owned(),
-                candidates: many.iter().map(|(fw, n)| format!("{fw}:{}", n.id)).collect(),
+                candidates: many
+                    .iter()
+                    .map(|(fw, n)| format!("{fw}:{}", n.id))
+                    .collect(),
             }),
         }
     }
@@ -204,5 +218,139 @@ impl Registry {
         out.sort();
         out.dedup();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::Relationship;
+
+    fn reg() -> &'static Registry {
+        crate::registry()
+    }
+
+    #[test]
+    fn control_lookup_is_case_insensitive() {
+        assert_eq!(
+            reg().control("sf-log-01").map(|c| c.id.as_str()),
+            Some("SF-LOG-01")
+        );
+        assert!(reg().control("SF-LOG-99").is_none());
+    }
+
+    #[test]
+    fn resolve_node_handles_loose_and_qualified_ids() {
+        let (fw, node) = reg().resolve_node("cc8.1").unwrap();
+        assert_eq!((fw, node.id.as_str()), (FrameworkId::Soc2, "CC8.1"));
+        let (fw, node) = reg().resolve_node("govern-1.6").unwrap();
+        assert_eq!(
+            (fw, node.id.as_str()),
+            (FrameworkId::NistAiRmf, "GOVERN 1.6")
+        );
+        let (fw, node) = reg().resolve_node("164.312(b)").unwrap();
+        assert_eq!((fw, node.id.as_str()), (FrameworkId::Hipaa, "164.312(b)"));
+        let (fw, node) = reg().resolve_node("gdpr:Art. 17").unwrap();
+        assert_eq!((fw, node.id.as_str()), (FrameworkId::Gdpr, "Art. 17"));
+        let (fw, node) = reg().resolve_node("eu_ai_act: article 12").unwrap();
+        assert_eq!((fw, node.id.as_str()), (FrameworkId::EuAiAct, "Art. 12"));
+        let (fw, node) = reg().resolve_node("iso_42001:a.6.2.8").unwrap();
+        assert_eq!((fw, node.id.as_str()), (FrameworkId::Iso42001, "A.6.2.8"));
+    }
+
+    #[test]
+    fn ambiguous_and_unknown_queries() {
+        // Art. 17 exists in both the EU AI Act (QMS) and GDPR (erasure).
+        match reg().resolve_node("Art. 17") {
+            Err(Error::Ambiguous { candidates, .. }) => {
+                assert_eq!(candidates, vec!["eu-ai-act:Art. 17", "gdpr:Art. 17"]);
+            }
+            other => panic!("expected ambiguity, got {other:?}"),
+        }
+        assert!(matches!(
+            reg().resolve_node("CC10.1"),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            reg().resolve_node("soc2:CC10.1"),
+            Err(Error::UnknownNode {
+                framework: FrameworkId::Soc2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn crosswalk_from_a_control() {
+        let walk = reg().crosswalk("SF-CHG-01").unwrap();
+        assert!(matches!(walk.subject, Subject::Control(c) if c.id == "SF-CHG-01"));
+        assert!(walk.related.is_empty());
+        let targets: Vec<String> = walk
+            .direct
+            .iter()
+            .map(|m| format!("{}:{}", m.framework, m.target_label()))
+            .collect();
+        for want in [
+            "soc2:CC8.1",
+            "iso42001:A.6.2.5",
+            "nist-ai-rmf:MANAGE 1.1",
+            "eu-ai-act:Art. 17(1)(a)",
+        ] {
+            assert!(
+                targets.iter().any(|t| t == want),
+                "{want} missing from {targets:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn crosswalk_from_a_node_reaches_other_frameworks() {
+        let walk = reg().crosswalk("CC8.1").unwrap();
+        let Subject::Node { framework, node } = walk.subject else {
+            panic!("node expected")
+        };
+        assert_eq!((framework, node.id.as_str()), (FrameworkId::Soc2, "CC8.1"));
+        assert!(walk.not_coverable.is_none());
+        assert!(
+            walk.direct
+                .iter()
+                .all(|m| m.framework == FrameworkId::Soc2 && m.node == "CC8.1")
+        );
+        assert!(
+            walk.direct
+                .iter()
+                .any(|m| m.control == "SF-CHG-01" && m.relationship == Relationship::Subset)
+        );
+        // Every related mapping comes from a control in `direct` and is not the node itself.
+        for m in &walk.related {
+            assert!(walk.direct.iter().any(|d| d.control == m.control));
+            assert!(!(m.framework == FrameworkId::Soc2 && m.node == "CC8.1"));
+        }
+        let frameworks: std::collections::HashSet<FrameworkId> =
+            walk.related.iter().map(|m| m.framework).collect();
+        assert!(
+            frameworks.contains(&FrameworkId::Iso42001)
+                && frameworks.contains(&FrameworkId::NistAiRmf)
+        );
+    }
+
+    #[test]
+    fn crosswalk_of_a_not_coverable_node() {
+        let walk = reg().crosswalk("CC1.2").unwrap();
+        assert!(walk.direct.is_empty() && walk.related.is_empty());
+        assert!(
+            walk.not_coverable
+                .is_some_and(|n| n.reason.contains("board"))
+        );
+    }
+
+    #[test]
+    fn extension_event_types_are_in_our_namespace() {
+        let types = reg().extension_event_types();
+        assert!(types.iter().any(|t| t == "dev.spanforge.access.reviewed"));
+        assert!(
+            types.iter().all(|t| t.starts_with("dev.spanforge.")),
+            "{types:?}"
+        );
     }
 }

@@ -3,18 +3,20 @@
 //!
 //! | command | text | JSON |
 //! |---|---|---|
-//! | `catalog list` | [`list_text`] | [`list_json`] |
+//! | `catalog list` | [`list_text`] | [`list`] (serialise it) or [`list_json`] |
 //! | `catalog show FRAMEWORK [ID]` | [`show_text`] | [`show_json`] |
 //! | `catalog map ID` | [`map_text`] | [`map_json`] |
 //! | `catalog export --oscal FRAMEWORK --out DIR` | [`crate::oscal::export_files`] | |
 
 use std::fmt::Write as _;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::canonical::CanonicalControl;
 use crate::error::{Error, Result};
 use crate::framework::FrameworkId;
+use crate::hash::ContentHash;
 use crate::mapping::{Crosswalk, Mapping, Subject};
 use crate::model::{Catalog, Facets, Node};
 use crate::oscal::kebab;
@@ -67,23 +69,51 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 // list
 // ---------------------------------------------------------------------------------------------
 
-/// `catalog list --format json`: `[{"id","name","edition","controls","content_hash"}]`.
-pub fn list_json() -> Value {
-    list_json_in(crate::registry())
+/// One entry of `catalog list --format json`. Serialising it keeps the field order
+/// `id, name, edition, controls, content_hash`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FrameworkSummary {
+    /// Canonical framework id.
+    pub id: FrameworkId,
+    /// Display name.
+    pub name: String,
+    /// Edition description.
+    pub edition: String,
+    /// Number of nodes (criteria, controls, subcategories, articles, specifications).
+    pub controls: usize,
+    /// Content hash of the edition, `sha256:<hex>`.
+    pub content_hash: ContentHash,
 }
 
-fn list_json_in(registry: &Registry) -> Value {
+/// The summaries behind `catalog list`, in [`FrameworkId::ALL`] order.
+pub fn list() -> Vec<FrameworkSummary> {
+    crate::registry()
+        .catalogs()
+        .iter()
+        .map(|c| FrameworkSummary {
+            id: c.id(),
+            name: c.name().to_owned(),
+            edition: c.edition().edition.clone(),
+            controls: c.len(),
+            content_hash: c.content_hash(),
+        })
+        .collect()
+}
+
+/// `catalog list --format json` as a value: `[{"id","name","edition","controls","content_hash"}]`.
+/// (A `Value` sorts keys unless serde_json's `preserve_order` is on; serialise [`list`] to keep
+/// the field order.)
+pub fn list_json() -> Value {
     Value::Array(
-        registry
-            .catalogs()
+        list()
             .iter()
-            .map(|c| {
+            .map(|s| {
                 json!({
-                    "id": c.id(),
-                    "name": c.name(),
-                    "edition": c.edition().edition,
-                    "controls": c.len(),
-                    "content_hash": c.content_hash(),
+                    "id": s.id,
+                    "name": s.name,
+                    "edition": s.edition,
+                    "controls": s.controls,
+                    "content_hash": s.content_hash,
                 })
             })
             .collect(),
@@ -108,7 +138,17 @@ pub fn list_text() -> String {
             ]
         })
         .collect();
-    table(&["ID", "NAME", "EDITION", "CONTROLS", "MAPPED", "CONTENT HASH"], &rows)
+    table(
+        &[
+            "ID",
+            "NAME",
+            "EDITION",
+            "CONTROLS",
+            "MAPPED",
+            "CONTENT HASH",
+        ],
+        &rows,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,20 +185,23 @@ pub fn show_json(framework: FrameworkId, node: Option<&str>) -> Result<Value> {
 }
 
 fn find<'a>(catalog: &'a Catalog, query: &str) -> Result<&'a Node> {
-    catalog
-        .find_node(query)
-        .ok_or_else(|| Error::UnknownNode { framework: catalog.id(), id: query.to_owned() })
+    catalog.find_node(query).ok_or_else(|| Error::UnknownNode {
+        framework: catalog.id(),
+        id: query.to_owned(),
+    })
 }
 
 fn coverage_label(registry: &Registry, framework: FrameworkId, node: &Node) -> String {
-    let controls: Vec<&str> =
-        registry.mappings_to(framework, &node.id).map(|m| m.control.as_str()).collect();
+    let mut controls: Vec<&str> = Vec::new();
+    for m in registry.mappings_to(framework, &node.id) {
+        if !controls.contains(&m.control.as_str()) {
+            controls.push(&m.control);
+        }
+    }
     if controls.is_empty() {
         "not coverable".to_owned()
     } else {
-        let mut unique = controls.clone();
-        unique.dedup();
-        unique.join(" ")
+        controls.join(" ")
     }
 }
 
@@ -166,9 +209,17 @@ fn framework_text(registry: &Registry, catalog: &Catalog) -> String {
     let edition = catalog.edition();
     let mut out = String::new();
     let _ = writeln!(out, "{} ({})", catalog.name(), catalog.id());
-    let _ = writeln!(out, "Edition:      {} [{}], {}", edition.edition, edition.edition_id, edition.edition_date);
+    let _ = writeln!(
+        out,
+        "Edition:      {} [{}], {}",
+        edition.edition, edition.edition_id, edition.edition_date
+    );
     let _ = writeln!(out, "Nodes:        {}", catalog.len());
-    let _ = writeln!(out, "Mapped:       {}", registry.mapped_nodes(catalog.id()).len());
+    let _ = writeln!(
+        out,
+        "Mapped:       {}",
+        registry.mapped_nodes(catalog.id()).len()
+    );
     let _ = writeln!(out, "Content hash: {}", catalog.content_hash());
     let mut rows: Vec<Vec<String>> = Vec::new();
     for group in catalog.groups() {
@@ -181,7 +232,11 @@ fn framework_text(registry: &Registry, catalog: &Catalog) -> String {
             }
             d
         };
-        rows.push(vec![format!("{}{}", "  ".repeat(depth), group.id), cut(&group.title, TITLE_WIDTH), String::new()]);
+        rows.push(vec![
+            format!("{}{}", "  ".repeat(depth), group.id),
+            cut(&group.title, TITLE_WIDTH),
+            String::new(),
+        ]);
         for node in catalog.nodes_in(&group.id) {
             rows.push(vec![
                 format!("{}{}", "  ".repeat(depth + 1), node.id),
@@ -196,7 +251,11 @@ fn framework_text(registry: &Registry, catalog: &Catalog) -> String {
 }
 
 fn framework_json(registry: &Registry, catalog: &Catalog) -> Value {
-    let nodes: Vec<Value> = catalog.nodes().iter().map(|n| node_json(registry, catalog, n)).collect();
+    let nodes: Vec<Value> = catalog
+        .nodes()
+        .iter()
+        .map(|n| node_json(registry, catalog, n))
+        .collect();
     json!({
         "id": catalog.id(),
         "name": catalog.name(),
@@ -210,7 +269,10 @@ fn framework_json(registry: &Registry, catalog: &Catalog) -> Value {
 fn facet_lines(facets: &Facets) -> Vec<(String, String)> {
     let join = |items: Vec<String>| items.join(", ");
     match facets {
-        Facets::Soc2 { category, coso_principle } => {
+        Facets::Soc2 {
+            category,
+            coso_principle,
+        } => {
             let mut out = vec![("Category".to_owned(), kebab(category))];
             if let Some(p) = coso_principle {
                 out.push(("COSO principle".to_owned(), p.to_string()));
@@ -219,7 +281,11 @@ fn facet_lines(facets: &Facets) -> Vec<(String, String)> {
         }
         Facets::Iso42001 => Vec::new(),
         Facets::NistAiRmf { function } => vec![("Function".to_owned(), kebab(function))],
-        Facets::EuAiAct { roles, scope, applies_from } => {
+        Facets::EuAiAct {
+            roles,
+            scope,
+            applies_from,
+        } => {
             let mut out = vec![
                 ("Roles".to_owned(), join(roles.iter().map(kebab).collect())),
                 ("Scope".to_owned(), kebab(scope)),
@@ -227,13 +293,25 @@ fn facet_lines(facets: &Facets) -> Vec<(String, String)> {
             for a in applies_from {
                 out.push((
                     "Applies from".to_owned(),
-                    format!("{} ({}) {}; {}", a.date, kebab(&a.status), a.applies_to, a.basis),
+                    format!(
+                        "{} ({}) {}; {}",
+                        a.date,
+                        kebab(&a.status),
+                        a.applies_to,
+                        a.basis
+                    ),
                 ));
             }
             out
         }
-        Facets::Gdpr { roles } => vec![("Roles".to_owned(), join(roles.iter().map(kebab).collect()))],
-        Facets::Hipaa { kind, obligation, standard } => {
+        Facets::Gdpr { roles } => {
+            vec![("Roles".to_owned(), join(roles.iter().map(kebab).collect()))]
+        }
+        Facets::Hipaa {
+            kind,
+            obligation,
+            standard,
+        } => {
             let mut out = vec![
                 ("Kind".to_owned(), kebab(kind)),
                 ("Obligation".to_owned(), obligation.to_string()),
@@ -250,7 +328,9 @@ fn node_text(registry: &Registry, catalog: &Catalog, node: &Node) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", catalog.id(), node.id);
     let _ = writeln!(out, "Title:  {}", node.title);
-    let group = catalog.group(&node.group).map_or(node.group.clone(), |g| format!("{} ({})", g.id, g.title));
+    let group = catalog
+        .group(&node.group)
+        .map_or(node.group.clone(), |g| format!("{} ({})", g.id, g.title));
     let _ = writeln!(out, "Group:  {group}");
     for (label, value) in facet_lines(&node.facets) {
         let _ = writeln!(out, "{label}: {value}");
@@ -319,7 +399,11 @@ enum MappingColumns {
 
 fn mapping_table(registry: &Registry, mappings: &[&Mapping], columns: MappingColumns) -> String {
     let title_of = |m: &Mapping| {
-        registry.catalog(m.framework).node(&m.node).map(|n| cut(&n.title, 48)).unwrap_or_default()
+        registry
+            .catalog(m.framework)
+            .node(&m.node)
+            .map(|n| cut(&n.title, 48))
+            .unwrap_or_default()
     };
     let rows: Vec<Vec<String>> = mappings
         .iter()
@@ -341,10 +425,23 @@ fn mapping_table(registry: &Registry, mappings: &[&Mapping], columns: MappingCol
         .collect();
     let header: &[&str] = match columns {
         MappingColumns::Control => &["CONTROL", "RELATION", "STRENGTH", "RATIONALE"],
-        MappingColumns::Target => &["FRAMEWORK", "NODE", "TITLE", "RELATION", "STRENGTH", "RATIONALE"],
-        MappingColumns::Both => {
-            &["VIA", "FRAMEWORK", "NODE", "TITLE", "RELATION", "STRENGTH", "RATIONALE"]
-        }
+        MappingColumns::Target => &[
+            "FRAMEWORK",
+            "NODE",
+            "TITLE",
+            "RELATION",
+            "STRENGTH",
+            "RATIONALE",
+        ],
+        MappingColumns::Both => &[
+            "VIA",
+            "FRAMEWORK",
+            "NODE",
+            "TITLE",
+            "RELATION",
+            "STRENGTH",
+            "RATIONALE",
+        ],
     };
     table(header, &rows)
 }
@@ -367,7 +464,8 @@ pub fn control_text(control: &CanonicalControl) -> String {
             let events: Vec<String> = r.events.iter().map(ToString::to_string).collect();
             let _ = write!(out, "  {}: {}", r.role, events.join(", "));
             if !r.conditions.is_empty() {
-                let conditions: Vec<String> = r.conditions.iter().map(ToString::to_string).collect();
+                let conditions: Vec<String> =
+                    r.conditions.iter().map(ToString::to_string).collect();
                 let _ = write!(out, " where {}", conditions.join(" and "));
             }
             out.push('\n');
@@ -388,14 +486,22 @@ fn crosswalk_text(registry: &Registry, walk: &Crosswalk<'_>) -> String {
         Subject::Control(control) => {
             out.push_str(&control_text(control));
             let _ = writeln!(out, "\nMaps to {} framework nodes:", walk.direct.len());
-            out.push_str(&mapping_table(registry, &walk.direct, MappingColumns::Target));
+            out.push_str(&mapping_table(
+                registry,
+                &walk.direct,
+                MappingColumns::Target,
+            ));
         }
         Subject::Node { framework, node } => {
             let catalog = registry.catalog(framework);
             out.push_str(&node_text(registry, catalog, node));
             if !walk.related.is_empty() {
                 out.push_str("\nThe same controls' evidence also serves:\n");
-                out.push_str(&mapping_table(registry, &walk.related, MappingColumns::Both));
+                out.push_str(&mapping_table(
+                    registry,
+                    &walk.related,
+                    MappingColumns::Both,
+                ));
             }
         }
     }
@@ -425,7 +531,10 @@ mod tests {
 
     #[test]
     fn tables_align_columns() {
-        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()], vec!["z".into(), "w".into()]]);
+        let t = table(
+            &["A", "BB"],
+            &[vec!["xxx".into(), "y".into()], vec!["z".into(), "w".into()]],
+        );
         assert_eq!(t, "A    BB\nxxx  y\nz    w\n");
     }
 

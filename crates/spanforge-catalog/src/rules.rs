@@ -139,12 +139,18 @@ pub fn check_event_type(event_type: &str) -> Result<EventTypeKind> {
         return Ok(EventTypeKind::Registered);
     }
     let fail = |reason: &str| {
-        Err(Error::EventType { event_type: event_type.to_owned(), reason: reason.to_owned() })
+        Err(Error::EventType {
+            event_type: event_type.to_owned(),
+            reason: reason.to_owned(),
+        })
     };
     let segments: Vec<&str> = event_type.split('.').collect();
     let first = segments.first().copied().unwrap_or_default();
     if first == "llm" {
-        return if segments.get(1).is_some_and(|ns| LLM_NAMESPACES.contains(ns)) {
+        return if segments
+            .get(1)
+            .is_some_and(|ns| LLM_NAMESPACES.contains(ns))
+        {
             fail("not a registered type, and its llm.* namespace is reserved")
         } else {
             fail("llm.* is reserved; extension types need a reverse-domain prefix")
@@ -172,7 +178,9 @@ pub fn check_event_type(event_type: &str) -> Result<EventTypeKind> {
 
 fn segment_ok(segment: &str, tail: bool) -> bool {
     let mut chars = segment.chars();
-    let Some(first) = chars.next() else { return false };
+    let Some(first) = chars.next() else {
+        return false;
+    };
     first.is_ascii_lowercase()
         && chars.all(|c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || if tail { c == '_' } else { c == '-' }
@@ -204,12 +212,18 @@ impl EventPattern {
             return Ok(EventPattern::Exact(text.to_owned()));
         };
         let fail = |reason: &str| {
-            Err(Error::EventType { event_type: text.to_owned(), reason: reason.to_owned() })
+            Err(Error::EventType {
+                event_type: text.to_owned(),
+                reason: reason.to_owned(),
+            })
         };
         let dotted = format!("{prefix}.");
         let first = prefix.split('.').next().unwrap_or_default();
         if first == "llm" || BARE_NAMESPACES.contains(&first) {
-            if REGISTERED_EVENT_TYPES.iter().any(|t| t.starts_with(&dotted)) {
+            if REGISTERED_EVENT_TYPES
+                .iter()
+                .any(|t| t.starts_with(&dotted))
+            {
                 return Ok(EventPattern::Prefix(prefix.to_owned()));
             }
             return fail("the prefix is in a reserved namespace but matches no registered type");
@@ -297,7 +311,10 @@ impl FieldPath {
     /// [`Error::Condition`] when the path breaks one of those rules.
     pub fn parse(text: &str) -> Result<Self> {
         let fail = |reason: &str| {
-            Err(Error::Condition { input: text.to_owned(), reason: reason.to_owned() })
+            Err(Error::Condition {
+                input: text.to_owned(),
+                reason: reason.to_owned(),
+            })
         };
         let segments: Vec<String> = text.split('.').map(str::to_owned).collect();
         if segments
@@ -316,7 +333,9 @@ impl FieldPath {
                 return fail("this envelope field holds a scalar and has no sub-fields");
             }
         } else {
-            return fail("the path must start with an envelope field (payload, tags, actor_id, ...)");
+            return fail(
+                "the path must start with an envelope field (payload, tags, actor_id, ...)",
+            );
         }
         Ok(FieldPath(segments))
     }
@@ -394,14 +413,20 @@ impl Condition {
     /// [`Error::Condition`] for an unknown operator, a bad path or a malformed value.
     pub fn parse(text: &str) -> Result<Self> {
         let fail = |reason: &str| {
-            Err(Error::Condition { input: text.to_owned(), reason: reason.to_owned() })
+            Err(Error::Condition {
+                input: text.to_owned(),
+                reason: reason.to_owned(),
+            })
         };
         let trimmed = text.trim();
-        let (path_text, rest) = trimmed.split_once(char::is_whitespace).unwrap_or((trimmed, ""));
+        let (path_text, rest) = trimmed
+            .split_once(char::is_whitespace)
+            .unwrap_or((trimmed, ""));
         let path = FieldPath::parse(path_text).map_err(|e| match e {
-            Error::Condition { reason, .. } => {
-                Error::Condition { input: text.to_owned(), reason }
-            }
+            Error::Condition { reason, .. } => Error::Condition {
+                input: text.to_owned(),
+                reason,
+            },
             other => other,
         })?;
         let rest = rest.trim();
@@ -437,12 +462,16 @@ impl Condition {
             ">=" => Ok(Condition::AtLeast(path, integer(value_text)?)),
             "<=" => Ok(Condition::AtMost(path, integer(value_text)?)),
             "in" => {
-                let Some(inner) = value_text.strip_prefix('[').and_then(|v| v.strip_suffix(']'))
+                let Some(inner) = value_text
+                    .strip_prefix('[')
+                    .and_then(|v| v.strip_suffix(']'))
                 else {
                     return fail("`in` needs a list such as [a, b]");
                 };
-                let values =
-                    inner.split(',').map(|item| scalar(item.trim())).collect::<Result<Vec<_>>>()?;
+                let values = inner
+                    .split(',')
+                    .map(|item| scalar(item.trim()))
+                    .collect::<Result<Vec<_>>>()?;
                 if values.is_empty() {
                     return fail("`in` needs at least one value");
                 }
@@ -469,7 +498,9 @@ impl Condition {
 fn parse_scalar(text: &str) -> Option<Scalar> {
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         // Quoted strings use JSON string syntax, so escapes have one meaning everywhere.
-        return serde_json::from_str::<String>(&format!("\"{inner}\"")).ok().map(Scalar::Str);
+        return serde_json::from_str::<String>(&format!("\"{inner}\""))
+            .ok()
+            .map(Scalar::Str);
     }
     match text {
         "true" => return Some(Scalar::Bool(true)),
@@ -480,7 +511,9 @@ fn parse_scalar(text: &str) -> Option<Scalar> {
         return Some(Scalar::Int(i));
     }
     let bare = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/-".contains(c))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.:/-".contains(c))
         && text.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     bare.then(|| Scalar::Str(text.to_owned()))
 }
@@ -534,7 +567,11 @@ mod tests {
             "x.acme.foo.bar",
             "dev.span-forge.tenant.isolation_verified",
         ] {
-            assert_eq!(check_event_type(ok).unwrap(), EventTypeKind::Extension, "{ok}");
+            assert_eq!(
+                check_event_type(ok).unwrap(),
+                EventTypeKind::Extension,
+                "{ok}"
+            );
         }
         for bad in [
             "llm.call",
@@ -564,7 +601,11 @@ mod tests {
         assert!(!p.matches("llm.trace"));
         assert!(!p.is_extension());
         assert!(EventPattern::parse("model_registry.*").is_ok());
-        assert!(EventPattern::parse("dev.spanforge.incident.*").unwrap().is_extension());
+        assert!(
+            EventPattern::parse("dev.spanforge.incident.*")
+                .unwrap()
+                .is_extension()
+        );
         assert!(EventPattern::parse("llm.drift.*").is_err());
         assert!(EventPattern::parse("dev.*").is_err());
         assert!(EventPattern::parse("decision.made.*").is_err());
@@ -581,7 +622,10 @@ mod tests {
             ("payload.error absent", "payload.error absent"),
             ("payload.status == ok", "payload.status == \"ok\""),
             ("payload.result != \"fail\"", "payload.result != \"fail\""),
-            ("payload.kind in [a, \"b c\", 3]", "payload.kind in [\"a\", \"b c\", 3]"),
+            (
+                "payload.kind in [a, \"b c\", 3]",
+                "payload.kind in [\"a\", \"b c\", 3]",
+            ),
             ("payload.days >= 183", "payload.days >= 183"),
             ("payload.interval_s <= 3600", "payload.interval_s <= 3600"),
             ("tags.exercise == true", "tags.exercise == true"),
@@ -589,7 +633,11 @@ mod tests {
         for (input, rendered) in cases {
             let c = Condition::parse(input).unwrap();
             assert_eq!(c.to_string(), rendered);
-            assert_eq!(Condition::parse(rendered).unwrap(), c, "re-parse of {rendered}");
+            assert_eq!(
+                Condition::parse(rendered).unwrap(),
+                c,
+                "re-parse of {rendered}"
+            );
         }
     }
 
