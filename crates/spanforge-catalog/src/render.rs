@@ -7,6 +7,7 @@
 //! | `catalog show FRAMEWORK [ID]` | [`show_text`] | [`show_json`] |
 //! | `catalog map ID` | [`map_text`] | [`map_json`] |
 //! | `catalog export --oscal FRAMEWORK --out DIR` | [`crate::oscal::export_files`] | |
+//! | (canonical controls, if a command lists them) | [`controls_text`] | [`controls_json`] |
 
 use std::fmt::Write as _;
 
@@ -446,6 +447,35 @@ fn mapping_table(registry: &Registry, mappings: &[&Mapping], columns: MappingCol
     table(header, &rows)
 }
 
+/// All canonical controls, one line each: id, domain, frequency, automation, number of
+/// framework nodes mapped, title.
+pub fn controls_text() -> String {
+    let registry = crate::registry();
+    let rows: Vec<Vec<String>> = registry
+        .controls()
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.domain.to_string(),
+                c.frequency.to_string(),
+                c.automation.to_string(),
+                registry.mappings_from(&c.id).count().to_string(),
+                c.title.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "DOMAIN", "FREQUENCY", "AUTOMATION", "MAPS", "TITLE"],
+        &rows,
+    )
+}
+
+/// All canonical controls as JSON (the full records, including rules and attributes).
+pub fn controls_json() -> Value {
+    json!(crate::registry().controls())
+}
+
 /// A canonical control described in full: objective, attributes, evidence rules, documents.
 pub fn control_text(control: &CanonicalControl) -> String {
     let mut out = String::new();
@@ -536,6 +566,63 @@ mod tests {
             &[vec!["xxx".into(), "y".into()], vec!["z".into(), "w".into()]],
         );
         assert_eq!(t, "A    BB\nxxx  y\nz    w\n");
+    }
+
+    #[test]
+    fn list_has_one_line_per_framework() {
+        let text = list_text();
+        assert_eq!(text.lines().count(), 7);
+        assert!(text.lines().nth(1).unwrap().starts_with("soc2 "));
+        let json = serde_json::to_string(&list()).unwrap();
+        assert!(json.starts_with("[{\"id\":\"soc2\",\"name\":"), "{json}");
+    }
+
+    #[test]
+    fn show_node_and_framework() {
+        let text = show_text(FrameworkId::Soc2, Some("cc8.1")).unwrap();
+        assert!(text.starts_with("soc2 CC8.1\n"), "{text}");
+        assert!(text.contains("SF-CHG-01"));
+        let text = show_text(FrameworkId::Soc2, Some("CC1.2")).unwrap();
+        assert!(text.contains("Not coverable by telemetry"));
+        let text = show_text(FrameworkId::Hipaa, None).unwrap();
+        assert!(text.contains("164.312(b)") && text.contains("Nodes:        64"));
+        assert!(matches!(
+            show_text(FrameworkId::Hipaa, Some("164.999")),
+            Err(Error::UnknownNode {
+                framework: FrameworkId::Hipaa,
+                ..
+            })
+        ));
+        let json = show_json(FrameworkId::EuAiAct, Some("12")).unwrap();
+        assert_eq!(json["node"]["id"], "Art. 12");
+        assert_eq!(json["node"]["facets"]["eu-ai-act"]["scope"], "high-risk");
+        let json = show_json(FrameworkId::NistAiRmf, None).unwrap();
+        assert_eq!(json["nodes"].as_array().unwrap().len(), 72);
+    }
+
+    #[test]
+    fn map_control_and_node() {
+        let text = map_text("sf-ret-01").unwrap();
+        assert!(text.starts_with("SF-RET-01  Log retention\n"), "{text}");
+        assert!(text.contains("Art. 26(6)") && text.contains("Art. 19(1)"));
+        let json = map_json("GOVERN 1.7").unwrap();
+        assert_eq!(json["subject"]["kind"], "node");
+        assert_eq!(json["direct"][0]["control"], "SF-DEC-01");
+        assert!(matches!(map_text("Art. 17"), Err(Error::Ambiguous { .. })));
+        assert!(matches!(
+            map_text("nothing-like-this"),
+            Err(Error::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn controls_listing() {
+        let text = controls_text();
+        assert_eq!(text.lines().count(), crate::canonical_controls().len() + 1);
+        assert_eq!(
+            controls_json().as_array().unwrap().len(),
+            crate::canonical_controls().len()
+        );
     }
 
     #[test]
