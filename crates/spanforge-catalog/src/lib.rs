@@ -1,9 +1,11 @@
 //! SpanForge control catalog: framework catalogs, canonical AI controls, typed mappings and
 //! OSCAL export.
 //!
-//! This crate sits in the second layer of the workspace, beside `spanforge-crypto` and above
-//! `spanforge-event`, and below the mapping engine and the CLI. It is pure data and logic: no
-//! runtime file I/O, no async, no clock.
+//! This crate sits in the second layer of the workspace, beside `spanforge-crypto`, below the
+//! mapping engine and the CLI. Architecture invariant: pure data and logic, with no runtime
+//! file I/O, no async and no clock; everything it knows is compiled in. It does not depend on
+//! `spanforge-event`: the event-type grammar it checks rules against ([`rules`]) restates the
+//! reference SDK's, and should be cross-checked with the event crate's once both exist.
 //!
 //! # What it holds
 //!
@@ -34,6 +36,13 @@
 //! crate's tests load the shipped data, so the one `expect` on the loaded registry cannot fire
 //! in a released build. Content hashes are SHA-256 over canonical JSON of the parsed data (see
 //! [`hash`]), independent of platform and line endings.
+//!
+//! # Changing the data
+//!
+//! Edit the TOML file, bump its `data_version` (and `release_date` for the canonical controls
+//! and mappings), run `cargo test -p spanforge-catalog`, and update the hash snapshot in
+//! `tests/catalog/hashes.rs` in the same commit: a changed hash is a new edition of the data,
+//! and evidence packages record which one they used.
 //!
 //! # Example
 //!

@@ -371,8 +371,9 @@ impl Catalog {
     }
 
     /// A node by a loosely written id: case, spaces and punctuation are ignored, OSCAL ids
-    /// (`cc8.1`, `govern-1.6`) work, and for EU AI Act and GDPR articles an `Art.`/`Article`
-    /// prefix is optional (`12`, `art12`, `Article 12`).
+    /// (`cc8.1`, `govern-1.6`, `hipaa-164.312-b`) work, for EU AI Act and GDPR articles an
+    /// `Art.`/`Article` prefix is optional (`12`, `art12`, `Article 12`), and HIPAA ids may
+    /// start with `45 CFR`.
     pub fn find_node(&self, query: &str) -> Option<&Node> {
         self.node(query).or_else(|| {
             self.by_key
@@ -398,9 +399,12 @@ pub(crate) fn lookup_key(framework: FrameworkId, text: &str) -> String {
         }
     }
     if framework == FrameworkId::Hipaa {
-        // "45 CFR 164.312(b)" and "164.312(b)" name the same node.
-        if let Some(rest) = key.strip_prefix("45cfr") {
-            key = rest.to_owned();
+        // "45 CFR 164.312(b)", the OSCAL id "hipaa-164.312-b" and "164.312(b)" name one node.
+        for prefix in ["45cfr", "hipaa"] {
+            if let Some(rest) = key.strip_prefix(prefix) {
+                key = rest.to_owned();
+                break;
+            }
         }
     }
     key

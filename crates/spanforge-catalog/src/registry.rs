@@ -345,6 +345,30 @@ mod tests {
     }
 
     #[test]
+    fn every_node_is_found_by_its_spellings() {
+        for catalog in reg().catalogs() {
+            for node in catalog.nodes() {
+                for spelling in [
+                    node.id.clone(),
+                    node.oscal_id.clone(),
+                    node.id.to_lowercase(),
+                ] {
+                    let found = catalog.find_node(&spelling).map(|n| n.id.as_str());
+                    assert_eq!(
+                        found,
+                        Some(node.id.as_str()),
+                        "{}: {spelling}",
+                        catalog.id()
+                    );
+                }
+                let qualified = format!("{}:{}", catalog.id(), node.oscal_id);
+                let (fw, found) = reg().resolve_node(&qualified).unwrap();
+                assert_eq!((fw, found.id.as_str()), (catalog.id(), node.id.as_str()));
+            }
+        }
+    }
+
+    #[test]
     fn extension_event_types_are_in_our_namespace() {
         let types = reg().extension_event_types();
         assert!(types.iter().any(|t| t == "dev.spanforge.access.reviewed"));
