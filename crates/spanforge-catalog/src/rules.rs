@@ -9,182 +9,44 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use spanforge_event::event_type::BARE_NAMESPACES;
+use spanforge_event::{EventType, RegisteredType};
+
 use crate::error::{Error, Result};
-
-/// The 74 event types the reference SDK (spanforge 1.0.4, `EventType`) registers.
-///
-/// An event type inside a reserved namespace must be one of these; anything else in those
-/// namespaces is rejected by the SDK and therefore by this catalog.
-pub const REGISTERED_EVENT_TYPES: [&str; 74] = [
-    "audit.chain_verified",
-    "audit.event_signed",
-    "audit.tamper_detected",
-    "chain.completed",
-    "chain.failed",
-    "chain.started",
-    "chain.step_completed",
-    "confidence.sample",
-    "confidence.threshold_breach",
-    "consent.granted",
-    "consent.revoked",
-    "consent.violation",
-    "decision.made",
-    "decision.rejected",
-    "decision.revised",
-    "drift.detected",
-    "drift.resolved",
-    "drift.threshold_breach",
-    "explanation.generated",
-    "hitl.escalated",
-    "hitl.queued",
-    "hitl.reviewed",
-    "hitl.timeout",
-    "latency.sample",
-    "latency.sla_breach",
-    "llm.audit.chain_rotated",
-    "llm.audit.key.rotated",
-    "llm.audit.key_expired",
-    "llm.audit.tombstone",
-    "llm.cache.evicted",
-    "llm.cache.hit",
-    "llm.cache.miss",
-    "llm.cache.written",
-    "llm.cost.attributed",
-    "llm.cost.session.recorded",
-    "llm.cost.token.recorded",
-    "llm.diff.computed",
-    "llm.diff.regression.flagged",
-    "llm.eval.regression.detected",
-    "llm.eval.scenario.completed",
-    "llm.eval.scenario.started",
-    "llm.eval.score.recorded",
-    "llm.fence.max_retries.exceeded",
-    "llm.fence.retry.triggered",
-    "llm.fence.validated",
-    "llm.guard.input.blocked",
-    "llm.guard.input.passed",
-    "llm.guard.output.blocked",
-    "llm.guard.output.passed",
-    "llm.prompt.rendered",
-    "llm.prompt.template.loaded",
-    "llm.prompt.version.changed",
-    "llm.redact.applied",
-    "llm.redact.phi.detected",
-    "llm.redact.pii.detected",
-    "llm.template.registered",
-    "llm.template.validation.failed",
-    "llm.template.variable.bound",
-    "llm.trace.agent.completed",
-    "llm.trace.agent.step",
-    "llm.trace.reasoning.step",
-    "llm.trace.span.completed",
-    "llm.trace.span.failed",
-    "llm.trace.span.started",
-    "model_registry.deprecated",
-    "model_registry.registered",
-    "model_registry.retired",
-    "playbook.completed",
-    "playbook.failed",
-    "playbook.step_executed",
-    "playbook.triggered",
-    "tool_call.completed",
-    "tool_call.failed",
-    "tool_call.invoked",
-];
-
-/// The reserved `llm.*` namespaces (the second segment after `llm`).
-const LLM_NAMESPACES: [&str; 11] = [
-    "trace", "cost", "cache", "eval", "guard", "fence", "prompt", "redact", "diff", "template",
-    "audit",
-];
-
-/// The reserved single-segment namespaces.
-const BARE_NAMESPACES: [&str; 12] = [
-    "decision",
-    "tool_call",
-    "chain",
-    "confidence",
-    "consent",
-    "drift",
-    "latency",
-    "hitl",
-    "playbook",
-    "audit",
-    "model_registry",
-    "explanation",
-];
 
 /// How an event type satisfies the grammar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventTypeKind {
-    /// One of [`REGISTERED_EVENT_TYPES`].
+    /// One of the 74 types the reference SDK registers ([`RegisteredType`]).
     Registered,
     /// A reverse-domain extension type with at least four segments, outside every reserved
     /// namespace (for example `dev.spanforge.access.reviewed`).
     Extension,
 }
 
-/// Checks one concrete event type against the SpanForge grammar.
-///
-/// A type is valid if it is registered, or if it is an extension type: at least four
-/// dot-separated segments, each starting with a lowercase letter; the last two segments use
-/// `[a-z0-9_]`, the others `[a-z0-9-]`; the first segment is not `llm` and not a reserved
-/// namespace.
+/// Checks one concrete event type with the envelope's own validator
+/// ([`spanforge_event::EventType::parse`]), so the catalog can never name a type that an
+/// event could not carry.
 ///
 /// # Errors
 ///
-/// [`Error::EventType`] naming the rule the type breaks.
+/// [`Error::EventType`] with the validator's reason.
 pub fn check_event_type(event_type: &str) -> Result<EventTypeKind> {
-    if REGISTERED_EVENT_TYPES.contains(&event_type) {
-        return Ok(EventTypeKind::Registered);
-    }
-    let fail = |reason: &str| {
-        Err(Error::EventType {
+    match EventType::parse(event_type) {
+        Ok(t) if t.is_registered() => Ok(EventTypeKind::Registered),
+        Ok(_) => Ok(EventTypeKind::Extension),
+        Err(e) => Err(Error::EventType {
             event_type: event_type.to_owned(),
-            reason: reason.to_owned(),
-        })
-    };
-    let segments: Vec<&str> = event_type.split('.').collect();
-    let first = segments.first().copied().unwrap_or_default();
-    if first == "llm" {
-        return if segments
-            .get(1)
-            .is_some_and(|ns| LLM_NAMESPACES.contains(ns))
-        {
-            fail("not a registered type, and its llm.* namespace is reserved")
-        } else {
-            fail("llm.* is reserved; extension types need a reverse-domain prefix")
-        };
+            reason: e.to_string(),
+        }),
     }
-    if BARE_NAMESPACES.contains(&first) {
-        return fail("not a registered type, and its namespace is reserved");
-    }
-    if segments.len() < 4 {
-        return fail("an extension type needs at least four segments");
-    }
-    let last_two = segments.len() - 2;
-    for (index, segment) in segments.iter().enumerate() {
-        let tail = index >= last_two;
-        if !segment_ok(segment, tail) {
-            return fail(if tail {
-                "each of the last two segments must match [a-z][a-z0-9_]*"
-            } else {
-                "each segment before the last two must match [a-z][a-z0-9-]*"
-            });
-        }
-    }
-    Ok(EventTypeKind::Extension)
 }
 
-fn segment_ok(segment: &str, tail: bool) -> bool {
-    let mut chars = segment.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    first.is_ascii_lowercase()
-        && chars.all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || if tail { c == '_' } else { c == '-' }
-        })
+/// Whether any registered type starts with `prefix.`.
+fn prefix_of_registered(dotted: &str) -> bool {
+    RegisteredType::ALL
+        .iter()
+        .any(|t| t.as_str().starts_with(dotted))
 }
 
 /// The event types an evidence rule selects: one exact type, or every type under a prefix.
@@ -220,10 +82,7 @@ impl EventPattern {
         let dotted = format!("{prefix}.");
         let first = prefix.split('.').next().unwrap_or_default();
         if first == "llm" || BARE_NAMESPACES.contains(&first) {
-            if REGISTERED_EVENT_TYPES
-                .iter()
-                .any(|t| t.starts_with(&dotted))
-            {
+            if prefix_of_registered(&dotted) {
                 return Ok(EventPattern::Prefix(prefix.to_owned()));
             }
             return fail("the prefix is in a reserved namespace but matches no registered type");
@@ -548,13 +407,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registered_types_are_unique_and_valid() {
-        let mut sorted = REGISTERED_EVENT_TYPES.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), 74);
-        for t in REGISTERED_EVENT_TYPES {
-            assert_eq!(check_event_type(t).unwrap(), EventTypeKind::Registered);
+    fn registered_types_are_recognised() {
+        assert_eq!(RegisteredType::ALL.len(), 74);
+        for t in RegisteredType::ALL {
+            assert_eq!(
+                check_event_type(t.as_str()).unwrap(),
+                EventTypeKind::Registered
+            );
         }
     }
 

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod catalog;
 mod events;
 mod input;
 
@@ -29,6 +30,9 @@ enum Command {
     /// Work with event files (JSONL, one event per line).
     #[command(subcommand)]
     Events(events::Command),
+    /// The control catalogs: SOC 2, ISO/IEC 42001, NIST AI RMF, EU AI Act, GDPR, HIPAA.
+    #[command(subcommand)]
+    Catalog(catalog::Command),
 }
 
 /// What a command concluded, mapped to the process exit code.
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Events(cmd) => events::run(cmd),
+        Command::Catalog(cmd) => catalog::run(cmd),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
