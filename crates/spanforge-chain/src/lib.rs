@@ -1,0 +1,4 @@
+//! `spanforge-chain`: the integrity core of SpanForge (work in progress).
+mod error;
+pub mod merkle;
+pub use error::{Error, Result};
