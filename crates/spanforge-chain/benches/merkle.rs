@@ -5,6 +5,8 @@
 
 // Benchmarks are test code: a failed unwrap is a broken benchmark, not a user-facing error.
 #![allow(clippy::unwrap_used)]
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -10,6 +10,9 @@
 //! length error, and that the verifier accepts once each placeholder is replaced by a distinct
 //! 32-byte stand-in, which shows the underlying logic agrees with the vector.
 
+// Test helpers outside #[test] functions may unwrap: a failure is a broken fixture.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
