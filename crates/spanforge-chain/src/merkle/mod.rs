@@ -1,7 +1,7 @@
 //! RFC 6962 / RFC 9162 Merkle trees: hashing, proof verification, storage-backed proof
 //! generation and the append frontier.
 //!
-//! * [`leaf_hash`], [`node_hash`], [`EMPTY_ROOT`] and the [`Hash`] newtype are the RFC 6962
+//! * [`leaf_hash`], [`node_hash`], [`EMPTY_ROOT`] and the [`Hash`](struct@Hash) newtype are the RFC 6962
 //!   hashing rules.
 //! * [`verify_inclusion`], [`verify_consistency`], [`verify_subtree_inclusion`] and
 //!   [`verify_subtree_consistency`] check proofs strictly: 32-byte hashes by type, exact proof
