@@ -274,6 +274,12 @@ fn rfc_tree() -> MemoryTree {
 fn generated_proofs_equal_the_vector_proofs() {
     let (dir, files) = all_vectors();
     let tree = rfc_tree();
+    // RFC 6962 known-answer root for all eight leaves, through the store-backed path.
+    assert_eq!(
+        tree.root_at(8).unwrap().to_hex(),
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+    );
+    assert_eq!(tree.root(), tree.root_at(8).unwrap());
     let mut compared = 0;
     for path in &files {
         let rel = relative(&dir, path);
