@@ -95,9 +95,18 @@ fn ci(root: &Path) -> Result<()> {
     ]))?;
     // Each optional feature on its own, so that no feature silently relies on another.
     for (package, feature) in setup::FEATURES {
-        run(cargo().args(["check", "-p", package, "--no-default-features", "--features", feature]))?;
+        run(cargo().args([
+            "check",
+            "-p",
+            package,
+            "--no-default-features",
+            "--features",
+            feature,
+        ]))?;
     }
-    run(cargo().args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     run(cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]))?;
     Ok(())
 }

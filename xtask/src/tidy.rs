@@ -62,7 +62,11 @@ fn crates_depend_only_on_lower_layers() {
             }
         }
     }
-    assert!(wrong.is_empty(), "layering violations:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "layering violations:\n{}",
+        wrong.join("\n")
+    );
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -108,7 +112,11 @@ fn no_stubs_are_left_in_library_code() {
     let mut files = Vec::new();
     rust_files(&root().join("crates"), &mut files);
     // Spelled in pieces so that this file does not match its own search.
-    let needles = [concat!("todo", "!("), concat!("unimplemented", "!("), concat!("dbg", "!(")];
+    let needles = [
+        concat!("todo", "!("),
+        concat!("unimplemented", "!("),
+        concat!("dbg", "!("),
+    ];
     let mut hits = Vec::new();
     for path in files {
         let text = fs::read_to_string(&path).unwrap_or_default();
