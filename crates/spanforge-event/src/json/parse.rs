@@ -708,33 +708,8 @@ impl<'a> Parser<'a> {
             Some(b't') => '\t',
             Some(b'u') => {
                 self.pos += 1;
-                let code = self.hex4()?;
-                let c =
-                    match code {
-                        0xd800..=0xdbff => {
-                            let low_start = self.pos;
-                            if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                                return Err(self
-                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
-                            }
-                            self.pos += 2;
-                            let low = self.hex4()?;
-                            if !(0xdc00..=0xdfff).contains(&low) {
-                                return Err(self
-                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
-                            }
-                            let _ = low_start;
-                            char::from_u32(0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00))
-                        }
-                        0xdc00..=0xdfff => {
-                            return Err(
-                                self.error_at(backslash, ParseErrorKind::LoneSurrogate { code })
-                            );
-                        }
-                        _ => char::from_u32(code),
-                    };
-                // Surrogates were handled above, so every remaining code is a valid scalar value.
-                out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+                let c = self.unicode_escape(backslash)?;
+                out.push(c);
                 return Ok(());
             }
             Some(_) => {
@@ -750,6 +725,31 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         out.push(c);
         Ok(())
+    }
+
+    /// Decodes the four hex digits after `\u` (and a second `\uXXXX` for a surrogate pair) into a
+    /// character; `backslash` is where the escape starts, for error positions.
+    fn unicode_escape(&mut self, backslash: usize) -> PResult<char> {
+        let code = self.hex4()?;
+        let lone =
+            |parser: &Self| parser.error_at(backslash, ParseErrorKind::LoneSurrogate { code });
+        let scalar = match code {
+            0xd800..=0xdbff => {
+                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(lone(self));
+                }
+                self.pos += 2;
+                let low = self.hex4()?;
+                if !(0xdc00..=0xdfff).contains(&low) {
+                    return Err(lone(self));
+                }
+                0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
+            }
+            0xdc00..=0xdfff => return Err(lone(self)),
+            _ => code,
+        };
+        // Surrogates were handled above, so `scalar` is always a Unicode scalar value.
+        Ok(char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER))
     }
 
     /// Finds the byte offset of the second occurrence of `key` among the members of the object that

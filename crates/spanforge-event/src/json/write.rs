@@ -124,7 +124,8 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 /// Returns the canonical JSON text of `value`; see [`write_canonical`].
 #[must_use]
 pub fn to_canonical_string(value: &Value) -> String {
-    let mut out = Vec::with_capacity(canonical_len(value));
+    // Sizing the buffer exactly would take a second pass over the tree; growing it is cheaper.
+    let mut out = Vec::with_capacity(256);
     write_value(value, &mut out);
     // The writer copies whole UTF-8 sequences from strings and adds only ASCII, so the conversion
     // always succeeds; the lossy fallback exists only so that this function cannot panic.
