@@ -253,6 +253,11 @@ macro_rules! hex_id {
             pub fn as_str(&self) -> &str {
                 std::str::from_utf8(&self.0).expect("invariant: only ASCII hex digits are stored")
             }
+
+            /// The identifier's ASCII bytes, for writers that need no `str`.
+            pub(crate) fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
         }
 
         impl fmt::Display for $name {
