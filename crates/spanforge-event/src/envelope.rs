@@ -483,9 +483,14 @@ impl Event {
 
     /// The canonical JSON of the payload: the bytes the reference hashes for `checksum`.
     pub fn payload_canonical(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(json::canonical_len(&self.payload));
-        json::write_canonical(&self.payload, &mut out);
+        let mut out = Vec::with_capacity(512);
+        self.write_payload_canonical(&mut out);
         out
+    }
+
+    /// Appends [`Event::payload_canonical`]'s bytes to `out`, so a caller checking many events can reuse one buffer.
+    pub fn write_payload_canonical(&self, out: &mut Vec<u8>) {
+        json::write_canonical(&self.payload, out);
     }
 
     /// `sha256:` + SHA-256 of [`Event::payload_canonical`]; equal to [`Event::checksum`] on an intact signed event.
