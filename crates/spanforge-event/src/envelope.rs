@@ -788,6 +788,15 @@ mod tests {
     const FULL: &str = r#"{"actor_id":"user-42","checksum":"sha256:6afafecb8f4c3b878d6852607b63f363f82d7f88d75c9b2ab62dc42bb93f10dc","event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"llm.trace.span.completed","org_id":"acme","parent_span_id":"a3ce929d0e0e4736","payload":{"duration_ms":1250.0,"model":{"name":"gpt-4o","system":"openai"},"span_name":"chat","status":"ok","token_usage":{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"prev_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2","schema_version":"2.0","signature":"hmac-sha256:8670bc140de2609103490ed7cb4917d20722e3a6dcf7790a9939229a1e5a72a9","source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{"env":"prod","region":"eu-west-1"},"team_id":"support","timestamp":"2026-01-03T10:00:01.250000Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#;
 
     #[test]
+    fn field_table_is_in_code_point_order() {
+        // Reading relies on it: keys are classified by one forward walk over `FIELDS`.
+        assert!(FIELD_NAMES.windows(2).all(|w| w[0] < w[1]), "{FIELD_NAMES:?}");
+        for name in REQUIRED_FIELDS {
+            assert!(FIELD_NAMES.contains(&name));
+        }
+    }
+
+    #[test]
     fn reference_example_round_trips_and_checksums() {
         let e = Event::from_json_str(FULL).unwrap();
         assert_eq!(e.to_canonical_json(), FULL);
