@@ -790,7 +790,10 @@ mod tests {
     #[test]
     fn field_table_is_in_code_point_order() {
         // Reading relies on it: keys are classified by one forward walk over `FIELDS`.
-        assert!(FIELD_NAMES.windows(2).all(|w| w[0] < w[1]), "{FIELD_NAMES:?}");
+        assert!(
+            FIELD_NAMES.windows(2).all(|w| w[0] < w[1]),
+            "{FIELD_NAMES:?}"
+        );
         for name in REQUIRED_FIELDS {
             assert!(FIELD_NAMES.contains(&name));
         }
