@@ -563,17 +563,13 @@ impl Event {
             Field::Checksum => {
                 if let Some(c) = &self.checksum {
                     write_known_key(name, out, first);
-                    out.push(b'"');
-                    c.write_to(out);
-                    out.push(b'"');
+                    write_quoted(out, |out| c.write_to(out));
                 }
             }
             Field::Signature => {
-                if let Some(s) = &self.signature {
+                if let Some(sig) = &self.signature {
                     write_known_key(name, out, first);
-                    out.push(b'"');
-                    s.write_to(out);
-                    out.push(b'"');
+                    write_quoted(out, |out| sig.write_to(out));
                 }
             }
             Field::Payload => {
@@ -748,11 +744,16 @@ fn write_known_key(name: &str, out: &mut Vec<u8>, first: &mut bool) {
     out.push(b':');
 }
 
+/// Writes `"`, what `write` appends, and `"`.
+fn write_quoted(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    out.push(b'"');
+    write(out);
+    out.push(b'"');
+}
+
 /// Writes a string that is known to need no escaping (identifiers whose alphabet excludes `"`, `\` and controls).
 fn write_plain(s: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    out.extend_from_slice(s);
-    out.push(b'"');
+    write_quoted(out, |out| out.extend_from_slice(s));
 }
 
 /// Whether canonical JSON writes this string byte for byte between quotes.
