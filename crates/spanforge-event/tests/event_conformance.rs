@@ -566,6 +566,60 @@ mod schema_file {
     }
 }
 
+mod shared_vectors {
+    use super::*;
+
+    /// `shared/`: `SPANFORGE_SHARED_DIR` if set, else `<workspace root>/../shared`. Missing is a failure.
+    fn shared_dir() -> PathBuf {
+        let dir = std::env::var_os("SPANFORGE_SHARED_DIR").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+            PathBuf::from,
+        );
+        assert!(
+            dir.is_dir(),
+            "shared vectors directory {} is missing: set SPANFORGE_SHARED_DIR to the shared/ directory",
+            dir.display()
+        );
+        dir
+    }
+
+    /// Every shared canonical-JSON vector, carried as an event payload, gives the reference's checksum.
+    #[test]
+    fn payload_checksums_match_the_reference_vectors() {
+        let path = shared_dir().join("vectors/canonical-json/vectors.jsonl");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut count = 0;
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+            let m = record(line);
+            let payload = json::parse(str_of(&m, "input_pretty")).unwrap();
+            let mut envelope = json::Map::new();
+            envelope.insert("event_id", "01KDZ5T8Q3M9V6W2X4Y7Z0A1B3");
+            envelope.insert("event_type", "llm.eval.score.recorded");
+            envelope.insert("payload", payload);
+            envelope.insert("schema_version", "2.0");
+            envelope.insert("source", "vectors@1.0.0");
+            envelope.insert("timestamp", "2026-01-03T10:00:01.250000Z");
+            let event = Event::from_value(Value::Object(envelope))
+                .unwrap_or_else(|e| panic!("vector {}: {e}", n + 1));
+            assert_eq!(
+                event.payload_canonical(),
+                str_of(&m, "canonical").as_bytes(),
+                "vector {}",
+                n + 1
+            );
+            assert_eq!(
+                event.payload_checksum().to_string(),
+                str_of(&m, "checksum"),
+                "vector {}",
+                n + 1
+            );
+            count += 1;
+        }
+        assert_eq!(count, 433);
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

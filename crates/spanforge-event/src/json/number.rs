@@ -158,7 +158,7 @@ impl Number {
         match &self.0 {
             N::Pos(u) => write_u64(*u, false, out),
             N::Neg(i) => write_u64(i.unsigned_abs(), true, out),
-            N::Big(text) => out.push_str(text),
+            N::Big(text) => out.bytes(text.as_bytes()),
             N::Float(f) => write_f64(*f, out),
         }
     }
@@ -191,9 +191,7 @@ fn write_u64<S: super::write::Sink>(mut value: u64, negative: bool, out: &mut S)
         }
     }
     // u64::MAX has 20 digits, so 21 bytes always hold the sign and the digits; the bytes are ASCII.
-    if let Some(Ok(text)) = buf.get(start..).map(std::str::from_utf8) {
-        out.push_str(text);
-    }
+    out.bytes(buf.get(start..).unwrap_or_default());
 }
 
 /// Writes a double exactly as Python's `json.dumps` does (`float.__repr__`, plus bare
@@ -204,23 +202,35 @@ fn write_u64<S: super::write::Sink>(mut value: u64, negative: bool, out: &mut S)
 /// integral values; otherwise `d[.ddd]e±XX` with a signed exponent of at least two digits.
 pub(crate) fn write_f64<S: super::write::Sink>(value: f64, out: &mut S) {
     if value.is_nan() {
-        out.push_str("NaN");
+        out.bytes(b"NaN");
         return;
     }
     if value.is_infinite() {
-        out.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
+        out.bytes(if value > 0.0 {
+            b"Infinity".as_slice()
+        } else {
+            b"-Infinity"
+        });
         return;
     }
     if value == 0.0 {
-        out.push_str(if value.is_sign_negative() {
-            "-0.0"
+        out.bytes(if value.is_sign_negative() {
+            b"-0.0".as_slice()
         } else {
-            "0.0"
+            b"0.0"
         });
         return;
     }
     let mut ryu_buf = ryu::Buffer::new();
     let shortest = ryu_buf.format_finite(value).as_bytes();
+    // Ryū lays out positional notation exactly as Python does (including the `.0` of integral
+    // values) for decimal exponents from -5 to 15, and Python does so from -4 to 15. So its text
+    // can be used as it is unless it has an exponent or is of the form 0.0000ddd (exponent -5).
+    let magnitude = shortest.strip_prefix(b"-").unwrap_or(shortest);
+    if !shortest.contains(&b'e') && !magnitude.starts_with(b"0.0000") {
+        out.bytes(shortest);
+        return;
+    }
 
     // Take Ryū's text apart into significant digits and the position of the decimal point (`decpt`,
     // such that the value is 0.d1d2d3... × 10^decpt). Ryū writes at most 24 bytes, so 32 digit
@@ -265,45 +275,45 @@ pub(crate) fn write_f64<S: super::write::Sink>(value: f64, out: &mut S) {
         count -= 1;
     }
     let significant = digits.get(first..count).unwrap_or(&[]);
-    let significant = std::str::from_utf8(significant).unwrap_or("0");
+
     let n = i32::try_from(significant.len()).unwrap_or(i32::MAX);
 
     if negative {
-        out.push_str("-");
+        out.byte(b'-');
     }
     if !(-4 < decpt && decpt <= 16) {
         // Exponent notation: d[.ddd]e±XX.
         let (lead, rest) = significant.split_at(significant.len().min(1));
-        out.push_str(lead);
+        out.bytes(lead);
         if !rest.is_empty() {
-            out.push_str(".");
-            out.push_str(rest);
+            out.byte(b'.');
+            out.bytes(rest);
         }
         let e = decpt - 1;
-        out.push_str(if e < 0 { "e-" } else { "e+" });
+        out.bytes(if e < 0 { b"e-" } else { b"e+" });
         let magnitude = e.unsigned_abs();
         if magnitude < 10 {
-            out.push_str("0");
+            out.byte(b'0');
         }
         write_u64(u64::from(magnitude), false, out);
     } else if decpt <= 0 {
-        out.push_str("0.");
+        out.bytes(b"0.");
         for _ in decpt..0 {
-            out.push_str("0");
+            out.byte(b'0');
         }
-        out.push_str(significant);
+        out.bytes(significant);
     } else if decpt >= n {
-        out.push_str(significant);
+        out.bytes(significant);
         for _ in n..decpt {
-            out.push_str("0");
+            out.byte(b'0');
         }
-        out.push_str(".0");
+        out.bytes(b".0");
     } else {
         let split = usize::try_from(decpt).unwrap_or(0);
         let (whole, fraction) = significant.split_at(split.min(significant.len()));
-        out.push_str(whole);
-        out.push_str(".");
-        out.push_str(fraction);
+        out.bytes(whole);
+        out.byte(b'.');
+        out.bytes(fraction);
     }
 }
 
@@ -343,9 +353,10 @@ impl fmt::Debug for Number {
 impl fmt::Display for Number {
     /// Writes the canonical text, e.g. `1`, `1.0`, `1e+16`, `NaN`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::new();
+        let mut text = Vec::with_capacity(32);
         self.write_to(&mut text);
-        f.write_str(&text)
+        // Number text is ASCII.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -160,8 +160,13 @@ fn describe(c: &char) -> String {
 
 /// A JSON syntax error with its position: 1-based line and column (counted in characters, as Python
 /// counts them) and the 0-based byte offset.
+///
+/// The details are boxed so that a `Result<Value, ParseError>` stays small on the success path.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
+pub struct ParseError(Box<ErrorDetail>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ErrorDetail {
     kind: ParseErrorKind,
     line: usize,
     column: usize,
@@ -177,12 +182,12 @@ impl ParseError {
         let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = 1 + before.get(line_start..).map_or(0, |s| s.chars().count());
-        ParseError {
+        ParseError(Box::new(ErrorDetail {
             kind,
             line,
             column,
             offset,
-        }
+        }))
     }
 
     /// Builds an error for invalid UTF-8 at byte `offset`, with `valid` the text before it.
@@ -193,25 +198,25 @@ impl ParseError {
     /// Returns what went wrong.
     #[must_use]
     pub fn kind(&self) -> &ParseErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Returns the 1-based line of the error.
     #[must_use]
     pub fn line(&self) -> usize {
-        self.line
+        self.0.line
     }
 
     /// Returns the 1-based column of the error, counted in characters.
     #[must_use]
     pub fn column(&self) -> usize {
-        self.column
+        self.0.column
     }
 
     /// Returns the 0-based byte offset of the error.
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.offset
+        self.0.offset
     }
 }
 
@@ -220,7 +225,7 @@ impl fmt::Display for ParseError {
         write!(
             f,
             "{} at line {}, column {} (byte {})",
-            self.kind, self.line, self.column, self.offset
+            self.0.kind, self.0.line, self.0.column, self.0.offset
         )
     }
 }
@@ -252,13 +257,53 @@ pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Value, ParseError
     parser.document()
 }
 
-/// An array or object whose members are still being read.
+/// Returns the index of the first byte at or after `from` that ends a run of plain string content
+/// (`"`, `\\` or a control character below 0x20), or `bytes.len()` if there is none.
+///
+/// Eight bytes are tested at a time with word arithmetic ("SWAR"): for each byte lane, the classic
+/// `(x - 0x01..) & !x & 0x80..` test flags a zero byte, so XOR-ing with a repeated `"` or `\\`
+/// flags those bytes, and `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20. Lanes above the
+/// first flagged one can be flagged spuriously by borrows, but the lowest flag is always exact.
+#[inline]
+pub(crate) fn scan_plain(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(lanes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(lanes);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let flags = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let flags = flags & HIGH;
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// An array or object whose members are still being read; `start` is where its members begin on
+/// the shared scratch stack.
 enum Frame {
-    Array(Vec<Value>),
+    Array {
+        start: usize,
+    },
     Object {
+        start: usize,
         /// Offset of the `{`, to locate a duplicate key on the error path.
         open: usize,
-        entries: Vec<(String, Value)>,
         /// The key of the member whose value is being read.
         key: String,
         /// Whether the keys so far arrived in strictly ascending order.
@@ -333,19 +378,19 @@ impl<'a> Parser<'a> {
     /// Parses one complete value, nested or not, at the current position.
     ///
     /// The parser keeps its own stack of open arrays and objects instead of recursing, so no input
-    /// can exhaust the thread's stack while parsing, whatever the depth limit.
+    /// can exhaust the thread's stack while parsing, whatever the depth limit. Members of all open
+    /// containers wait on two shared scratch stacks; when a container closes, its members move
+    /// into one exactly sized allocation.
     fn value(&mut self) -> PResult<Value> {
         let mut stack: Vec<Frame> = Vec::new();
+        let mut items: Vec<Value> = Vec::new();
+        let mut members: Vec<(String, Value)> = Vec::new();
         'value: loop {
-            // Here a value starts at nesting level `stack.len()`, which contributes `stack.len() +
-            // 1` to the depth.
+            // A value starts here at nesting level `stack.len()`; it adds `stack.len() + 1` to
+            // the depth.
             if stack.len() >= self.max_depth {
-                return Err(self.error_at(
-                    self.pos,
-                    ParseErrorKind::TooDeep {
-                        limit: self.max_depth,
-                    },
-                ));
+                let limit = self.max_depth;
+                return Err(self.error_at(self.pos, ParseErrorKind::TooDeep { limit }));
             }
             let mut done = match self.peek() {
                 Some(b'{') => {
@@ -360,9 +405,10 @@ impl<'a> Parser<'a> {
                             return Err(self.unexpected("'\"' to start an object key, or '}'"));
                         }
                         let key = self.member_key()?;
+                        let start = members.len();
                         stack.push(Frame::Object {
+                            start,
                             open,
-                            entries: Vec::new(),
                             key,
                             sorted: true,
                         });
@@ -376,7 +422,7 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                         Value::Array(Vec::new())
                     } else {
-                        stack.push(Frame::Array(Vec::new()));
+                        stack.push(Frame::Array { start: items.len() });
                         continue 'value;
                     }
                 }
@@ -385,16 +431,14 @@ impl<'a> Parser<'a> {
                 Some(b't') => self.literal("true", "the literal true", Value::Bool(true))?,
                 Some(b'f') => self.literal("false", "the literal false", Value::Bool(false))?,
                 Some(b'n') => self.literal("null", "the literal null", Value::Null)?,
-                Some(b'N') => self.literal(
-                    "NaN",
-                    "the literal NaN",
-                    Value::Number(Number::from_f64(f64::NAN)),
-                )?,
-                Some(b'I') => self.literal(
-                    "Infinity",
-                    "the literal Infinity",
-                    Value::Number(Number::from_f64(f64::INFINITY)),
-                )?,
+                Some(b'N') => {
+                    let nan = Value::Number(Number::from_f64(f64::NAN));
+                    self.literal("NaN", "the literal NaN", nan)?
+                }
+                Some(b'I') => {
+                    let infinity = Value::Number(Number::from_f64(f64::INFINITY));
+                    self.literal("Infinity", "the literal Infinity", infinity)?
+                }
                 _ => return Err(self.unexpected(A_VALUE)),
             };
             // A value is complete: hand it to the innermost open container, closing containers as
@@ -403,42 +447,43 @@ impl<'a> Parser<'a> {
                 self.skip_whitespace();
                 match stack.last_mut() {
                     None => return Ok(done),
-                    Some(Frame::Array(items)) => {
+                    Some(Frame::Array { start }) => {
                         items.push(done);
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
                                 self.skip_whitespace();
                                 if self.peek() == Some(b']') {
-                                    return Err(self.error_at(
-                                        self.pos,
-                                        ParseErrorKind::TrailingComma {
-                                            close: ']',
-                                            expected: "value",
-                                        },
-                                    ));
+                                    let kind = ParseErrorKind::TrailingComma {
+                                        close: ']',
+                                        expected: "value",
+                                    };
+                                    return Err(self.error_at(self.pos, kind));
                                 }
                                 continue 'value;
                             }
                             Some(b']') => {
                                 self.pos += 1;
-                                done = Value::Array(std::mem::take(items));
+                                // `drain` knows its length, so the new vector is exactly sized.
+                                done = Value::Array(items.drain(*start..).collect());
                                 stack.pop();
                             }
                             _ => return Err(self.unexpected("',' or ']' after an array element")),
                         }
                     }
                     Some(Frame::Object {
+                        start,
                         open,
-                        entries,
                         key,
                         sorted,
                     }) => {
                         let member = std::mem::take(key);
-                        if let Some((last, _)) = entries.last() {
+                        if members.len() > *start
+                            && let Some((last, _)) = members.last()
+                        {
                             *sorted &= *last < member;
                         }
-                        entries.push((member, done));
+                        members.push((member, done));
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
@@ -446,13 +491,11 @@ impl<'a> Parser<'a> {
                                 match self.peek() {
                                     Some(b'"') => {}
                                     Some(b'}') => {
-                                        return Err(self.error_at(
-                                            self.pos,
-                                            ParseErrorKind::TrailingComma {
-                                                close: '}',
-                                                expected: "member",
-                                            },
-                                        ));
+                                        let kind = ParseErrorKind::TrailingComma {
+                                            close: '}',
+                                            expected: "member",
+                                        };
+                                        return Err(self.error_at(self.pos, kind));
                                     }
                                     _ => return Err(self.unexpected("'\"' to start an object key")),
                                 }
@@ -461,8 +504,13 @@ impl<'a> Parser<'a> {
                             }
                             Some(b'}') => {
                                 self.pos += 1;
-                                let (open, sorted) = (*open, *sorted);
-                                done = self.finish_object(open, std::mem::take(entries), sorted)?;
+                                let (start, open, sorted) = (*start, *open, *sorted);
+                                let entries = members.get_mut(start..).unwrap_or_default();
+                                if !sorted {
+                                    self.sort_members(open, entries)?;
+                                }
+                                let map = Map::from_sorted_unique(members.drain(start..).collect());
+                                done = Value::Object(map);
                                 stack.pop();
                             }
                             _ => return Err(self.unexpected("',' or '}' after an object member")),
@@ -486,27 +534,20 @@ impl<'a> Parser<'a> {
         Ok(key)
     }
 
-    /// Turns parsed members into a [`Map`], rejecting duplicate keys.
-    fn finish_object(
-        &self,
-        open: usize,
-        mut entries: Vec<(String, Value)>,
-        sorted: bool,
-    ) -> PResult<Value> {
-        if !sorted {
-            // Input written with `sort_keys=True` arrives sorted and skips this. Otherwise sort;
-            // then any duplicate sits next to its twin.
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if let Some(pair) = entries
-                .windows(2)
-                .find(|w| matches!(w, [a, b] if a.0 == b.0))
-            {
-                let key = pair.first().map(|(k, _)| k.clone()).unwrap_or_default();
-                let offset = self.locate_second_key(open, &key);
-                return Err(self.error_at(offset, ParseErrorKind::DuplicateKey { key }));
-            }
+    /// Sorts the members of one object by key, rejecting duplicate keys.
+    fn sort_members(&self, open: usize, entries: &mut [(String, Value)]) -> PResult<()> {
+        // Input written with `sort_keys=True` arrives sorted and never gets here. Otherwise sort;
+        // then any duplicate sits next to its twin.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = entries
+            .windows(2)
+            .find(|w| matches!(w, [a, b] if a.0 == b.0))
+        {
+            let key = pair.first().map(|(k, _)| k.clone()).unwrap_or_default();
+            let offset = self.locate_second_key(open, &key);
+            return Err(self.error_at(offset, ParseErrorKind::DuplicateKey { key }));
         }
-        Ok(Value::Object(Map::from_sorted_unique(entries)))
+        Ok(())
     }
 
     fn literal(&mut self, word: &str, expected: &'static str, value: Value) -> PResult<Value> {
@@ -611,53 +652,45 @@ impl<'a> Parser<'a> {
     /// Parses a string starting at its opening quote.
     fn string(&mut self) -> PResult<String> {
         let open = self.pos;
-        self.pos += 1;
-        let start = self.pos;
-        // Fast path: no escapes. Every byte that stops the scan is ASCII, so the slice ends on a
-        // char boundary.
-        loop {
-            match self.peek() {
-                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
-                Some(b'"') => {
-                    let s = self.text.get(start..self.pos).unwrap_or("").to_owned();
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                Some(b'\\') => break,
-                Some(b) if b < 0x20 => {
-                    return Err(self.error_at(
-                        self.pos,
-                        ParseErrorKind::ControlCharacter { code: u32::from(b) },
-                    ));
-                }
-                Some(_) => self.pos += 1,
+        let start = open + 1;
+        self.pos = scan_plain(self.bytes, start);
+        // Every byte that stops the scan is ASCII, so slices end on character boundaries.
+        match self.peek() {
+            Some(b'"') => {
+                let s = self
+                    .text
+                    .get(start..self.pos)
+                    .unwrap_or_default()
+                    .to_owned();
+                self.pos += 1;
+                return Ok(s);
             }
+            Some(b'\\') => {}
+            Some(b) => return Err(self.control_character(b)),
+            None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
         }
+        // Slow path: the string holds escapes.
         let mut out = String::with_capacity(self.pos - start + 16);
-        out.push_str(self.text.get(start..self.pos).unwrap_or(""));
-        let mut run_start = self.pos;
+        out.push_str(self.text.get(start..self.pos).unwrap_or_default());
         loop {
             match self.peek() {
-                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
                 Some(b'"') => {
-                    out.push_str(self.text.get(run_start..self.pos).unwrap_or(""));
                     self.pos += 1;
                     return Ok(out);
                 }
-                Some(b'\\') => {
-                    out.push_str(self.text.get(run_start..self.pos).unwrap_or(""));
-                    self.escape(&mut out)?;
-                    run_start = self.pos;
-                }
-                Some(b) if b < 0x20 => {
-                    return Err(self.error_at(
-                        self.pos,
-                        ParseErrorKind::ControlCharacter { code: u32::from(b) },
-                    ));
-                }
-                Some(_) => self.pos += 1,
+                Some(b'\\') => self.escape(&mut out)?,
+                Some(b) => return Err(self.control_character(b)),
+                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
             }
+            let run_start = self.pos;
+            self.pos = scan_plain(self.bytes, run_start);
+            out.push_str(self.text.get(run_start..self.pos).unwrap_or_default());
         }
+    }
+
+    fn control_character(&self, byte: u8) -> ParseError {
+        let code = u32::from(byte);
+        self.error_at(self.pos, ParseErrorKind::ControlCharacter { code })
     }
 
     /// Decodes one escape sequence starting at its backslash.
@@ -675,33 +708,8 @@ impl<'a> Parser<'a> {
             Some(b't') => '\t',
             Some(b'u') => {
                 self.pos += 1;
-                let code = self.hex4()?;
-                let c =
-                    match code {
-                        0xd800..=0xdbff => {
-                            let low_start = self.pos;
-                            if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                                return Err(self
-                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
-                            }
-                            self.pos += 2;
-                            let low = self.hex4()?;
-                            if !(0xdc00..=0xdfff).contains(&low) {
-                                return Err(self
-                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
-                            }
-                            let _ = low_start;
-                            char::from_u32(0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00))
-                        }
-                        0xdc00..=0xdfff => {
-                            return Err(
-                                self.error_at(backslash, ParseErrorKind::LoneSurrogate { code })
-                            );
-                        }
-                        _ => char::from_u32(code),
-                    };
-                // Surrogates were handled above, so every remaining code is a valid scalar value.
-                out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+                let c = self.unicode_escape(backslash)?;
+                out.push(c);
                 return Ok(());
             }
             Some(_) => {
@@ -717,6 +725,31 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         out.push(c);
         Ok(())
+    }
+
+    /// Decodes the four hex digits after `\u` (and a second `\uXXXX` for a surrogate pair) into a
+    /// character; `backslash` is where the escape starts, for error positions.
+    fn unicode_escape(&mut self, backslash: usize) -> PResult<char> {
+        let code = self.hex4()?;
+        let lone =
+            |parser: &Self| parser.error_at(backslash, ParseErrorKind::LoneSurrogate { code });
+        let scalar = match code {
+            0xd800..=0xdbff => {
+                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(lone(self));
+                }
+                self.pos += 2;
+                let low = self.hex4()?;
+                if !(0xdc00..=0xdfff).contains(&low) {
+                    return Err(lone(self));
+                }
+                0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
+            }
+            0xdc00..=0xdfff => return Err(lone(self)),
+            _ => code,
+        };
+        // Surrogates were handled above, so `scalar` is always a Unicode scalar value.
+        Ok(char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER))
     }
 
     /// Finds the byte offset of the second occurrence of `key` among the members of the object that

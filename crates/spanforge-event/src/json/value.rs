@@ -10,6 +10,10 @@ use super::number::Number;
 /// Equality is structural and agrees with canonical text: two values are equal exactly when
 /// [`to_canonical_string`](super::to_canonical_string) writes the same text for both (see
 /// [`Number`] for floats).
+///
+/// Writing, comparing, cloning and dropping a value recurse once per nesting level. The parser
+/// never builds trees deeper than [`Limits::HARD_MAX_DEPTH`](super::Limits::HARD_MAX_DEPTH);
+/// code that builds values itself should stay within that depth too.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum Value {
     /// `null` (Python `None`).

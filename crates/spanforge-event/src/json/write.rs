@@ -3,25 +3,24 @@
 
 use std::fmt;
 
+use super::parse::scan_plain;
 use super::value::Value;
 
-/// Where the writer puts text. Everything written is a `&str`, so a `String` sink needs no UTF-8
-/// re-validation.
+/// Where the writer puts its output, which is always valid UTF-8 as a whole.
 pub(crate) trait Sink {
-    fn push_str(&mut self, s: &str);
+    fn bytes(&mut self, b: &[u8]);
+    fn byte(&mut self, b: u8);
 }
 
 impl Sink for Vec<u8> {
     #[inline]
-    fn push_str(&mut self, s: &str) {
-        self.extend_from_slice(s.as_bytes());
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
     }
-}
 
-impl Sink for String {
     #[inline]
-    fn push_str(&mut self, s: &str) {
-        String::push_str(self, s);
+    fn byte(&mut self, b: u8) {
+        self.push(b);
     }
 }
 
@@ -33,101 +32,82 @@ pub(crate) struct Counter {
 
 impl Sink for Counter {
     #[inline]
-    fn push_str(&mut self, s: &str) {
-        self.len += s.len();
+    fn bytes(&mut self, b: &[u8]) {
+        self.len += b.len();
+    }
+
+    #[inline]
+    fn byte(&mut self, _: u8) {
+        self.len += 1;
     }
 }
-
-/// Escape class of each byte in `ensure_ascii=False` output: 0 means "copy as is", `u` means
-/// `\u00XX`, and any other value is the letter of a two-character escape. Bytes >= 0x80 (parts of
-/// non-ASCII characters) and 0x7F are copied raw, as Python does.
-const ESCAPE: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = b'u';
-        i += 1;
-    }
-    table[0x08] = b'b';
-    table[0x09] = b't';
-    table[0x0a] = b'n';
-    table[0x0c] = b'f';
-    table[0x0d] = b'r';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
-    table
-};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn write_string<S: Sink>(s: &str, out: &mut S) {
-    out.push_str("\"");
     let bytes = s.as_bytes();
+    out.byte(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let class = ESCAPE[usize::from(b)];
-        if class == 0 {
-            continue;
-        }
-        // Escaped bytes are ASCII, so `start` and `i` are always character boundaries and `get`
-        // always succeeds.
-        if let Some(run) = s.get(start..i) {
-            out.push_str(run);
-        }
-        start = i + 1;
-        if class == b'u' {
-            let escape = [
+    loop {
+        // Runs without `"`, `\` or control characters are copied as they are; everything else,
+        // including U+007F and all non-ASCII characters, is written raw, as Python does.
+        let stop = scan_plain(bytes, start);
+        out.bytes(bytes.get(start..stop).unwrap_or_default());
+        let Some(&b) = bytes.get(stop) else { break };
+        match b {
+            b'"' => out.bytes(b"\\\""),
+            b'\\' => out.bytes(b"\\\\"),
+            b'\n' => out.bytes(b"\\n"),
+            b'\r' => out.bytes(b"\\r"),
+            b'\t' => out.bytes(b"\\t"),
+            0x08 => out.bytes(b"\\b"),
+            0x0c => out.bytes(b"\\f"),
+            _ => out.bytes(&[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
                 HEX[usize::from(b >> 4)],
                 HEX[usize::from(b & 0xf)],
-            ];
-            out.push_str(std::str::from_utf8(&escape).unwrap_or("\\ufffd"));
-        } else {
-            let escape = [b'\\', class];
-            out.push_str(std::str::from_utf8(&escape).unwrap_or("\\\\"));
+            ]),
         }
+        start = stop + 1;
     }
-    if let Some(run) = s.get(start..) {
-        out.push_str(run);
-    }
-    out.push_str("\"");
+    out.byte(b'"');
 }
 
 pub(crate) fn write_value<S: Sink>(value: &Value, out: &mut S) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
+        Value::Null => out.bytes(b"null"),
+        Value::Bool(true) => out.bytes(b"true"),
+        Value::Bool(false) => out.bytes(b"false"),
         Value::Number(n) => n.write_to(out),
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
-            out.push_str("[");
+            out.byte(b'[');
             let mut first = true;
             for item in items {
                 if !first {
-                    out.push_str(",");
+                    out.byte(b',');
                 }
                 first = false;
                 write_value(item, out);
             }
-            out.push_str("]");
+            out.byte(b']');
         }
         Value::Object(map) => {
-            out.push_str("{");
+            out.byte(b'{');
             let mut first = true;
             for (key, item) in map {
                 if !first {
-                    out.push_str(",");
+                    out.byte(b',');
                 }
                 first = false;
                 write_string(key, out);
-                out.push_str(":");
+                out.byte(b':');
                 write_value(item, out);
             }
-            out.push_str("}");
+            out.byte(b'}');
         }
     }
 }
@@ -144,9 +124,12 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 /// Returns the canonical JSON text of `value`; see [`write_canonical`].
 #[must_use]
 pub fn to_canonical_string(value: &Value) -> String {
-    let mut out = String::with_capacity(canonical_len(value));
+    // Sizing the buffer exactly would take a second pass over the tree; growing it is cheaper.
+    let mut out = Vec::with_capacity(256);
     write_value(value, &mut out);
-    out
+    // The writer copies whole UTF-8 sequences from strings and adds only ASCII, so the conversion
+    // always succeeds; the lossy fallback exists only so that this function cannot panic.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Returns the length in bytes of the canonical text of `value`, without building it.
