@@ -52,13 +52,13 @@ fn crates_depend_only_on_lower_layers() {
             if dep.kind == DependencyKind::Development {
                 continue;
             }
-            if let Some(&theirs) = layer.get(dep.name.as_str()) {
-                if theirs >= mine {
-                    wrong.push(format!(
-                        "{} (layer {mine}) depends on {} (layer {theirs})",
-                        pkg.name, dep.name
-                    ));
-                }
+            if let Some(&theirs) = layer.get(dep.name.as_str())
+                && theirs >= mine
+            {
+                wrong.push(format!(
+                    "{} (layer {mine}) depends on {} (layer {theirs})",
+                    pkg.name, dep.name
+                ));
             }
         }
     }
