@@ -27,8 +27,8 @@
 //! the AEAD. [`seal`] and [`Envelope::open`] are the synchronous core and do no I/O; the
 //! [`EnvelopeCipher`](crate::EnvelopeCipher) adds the KMS and the data-key cache.
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -125,7 +125,13 @@ pub(crate) fn seal_with_message_id(
         });
     }
     let suite = SUITE_AES256GCM_HKDF_SHA256_COMMIT;
-    let aad_len = 4 + 2 + 1 + MESSAGE_ID_LEN + 1 + key_id.as_str().len() + ctx.encoded_len()
+    let aad_len = 4
+        + 2
+        + 1
+        + MESSAGE_ID_LEN
+        + 1
+        + key_id.as_str().len()
+        + ctx.encoded_len()
         + COMMITMENT_LEN
         + 4;
     let edk_len = 1 + edks.iter().map(WrappedDek::encoded_len).sum::<usize>();
@@ -244,9 +250,7 @@ impl<'a> Envelope<'a> {
         let key_id = std::str::from_utf8(key_id_bytes)
             .ok()
             .and_then(|s| DataKeyId::new(s).ok())
-            .ok_or_else(|| {
-                Error::malformed("key_id", key_id_at + 1, "not printable ASCII")
-            })?;
+            .ok_or_else(|| Error::malformed("key_id", key_id_at + 1, "not printable ASCII"))?;
 
         let context = r.context()?;
         let ctx_end = r.pos;
@@ -485,10 +489,10 @@ impl<'a> Reader<'a> {
             .checked_add(n)
             .filter(|end| *end <= self.buf.len())
             .ok_or(Error::malformed(field, self.pos, "truncated"))?;
-        let out = self
-            .buf
-            .get(self.pos..end)
-            .ok_or(Error::malformed(field, self.pos, "truncated"))?;
+        let out =
+            self.buf
+                .get(self.pos..end)
+                .ok_or(Error::malformed(field, self.pos, "truncated"))?;
         self.pos = end;
         Ok(out)
     }
@@ -543,8 +547,11 @@ impl<'a> Reader<'a> {
     pub(crate) fn wrapped_dek(&mut self) -> Result<WrappedDek> {
         let at = self.pos;
         let code = self.u8("edk.provider")?;
-        let provider = ProviderId::from_code(code)
-            .ok_or(Error::malformed("edk.provider", at, "unknown provider code"))?;
+        let provider = ProviderId::from_code(code).ok_or(Error::malformed(
+            "edk.provider",
+            at,
+            "unknown provider code",
+        ))?;
         let key_id_at = self.pos;
         let key_id = self.str16("edk.key_id")?;
         let blob_len_at = self.pos;

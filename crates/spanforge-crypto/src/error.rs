@@ -111,7 +111,9 @@ pub enum Error {
 
     /// The KMS rejected a wrapped data key: the encryption context differs from the one used
     /// to wrap it, or the wrapped bytes were modified.
-    #[error("cannot unwrap data key under `{key_id}`: wrong encryption context or corrupted ciphertext")]
+    #[error(
+        "cannot unwrap data key under `{key_id}`: wrong encryption context or corrupted ciphertext"
+    )]
     UnwrapFailed {
         /// The version-qualified key id named by the wrapped data key.
         key_id: String,
@@ -214,7 +216,10 @@ impl Error {
     /// a corrupted or tampered envelope.
     #[must_use]
     pub fn is_key_unavailable(&self) -> bool {
-        matches!(self, Error::KeyDestroyed { .. } | Error::KeyUnavailable { .. })
+        matches!(
+            self,
+            Error::KeyDestroyed { .. } | Error::KeyUnavailable { .. }
+        )
     }
 
     /// Returns true when retrying the same operation later may succeed (throttling or a

@@ -252,9 +252,17 @@ impl WrappedDek {
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         // `new` bounds both lengths far below u16::MAX.
         out.push(self.provider.code());
-        out.extend_from_slice(&u16::try_from(self.key_id.len()).unwrap_or(u16::MAX).to_be_bytes());
+        out.extend_from_slice(
+            &u16::try_from(self.key_id.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
         out.extend_from_slice(self.key_id.as_bytes());
-        out.extend_from_slice(&u16::try_from(self.blob.len()).unwrap_or(u16::MAX).to_be_bytes());
+        out.extend_from_slice(
+            &u16::try_from(self.blob.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
         out.extend_from_slice(&self.blob);
     }
 }
@@ -515,7 +523,10 @@ mod tests {
         let a = KeyRef::parse("aws:1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
         assert_eq!(a.provider(), ProviderId::Aws);
         assert_eq!(a.key_id(), "1234abcd-12ab-34cd-56ef-1234567890ab");
-        assert_eq!(KeyRef::parse("alias/x").unwrap().provider(), ProviderId::Aws);
+        assert_eq!(
+            KeyRef::parse("alias/x").unwrap().provider(),
+            ProviderId::Aws
+        );
         assert!(KeyRef::parse("gcp:whatever").is_err());
         assert!(KeyRef::parse("local:a b").is_err());
     }

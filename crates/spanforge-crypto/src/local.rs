@@ -319,7 +319,11 @@ fn wrap_aad(key_id: &str, ctx: &EncryptionContext) -> Vec<u8> {
     let mut aad = Vec::with_capacity(WRAP_LABEL.len() + 2 + key_id.len() + 64);
     aad.extend_from_slice(WRAP_LABEL);
     // Key ids are bounded by MAX_KEY_ID_LEN (2048), so the length fits a u16.
-    aad.extend_from_slice(&u16::try_from(key_id.len()).unwrap_or(u16::MAX).to_be_bytes());
+    aad.extend_from_slice(
+        &u16::try_from(key_id.len())
+            .unwrap_or(u16::MAX)
+            .to_be_bytes(),
+    );
     aad.extend_from_slice(key_id.as_bytes());
     aad.extend_from_slice(&ctx.canonical_bytes());
     aad
@@ -583,7 +587,12 @@ impl fmt::Debug for LocalKms {
         let keys: BTreeMap<&str, (u32, Vec<u32>)> = ring
             .keys
             .iter()
-            .map(|(n, k)| (n.as_str(), (k.primary, k.versions.keys().copied().collect())))
+            .map(|(n, k)| {
+                (
+                    n.as_str(),
+                    (k.primary, k.versions.keys().copied().collect()),
+                )
+            })
             .collect();
         f.debug_struct("LocalKms")
             .field("path", &self.path)

@@ -120,6 +120,9 @@ mod tests {
         assert!(SubjectHashKey::from_bytes(&[0; 31]).is_err());
         let k = SubjectHashKey::from_bytes(&[0x5a; 32]).unwrap();
         assert_eq!(format!("{k:?}"), "SubjectHashKey(<redacted>)");
-        assert_eq!(SubjectHashKey::generate().unwrap().expose_secret().len(), 32);
+        assert_eq!(
+            SubjectHashKey::generate().unwrap().expose_secret().len(),
+            32
+        );
     }
 }

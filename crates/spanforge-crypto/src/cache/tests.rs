@@ -56,7 +56,10 @@ impl Kms for CountingKms {
         let dek = Dek::generate()?;
         let handle = crate::keys::random_array::<16>()?.to_vec();
         lock(&self.store).insert(handle.clone(), *dek.expose_secret());
-        Ok((dek, WrappedDek::new(ProviderId::Local, key.key_id(), handle)?))
+        Ok((
+            dek,
+            WrappedDek::new(ProviderId::Local, key.key_id(), handle)?,
+        ))
     }
 
     async fn unwrap_dek(&self, wrapped: &WrappedDek, _ctx: &EncryptionContext) -> Result<Dek> {
@@ -125,7 +128,10 @@ async fn concurrent_misses_make_one_kms_call() {
         ids.push(t.await.unwrap().unwrap());
     }
     assert_eq!(kms.generated.load(Ordering::SeqCst), 1);
-    assert!(ids.iter().all(|id| id == &ids[0]), "all callers share one data key");
+    assert!(
+        ids.iter().all(|id| id == &ids[0]),
+        "all callers share one data key"
+    );
     let stats = cache.stats();
     assert_eq!((stats.encrypt_misses, stats.encrypt_hits), (1, 31));
 }
@@ -157,10 +163,19 @@ async fn concurrent_unwraps_make_one_kms_call() {
 async fn different_scopes_and_keks_get_different_keys() {
     let kms = CountingKms::default();
     let cache = DekCache::new(CachePolicy::default());
-    let a = cache.encryption_key(&kms, &kek(), &scope("a")).await.unwrap();
-    let b = cache.encryption_key(&kms, &kek(), &scope("b")).await.unwrap();
+    let a = cache
+        .encryption_key(&kms, &kek(), &scope("a"))
+        .await
+        .unwrap();
+    let b = cache
+        .encryption_key(&kms, &kek(), &scope("b"))
+        .await
+        .unwrap();
     let other_kek = KeyRef::new(ProviderId::Local, "local:other").unwrap();
-    let c = cache.encryption_key(&kms, &other_kek, &scope("a")).await.unwrap();
+    let c = cache
+        .encryption_key(&kms, &other_kek, &scope("a"))
+        .await
+        .unwrap();
     assert_ne!(a.id(), b.id());
     assert_ne!(a.id(), c.id());
     assert_eq!(kms.generated.load(Ordering::SeqCst), 3);
@@ -175,7 +190,14 @@ async fn max_messages_bounds_reuse() {
     });
     let mut ids = Vec::new();
     for _ in 0..7 {
-        ids.push(cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap().id().clone());
+        ids.push(
+            cache
+                .encryption_key(&kms, &kek(), &scope("t"))
+                .await
+                .unwrap()
+                .id()
+                .clone(),
+        );
     }
     assert_eq!(kms.generated.load(Ordering::SeqCst), 3);
     assert!(ids[0] == ids[1] && ids[1] == ids[2]);
@@ -193,16 +215,34 @@ async fn max_age_expires_entries_on_both_sides() {
         },
         clock.clone(),
     );
-    let first = cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap();
-    cache.decryption_key(&kms, first.wrapped(), &scope("t")).await.unwrap();
+    let first = cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap();
+    cache
+        .decryption_key(&kms, first.wrapped(), &scope("t"))
+        .await
+        .unwrap();
     clock.advance(Duration::from_secs(59));
-    let again = cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap();
-    cache.decryption_key(&kms, first.wrapped(), &scope("t")).await.unwrap();
+    let again = cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap();
+    cache
+        .decryption_key(&kms, first.wrapped(), &scope("t"))
+        .await
+        .unwrap();
     assert_eq!(first.id(), again.id());
     assert_eq!(kms.unwrapped.load(Ordering::SeqCst), 1);
     clock.advance(Duration::from_secs(1));
-    let fresh = cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap();
-    cache.decryption_key(&kms, first.wrapped(), &scope("t")).await.unwrap();
+    let fresh = cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap();
+    cache
+        .decryption_key(&kms, first.wrapped(), &scope("t"))
+        .await
+        .unwrap();
     assert_ne!(first.id(), fresh.id());
     assert_eq!(kms.generated.load(Ordering::SeqCst), 2);
     assert_eq!(kms.unwrapped.load(Ordering::SeqCst), 2);
@@ -219,15 +259,27 @@ async fn max_entries_evicts_the_oldest() {
         },
         clock.clone(),
     );
-    let a = cache.encryption_key(&kms, &kek(), &scope("a")).await.unwrap();
+    let a = cache
+        .encryption_key(&kms, &kek(), &scope("a"))
+        .await
+        .unwrap();
     clock.advance(Duration::from_millis(1));
-    cache.encryption_key(&kms, &kek(), &scope("b")).await.unwrap();
+    cache
+        .encryption_key(&kms, &kek(), &scope("b"))
+        .await
+        .unwrap();
     clock.advance(Duration::from_millis(1));
-    cache.encryption_key(&kms, &kek(), &scope("c")).await.unwrap();
+    cache
+        .encryption_key(&kms, &kek(), &scope("c"))
+        .await
+        .unwrap();
     assert_eq!(cache.stats().encrypt_entries, 2);
     // "a" was the oldest, so it was evicted: the cache no longer holds a reference to it.
     assert_eq!(Arc::strong_count(&a), 1);
-    let a2 = cache.encryption_key(&kms, &kek(), &scope("a")).await.unwrap();
+    let a2 = cache
+        .encryption_key(&kms, &kek(), &scope("a"))
+        .await
+        .unwrap();
     assert_ne!(a.id(), a2.id());
     assert_eq!(kms.generated.load(Ordering::SeqCst), 4);
     assert!(cache.stats().encrypt_entries <= 2);
@@ -237,24 +289,45 @@ async fn max_entries_evicts_the_oldest() {
 async fn forget_and_invalidate_drop_keys_immediately() {
     let kms = CountingKms::default();
     let cache = DekCache::new(CachePolicy::default());
-    let k = cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap();
-    let d = cache.decryption_key(&kms, k.wrapped(), &scope("t")).await.unwrap();
+    let k = cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap();
+    let d = cache
+        .decryption_key(&kms, k.wrapped(), &scope("t"))
+        .await
+        .unwrap();
     assert_eq!(Arc::strong_count(&k), 2);
     assert_eq!(Arc::strong_count(&d), 2);
 
     cache.forget_wrapped(k.wrapped());
     assert_eq!(Arc::strong_count(&k), 1, "encryption side released the key");
     assert_eq!(Arc::strong_count(&d), 1, "decryption side released the key");
-    assert_eq!(cache.stats().encrypt_entries + cache.stats().decrypt_entries, 0);
+    assert_eq!(
+        cache.stats().encrypt_entries + cache.stats().decrypt_entries,
+        0
+    );
 
-    let k2 = cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap();
+    let k2 = cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap();
     assert_ne!(k.id(), k2.id());
     cache.forget_data_key(k2.id());
     assert_eq!(Arc::strong_count(&k2), 1);
 
-    let k3 = cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap();
-    cache.decryption_key(&kms, k3.wrapped(), &scope("t")).await.unwrap();
-    let other = cache.encryption_key(&kms, &kek(), &scope("u")).await.unwrap();
+    let k3 = cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap();
+    cache
+        .decryption_key(&kms, k3.wrapped(), &scope("t"))
+        .await
+        .unwrap();
+    let other = cache
+        .encryption_key(&kms, &kek(), &scope("u"))
+        .await
+        .unwrap();
     cache.invalidate_scope(&scope("t"));
     assert_eq!(Arc::strong_count(&k3), 1);
     assert_eq!(Arc::strong_count(&other), 2, "other scopes are untouched");
@@ -269,15 +342,26 @@ async fn failures_are_not_cached() {
     let kms = CountingKms::default();
     let cache = DekCache::new(CachePolicy::default());
     kms.fail.store(true, Ordering::SeqCst);
-    let err = cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap_err();
+    let err = cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap_err();
     assert!(err.is_retryable());
     kms.fail.store(false, Ordering::SeqCst);
-    cache.encryption_key(&kms, &kek(), &scope("t")).await.unwrap();
+    cache
+        .encryption_key(&kms, &kek(), &scope("t"))
+        .await
+        .unwrap();
     assert_eq!(kms.generated.load(Ordering::SeqCst), 2);
 
     let bogus = WrappedDek::new(ProviderId::Local, "local:main/v1", vec![1, 2, 3]).unwrap();
     for _ in 0..2 {
-        assert!(cache.decryption_key(&kms, &bogus, &scope("t")).await.is_err());
+        assert!(
+            cache
+                .decryption_key(&kms, &bogus, &scope("t"))
+                .await
+                .is_err()
+        );
     }
     assert_eq!(kms.unwrapped.load(Ordering::SeqCst), 2);
 }

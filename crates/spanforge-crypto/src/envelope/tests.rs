@@ -47,8 +47,12 @@ struct Vector {
 }
 
 fn hex_field(v: &serde_json::Value, name: &str) -> Vec<u8> {
-    hex::decode(v[name].as_str().unwrap_or_else(|| panic!("field {name} missing")))
-        .unwrap_or_else(|e| panic!("field {name} is not hex: {e}"))
+    hex::decode(
+        v[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("field {name} missing")),
+    )
+    .unwrap_or_else(|e| panic!("field {name} is not hex: {e}"))
 }
 
 fn load_vectors() -> Vec<Vector> {
@@ -69,8 +73,10 @@ fn load_vectors() -> Vec<Vector> {
                 .iter()
                 .map(|e| {
                     WrappedDek::new(
-                        ProviderId::from_code(u8::try_from(e["provider"].as_u64().unwrap()).unwrap())
-                            .unwrap(),
+                        ProviderId::from_code(
+                            u8::try_from(e["provider"].as_u64().unwrap()).unwrap(),
+                        )
+                        .unwrap(),
                         e["key_id"].as_str().unwrap(),
                         hex_field(e, "blob"),
                     )
@@ -105,7 +111,12 @@ fn format_vectors_seal_to_the_exact_bytes() {
             &v.message_id,
         )
         .unwrap();
-        assert_eq!(hex::encode(&blob), hex::encode(&v.envelope), "vector {:?}", v.name);
+        assert_eq!(
+            hex::encode(&blob),
+            hex::encode(&v.envelope),
+            "vector {:?}",
+            v.name
+        );
     }
 }
 
@@ -117,9 +128,17 @@ fn format_vectors_parse_and_open() {
         assert_eq!(env.key_id().as_str(), v.key_id, "{}", v.name);
         assert_eq!(env.context(), &v.context, "{}", v.name);
         assert_eq!(env.edks(), v.edks.as_slice(), "{}", v.name);
-        assert_eq!(env.commitment().as_slice(), v.commitment.as_slice(), "{}", v.name);
+        assert_eq!(
+            env.commitment().as_slice(),
+            v.commitment.as_slice(),
+            "{}",
+            v.name
+        );
         let k = Dek::from_slice(&v.dek).unwrap();
-        assert_eq!(env.open(&k, &v.context).unwrap().as_slice(), v.plaintext.as_slice());
+        assert_eq!(
+            env.open(&k, &v.context).unwrap().as_slice(),
+            v.plaintext.as_slice()
+        );
     }
 }
 
@@ -155,7 +174,11 @@ fn every_envelope_gets_a_fresh_message_id() {
     let b = seal(&k, &kid(), &[], &c, b"the payload").unwrap();
     let (ea, eb) = (Envelope::parse(&a).unwrap(), Envelope::parse(&b).unwrap());
     assert_ne!(ea.message_id(), eb.message_id());
-    assert_ne!(ea.body(), eb.body(), "same plaintext must not give the same ciphertext");
+    assert_ne!(
+        ea.body(),
+        eb.body(),
+        "same plaintext must not give the same ciphertext"
+    );
 }
 
 #[test]
@@ -173,7 +196,10 @@ fn seal_refuses_incomplete_context_and_too_many_edks() {
     let big = WrappedDek::new(ProviderId::Aws, "k", vec![1; 4096]).unwrap();
     assert!(matches!(
         seal(&dek(1), &kid(), &vec![big; 8], &ctx("t", "e"), b"x"),
-        Err(Error::TooLarge { what: "AEV1 header", .. })
+        Err(Error::TooLarge {
+            what: "AEV1 header",
+            ..
+        })
     ));
 }
 
@@ -196,7 +222,10 @@ fn ciphertext_and_tag_flips_fail_authentication() {
         let mut t = blob.clone();
         t[at] ^= 0x01;
         let env = Envelope::parse(&t).unwrap();
-        assert!(matches!(env.open(&k, &c), Err(Error::AuthenticationFailed)), "byte {at}");
+        assert!(
+            matches!(env.open(&k, &c), Err(Error::AuthenticationFailed)),
+            "byte {at}"
+        );
     }
 }
 
@@ -226,7 +255,10 @@ fn rewritten_context_in_header_fails_authentication() {
     t[pos + 3] = b'f';
     let forged = ctx("acmf", "evt-1");
     let env = Envelope::parse(&t).unwrap();
-    assert!(matches!(env.open(&k, &forged), Err(Error::AuthenticationFailed)));
+    assert!(matches!(
+        env.open(&k, &forged),
+        Err(Error::AuthenticationFailed)
+    ));
 }
 
 #[test]
@@ -242,20 +274,34 @@ fn context_mismatch_names_the_key() {
         other => panic!("expected event mismatch, got {other:?}"),
     }
     let extra = ctx("acme", "evt-1").with("subject", "s").unwrap();
-    assert!(matches!(env.open(&k, &extra), Err(Error::ContextMismatch { .. })));
+    assert!(matches!(
+        env.open(&k, &extra),
+        Err(Error::ContextMismatch { .. })
+    ));
 }
 
 #[test]
 fn wrong_key_and_commitment_tampering_fail_the_commitment() {
     let (k, c, blob) = sample(&[]);
     let env = Envelope::parse(&blob).unwrap();
-    assert!(matches!(env.open(&dek(2), &c), Err(Error::CommitmentMismatch)));
+    assert!(matches!(
+        env.open(&dek(2), &c),
+        Err(Error::CommitmentMismatch)
+    ));
     let (mid_at, commitment_at, _, _) = layout(&blob);
-    for at in [commitment_at, commitment_at + COMMITMENT_LEN - 1, mid_at - 32, mid_at - 1] {
+    for at in [
+        commitment_at,
+        commitment_at + COMMITMENT_LEN - 1,
+        mid_at - 32,
+        mid_at - 1,
+    ] {
         let mut t = blob.clone();
         t[at] ^= 0x80;
         let env = Envelope::parse(&t).unwrap();
-        assert!(matches!(env.open(&k, &c), Err(Error::CommitmentMismatch)), "byte {at}");
+        assert!(
+            matches!(env.open(&k, &c), Err(Error::CommitmentMismatch)),
+            "byte {at}"
+        );
     }
 }
 
@@ -264,22 +310,40 @@ fn version_suite_flags_and_truncation_are_typed_errors() {
     let (_, _, blob) = sample(&[]);
     let mut t = blob.clone();
     t[3] = 2;
-    assert!(matches!(Envelope::parse(&t), Err(Error::UnsupportedVersion { found: 2 })));
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::UnsupportedVersion { found: 2 })
+    ));
     let mut t = blob.clone();
     t[5] = 2;
-    assert!(matches!(Envelope::parse(&t), Err(Error::UnsupportedSuite { found: 2 })));
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::UnsupportedSuite { found: 2 })
+    ));
     let mut t = blob.clone();
     t[6] = 1;
-    assert!(matches!(Envelope::parse(&t), Err(Error::Malformed { field: "flags", .. })));
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed { field: "flags", .. })
+    ));
     let mut t = blob.clone();
     t[0] = b'X';
-    assert!(matches!(Envelope::parse(&t), Err(Error::Malformed { field: "magic", .. })));
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed { field: "magic", .. })
+    ));
     for len in 0..blob.len() {
-        assert!(Envelope::parse(&blob[..len]).is_err(), "prefix of {len} bytes parsed");
+        assert!(
+            Envelope::parse(&blob[..len]).is_err(),
+            "prefix of {len} bytes parsed"
+        );
     }
     let mut t = blob.clone();
     t.push(0);
-    assert!(matches!(Envelope::parse(&t), Err(Error::Malformed { field: "body", .. })));
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed { field: "body", .. })
+    ));
 }
 
 #[test]
@@ -288,11 +352,23 @@ fn edk_section_limits() {
     let (_, _, aad_end, _) = layout(&blob);
     let mut t = blob.clone();
     t[aad_end] = 9;
-    assert!(matches!(Envelope::parse(&t), Err(Error::Malformed { field: "edk_count", .. })));
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed {
+            field: "edk_count",
+            ..
+        })
+    ));
     let mut t = blob.clone();
     t[aad_end] = 1;
     t.splice(aad_end + 1..aad_end + 1, [0x07, 0, 1, b'k', 0, 1, 0]);
-    assert!(matches!(Envelope::parse(&t), Err(Error::Malformed { field: "edk.provider", .. })));
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed {
+            field: "edk.provider",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -303,7 +379,10 @@ fn exhaustive_single_bit_flips_of_a_detached_envelope_fail() {
             let mut t = blob.clone();
             t[byte] ^= 1 << bit;
             let outcome = Envelope::parse(&t).and_then(|env| env.open(&k, &c));
-            assert!(outcome.is_err(), "flip of byte {byte} bit {bit} was not detected");
+            assert!(
+                outcome.is_err(),
+                "flip of byte {byte} bit {bit} was not detected"
+            );
         }
     }
 }
