@@ -13,8 +13,6 @@
 
 use std::sync::Arc;
 
-use zeroize::Zeroizing;
-
 use crate::cache::DekCache;
 use crate::context::EncryptionContext;
 use crate::envelope::{self, Envelope};
@@ -105,11 +103,7 @@ impl EnvelopeCipher {
     /// key belongs to this provider; otherwise the first error met while trying the keys
     /// ([`Error::KeyUnavailable`] for a retired KEK, [`Error::UnwrapFailed`],
     /// [`Error::CommitmentMismatch`], [`Error::AuthenticationFailed`]).
-    pub async fn open(
-        &self,
-        blob: &[u8],
-        expected: &EncryptionContext,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn open(&self, blob: &[u8], expected: &EncryptionContext) -> Result<Vec<u8>> {
         let env = Envelope::parse(blob)?;
         env.check_context(expected)?;
         if env.is_detached() {
@@ -210,7 +204,7 @@ impl EnvelopeCipher {
         blob: &[u8],
         expected: &EncryptionContext,
         wrapped: Option<&WrappedDek>,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    ) -> Result<Vec<u8>> {
         let env = Envelope::parse(blob)?;
         env.check_context(expected)?;
         if !env.is_detached() {

@@ -247,11 +247,41 @@ impl EncryptionContext {
         }
     }
 
+    /// True when [`EncryptionContext::canonical_bytes`] would equal `bytes`, checked without
+    /// allocating (the hot path of opening an envelope).
+    pub(crate) fn encodes_to(&self, bytes: &[u8]) -> bool {
+        fn next<'b>(bytes: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+            if bytes.len() < n {
+                return None;
+            }
+            let (head, tail) = bytes.split_at(n);
+            *bytes = tail;
+            Some(head)
+        }
+        fn field<'b>(bytes: &mut &'b [u8]) -> Option<&'b [u8]> {
+            let len = next(bytes, 2)?;
+            let len = usize::from(u16::from_be_bytes([*len.first()?, *len.get(1)?]));
+            next(bytes, len)
+        }
+        if bytes.len() != self.encoded_len() {
+            return false;
+        }
+        let mut rest = bytes;
+        let count_matches =
+            next(&mut rest, 2).is_some_and(|c| c == u16_len(self.entries.len()).to_be_bytes());
+        count_matches
+            && self.entries.iter().all(|(k, v)| {
+                field(&mut rest) == Some(k.as_bytes()) && field(&mut rest) == Some(v.as_bytes())
+            })
+            && rest.is_empty()
+    }
+
     /// Builds a context from already-parsed entries, enforcing strictly increasing key order so
     /// that every context has exactly one encoding.
     pub(crate) fn push_sorted(&mut self, key: &str, value: &str) -> Result<(), &'static str> {
-        check_key(key).map_err(|_| "context key is empty, too long or has forbidden bytes")?;
-        check_value(key, value).map_err(|_| "context value is too long or has control bytes")?;
+        if let Some(reason) = key_problem(key).or_else(|| value_problem(value)) {
+            return Err(reason);
+        }
         if self.entries.len() >= MAX_ENTRIES {
             return Err("too many context entries");
         }
@@ -283,42 +313,51 @@ fn u16_len(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
-fn check_key(key: &str) -> Result<()> {
-    let bad = |reason| {
-        Err(Error::InvalidContext {
-            key: key.chars().take(MAX_KEY_LEN).collect(),
-            reason,
-        })
-    };
+/// Why `key` is not an acceptable context key, if it is not.
+pub(crate) fn key_problem(key: &str) -> Option<&'static str> {
     if key.is_empty() {
-        return bad("key is empty");
-    }
-    if key.len() > MAX_KEY_LEN {
-        return bad("key is longer than 128 bytes");
-    }
-    if !key
+        Some("key is empty")
+    } else if key.len() > MAX_KEY_LEN {
+        Some("key is longer than 128 bytes")
+    } else if !key
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
     {
-        return bad("key may only hold ASCII letters, digits and . _ : -");
+        Some("key may only hold ASCII letters, digits and . _ : -")
+    } else {
+        None
     }
-    Ok(())
+}
+
+/// Why `value` is not an acceptable context value, if it is not.
+pub(crate) fn value_problem(value: &str) -> Option<&'static str> {
+    if value.len() > MAX_VALUE_LEN {
+        Some("value is longer than 1024 bytes")
+    } else if value.chars().any(char::is_control) {
+        Some("value contains control characters")
+    } else {
+        None
+    }
+}
+
+fn check_key(key: &str) -> Result<()> {
+    match key_problem(key) {
+        None => Ok(()),
+        Some(reason) => Err(Error::InvalidContext {
+            key: key.chars().take(MAX_KEY_LEN).collect(),
+            reason,
+        }),
+    }
 }
 
 fn check_value(key: &str, value: &str) -> Result<()> {
-    if value.len() > MAX_VALUE_LEN {
-        return Err(Error::InvalidContext {
+    match value_problem(value) {
+        None => Ok(()),
+        Some(reason) => Err(Error::InvalidContext {
             key: key.to_owned(),
-            reason: "value is longer than 1024 bytes",
-        });
+            reason,
+        }),
     }
-    if value.chars().any(char::is_control) {
-        return Err(Error::InvalidContext {
-            key: key.to_owned(),
-            reason: "value contains control characters",
-        });
-    }
-    Ok(())
 }
 
 impl fmt::Debug for EncryptionContext {
@@ -401,6 +440,22 @@ mod tests {
             [0, 2, 0, 1, b'a', 0, 1, b'1', 0, 1, b'b', 0, 1, b'2']
         );
         assert_eq!(ctx.encoded_len(), ctx.canonical_bytes().len());
+    }
+
+    #[test]
+    fn encodes_to_agrees_with_canonical_bytes() {
+        let a = EncryptionContext::for_event("acme", "e-1", "p").unwrap();
+        assert!(a.encodes_to(&a.canonical_bytes()));
+        for other in [
+            EncryptionContext::for_event("acmf", "e-1", "p").unwrap(),
+            EncryptionContext::for_event("acme", "e-2", "p").unwrap(),
+            a.clone().with("x", "").unwrap(),
+            EncryptionContext::new(),
+        ] {
+            assert!(!a.encodes_to(&other.canonical_bytes()), "{other:?}");
+        }
+        let bytes = a.canonical_bytes();
+        assert!(!a.encodes_to(&bytes[..bytes.len() - 1]));
     }
 
     #[test]

@@ -31,9 +31,10 @@ use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
-use crate::context::EncryptionContext;
+use std::sync::OnceLock;
+
+use crate::context::{EVENT, EncryptionContext, PURPOSE, TENANT, key_problem, value_problem};
 use crate::error::{Error, Result};
 use crate::keys::{DataKeyId, Dek, MAX_DATA_KEY_ID_LEN, ProviderId, WrappedDek, random_array};
 
@@ -201,7 +202,10 @@ pub struct Envelope<'a> {
     suite: u16,
     message_id: [u8; MESSAGE_ID_LEN],
     key_id: DataKeyId,
-    context: EncryptionContext,
+    /// The encoded context (count and entries), validated at parse time.
+    context_bytes: &'a [u8],
+    /// The decoded context, built on first use: the hot open path compares bytes instead.
+    context: OnceLock<EncryptionContext>,
     commitment: [u8; COMMITMENT_LEN],
     aad_end: usize,
     edks: Vec<WrappedDek>,
@@ -252,15 +256,7 @@ impl<'a> Envelope<'a> {
             .and_then(|s| DataKeyId::new(s).ok())
             .ok_or_else(|| Error::malformed("key_id", key_id_at + 1, "not printable ASCII"))?;
 
-        let context = r.context()?;
-        let ctx_end = r.pos;
-        context.validate_message().map_err(|_| {
-            Error::malformed(
-                "context",
-                ctx_end,
-                "missing or empty required entry (tenant, event, purpose)",
-            )
-        })?;
+        let context_bytes = r.context()?;
 
         let commitment = r.array::<COMMITMENT_LEN>("commitment")?;
         let body_len_at = r.pos;
@@ -314,7 +310,8 @@ impl<'a> Envelope<'a> {
             suite,
             message_id,
             key_id,
-            context,
+            context_bytes,
+            context: OnceLock::new(),
             commitment,
             aad_end,
             edks,
@@ -343,13 +340,14 @@ impl<'a> Envelope<'a> {
     /// The message context the envelope claims (authenticated once opened).
     #[must_use]
     pub fn context(&self) -> &EncryptionContext {
-        &self.context
+        self.context
+            .get_or_init(|| decode_context(self.context_bytes))
     }
 
     /// The data-key scope to unwrap this envelope's data key under: the context without `event`.
     #[must_use]
     pub fn dek_scope(&self) -> EncryptionContext {
-        self.context.dek_scope()
+        self.context().dek_scope()
     }
 
     /// The embedded encrypted data keys; empty for a detached envelope.
@@ -387,10 +385,15 @@ impl<'a> Envelope<'a> {
     /// # Errors
     /// [`Error::ContextMismatch`] naming the first differing key.
     pub fn check_context(&self, expected: &EncryptionContext) -> Result<()> {
-        match self.context.first_difference(expected) {
-            None => Ok(()),
-            Some(key) => Err(Error::ContextMismatch { key }),
+        if expected.encodes_to(self.context_bytes) {
+            return Ok(());
         }
+        Err(Error::ContextMismatch {
+            key: self
+                .context()
+                .first_difference(expected)
+                .unwrap_or_else(|| "(encoding)".to_owned()),
+        })
     }
 
     /// Checks in constant time that `dek` is the data key this envelope committed to.
@@ -408,11 +411,32 @@ impl<'a> Envelope<'a> {
 
     /// Decrypts the body after checking the context and the key commitment, in that order.
     ///
+    /// The plaintext comes back in an ordinary `Vec`: payloads are data, not key material, and
+    /// callers usually parse them into other buffers at once. Wrap it in
+    /// [`zeroize::Zeroizing`] if it should be wiped on drop.
+    ///
     /// # Errors
     /// [`Error::ContextMismatch`] if `expected` differs from the sealed context,
     /// [`Error::CommitmentMismatch`] for the wrong data key, [`Error::AuthenticationFailed`] if
     /// the body or authenticated header was modified.
-    pub fn open(&self, dek: &Dek, expected: &EncryptionContext) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn open(&self, dek: &Dek, expected: &EncryptionContext) -> Result<Vec<u8>> {
+        let mut plaintext = Vec::new();
+        self.open_into(dek, expected, &mut plaintext)?;
+        Ok(plaintext)
+    }
+
+    /// [`Envelope::open`] into a caller-provided buffer, which is cleared first; on error it is
+    /// left empty. Lets a reader reuse one buffer for many envelopes.
+    ///
+    /// # Errors
+    /// As for [`Envelope::open`].
+    pub fn open_into(
+        &self,
+        dek: &Dek,
+        expected: &EncryptionContext,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        out.clear();
         self.check_context(expected)?;
         self.verify_commitment(dek)?;
         let body = self.body();
@@ -424,13 +448,24 @@ impl<'a> Envelope<'a> {
         let (ciphertext, tag) = body.split_at(split);
         let tag = Tag::try_from(tag)
             .map_err(|_| Error::malformed("body", self.body_start + split, "bad tag length"))?;
-        let mut plaintext = Zeroizing::new(vec![0u8; ciphertext.len()]);
-        let buf = InOutBuf::new(ciphertext, plaintext.as_mut_slice())
-            .map_err(|_| Error::AuthenticationFailed)?;
-        body_cipher(dek, self.suite, &self.message_id)
-            .decrypt_inout_detached(&Nonce::default(), self.authenticated_header(), buf, &tag)
-            .map_err(|_| Error::AuthenticationFailed)?;
-        Ok(plaintext)
+        out.resize(ciphertext.len(), 0);
+        let result = InOutBuf::new(ciphertext, out.as_mut_slice())
+            .map_err(|_| Error::AuthenticationFailed)
+            .and_then(|buf| {
+                body_cipher(dek, self.suite, &self.message_id)
+                    .decrypt_inout_detached(
+                        &Nonce::default(),
+                        self.authenticated_header(),
+                        buf,
+                        &tag,
+                    )
+                    .map_err(|_| Error::AuthenticationFailed)
+            });
+        if result.is_err() {
+            // aes-gcm checks the tag before writing any output, so this only drops zeros.
+            out.clear();
+        }
+        result
     }
 
     /// Re-serializes the envelope with a different set of encrypted data keys, leaving the
@@ -465,6 +500,27 @@ impl<'a> Envelope<'a> {
         out.extend_from_slice(body);
         Ok(out)
     }
+}
+
+/// Decodes a context that [`Reader::context`] has already validated.
+fn decode_context(bytes: &[u8]) -> EncryptionContext {
+    let mut r = Reader::new(bytes);
+    let mut ctx = EncryptionContext::new();
+    let Ok(count) = r.u16("context.count") else {
+        return ctx;
+    };
+    for _ in 0..count {
+        match (r.str16("context.key"), r.str16("context.value")) {
+            (Ok(k), Ok(v)) => {
+                // Validation at parse time guarantees sorted, well-formed entries, so this
+                // cannot fail; an impossible failure would leave an incomplete context, which
+                // then simply fails to match any expected context.
+                let _ = ctx.push_sorted(k, v);
+            }
+            _ => break,
+        }
+    }
+    ctx
 }
 
 /// A bounds-checked cursor over untrusted bytes. Every read either succeeds or returns
@@ -523,25 +579,50 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(bytes).map_err(|_| Error::malformed(field, at, "not valid UTF-8"))
     }
 
-    fn context(&mut self) -> Result<EncryptionContext> {
-        let count_at = self.pos;
+    /// Validates an encoded context in place (no allocation) and returns its bytes: count
+    /// limit, key and value rules, strictly increasing keys, and non-empty `tenant`, `event`
+    /// and `purpose`.
+    fn context(&mut self) -> Result<&'a [u8]> {
+        let start = self.pos;
         let count = usize::from(self.u16("context.count")?);
         if count > crate::context::MAX_ENTRIES {
             return Err(Error::malformed(
                 "context.count",
-                count_at,
+                start,
                 "more than 32 context entries",
             ));
         }
-        let mut ctx = EncryptionContext::new();
+        let mut previous: Option<&str> = None;
+        let mut required = [false; 3];
         for _ in 0..count {
             let at = self.pos;
             let key = self.str16("context.key")?;
             let value = self.str16("context.value")?;
-            ctx.push_sorted(key, value)
-                .map_err(|reason| Error::malformed("context", at, reason))?;
+            if let Some(reason) = key_problem(key).or_else(|| value_problem(value)) {
+                return Err(Error::malformed("context", at, reason));
+            }
+            if previous.is_some_and(|p| p.as_bytes() >= key.as_bytes()) {
+                return Err(Error::malformed(
+                    "context",
+                    at,
+                    "context keys are not strictly sorted",
+                ));
+            }
+            previous = Some(key);
+            for (seen, name) in required.iter_mut().zip([TENANT, EVENT, PURPOSE]) {
+                *seen |= key == name && !value.is_empty();
+            }
         }
-        Ok(ctx)
+        if required.contains(&false) {
+            return Err(Error::malformed(
+                "context",
+                start,
+                "missing or empty required entry (tenant, event, purpose)",
+            ));
+        }
+        self.buf
+            .get(start..self.pos)
+            .ok_or(Error::malformed("context", start, "truncated"))
     }
 
     pub(crate) fn wrapped_dek(&mut self) -> Result<WrappedDek> {
