@@ -285,10 +285,10 @@ impl EncryptionContext {
         if self.entries.len() >= MAX_ENTRIES {
             return Err("too many context entries");
         }
-        if let Some((last, _)) = self.entries.last_key_value() {
-            if last.as_bytes() >= key.as_bytes() {
-                return Err("context keys are not strictly sorted");
-            }
+        if let Some((last, _)) = self.entries.last_key_value()
+            && last.as_bytes() >= key.as_bytes()
+        {
+            return Err("context keys are not strictly sorted");
         }
         self.entries.insert(key.to_owned(), value.to_owned());
         Ok(())

@@ -392,7 +392,7 @@ fn with_edks_keeps_header_and_body() {
     let (k, c, blob) = sample(&[local_edk()]);
     let env = Envelope::parse(&blob).unwrap();
     let other = WrappedDek::new(ProviderId::Local, "local:main/v2", vec![7; 81]).unwrap();
-    let swapped = env.with_edks(&[other.clone()]).unwrap();
+    let swapped = env.with_edks(std::slice::from_ref(&other)).unwrap();
     let env2 = Envelope::parse(&swapped).unwrap();
     assert_eq!(env2.authenticated_header(), env.authenticated_header());
     assert_eq!(env2.body(), env.body());
