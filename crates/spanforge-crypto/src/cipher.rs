@@ -40,6 +40,7 @@ use crate::kms::Kms;
 /// let other = EncryptionContext::for_event("tenant-a", "evt-2", "ai-call/v1")?;
 /// assert!(cipher.open(&blob, &other).await.is_err());
 /// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(demo()).expect("demo");
 /// ```
 #[derive(Clone, Debug)]
 pub struct EnvelopeCipher {

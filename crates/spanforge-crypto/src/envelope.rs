@@ -196,7 +196,6 @@ fn body_cipher(dek: &Dek, suite: u16, message_id: &[u8; MESSAGE_ID_LEN]) -> Aes2
 /// Parsing checks the whole structure (lengths, limits, sorted context, known suite, zero flags,
 /// no trailing bytes) but nothing cryptographic: the context, key id and EDKs it exposes are
 /// *claims* until [`Envelope::open`] succeeds.
-#[derive(Debug)]
 pub struct Envelope<'a> {
     bytes: &'a [u8],
     suite: u16,
@@ -499,6 +498,19 @@ impl<'a> Envelope<'a> {
         }
         out.extend_from_slice(body);
         Ok(out)
+    }
+}
+
+impl std::fmt::Debug for Envelope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Envelope")
+            .field("suite", &format_args!("0x{:04x}", self.suite))
+            .field("message_id", &hex::encode(self.message_id))
+            .field("key_id", &self.key_id)
+            .field("context", self.context())
+            .field("edks", &self.edks)
+            .field("body_len", &self.body().len())
+            .finish()
     }
 }
 

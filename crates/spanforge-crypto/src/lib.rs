@@ -32,9 +32,14 @@
 //!
 //! # Features
 //!
-//! * `aws-kms` (off by default): the AWS KMS provider, built on the official AWS SDK for Rust
-//!   with a rustls TLS stack. It honours the standard `AWS_*` environment variables
-//!   (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials) when built from the environment.
+//! * `aws-kms` (off by default): the AWS KMS provider `AwsKms`, built on the official AWS SDK for
+//!   Rust (`aws-config`, `aws-sdk-kms`) with exactly one TLS stack, hyper 1 + rustls on the
+//!   *ring* provider. It honours the standard `AWS_*` environment variables
+//!   (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials, profiles) when built with
+//!   `AwsKms::from_env`. Building it needs a C compiler for ring (Debian: `build-essential`),
+//!   not cmake; using it against real AWS needs the system trust roots (`ca-certificates`). Its
+//!   tests run the `moto` KMS emulator from `target/venv` (`scripts/setup-python.sh`; Debian:
+//!   `python3-venv`).
 //!
 //! # Example
 //!

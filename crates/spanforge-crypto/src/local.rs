@@ -383,6 +383,7 @@ fn parse_key_id(id: &str) -> Result<(String, Option<u32>)> {
 /// let again = kms.unwrap_dek(&wrapped, &scope).await?;
 /// assert_eq!(dek.expose_secret(), again.expose_secret());
 /// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(demo()).expect("demo");
 /// ```
 pub struct LocalKms {
     path: PathBuf,

@@ -388,6 +388,14 @@ fn exhaustive_single_bit_flips_of_a_detached_envelope_fail() {
 }
 
 #[test]
+fn debug_is_compact_and_names_the_fields() {
+    let (_, _, blob) = sample(&[local_edk()]);
+    let text = format!("{:?}", Envelope::parse(&blob).unwrap());
+    assert!(text.contains("dk-test") && text.contains("acme") && text.contains("body_len: 27"));
+    assert!(text.len() < 600, "{text}");
+}
+
+#[test]
 fn with_edks_keeps_header_and_body() {
     let (k, c, blob) = sample(&[local_edk()]);
     let env = Envelope::parse(&blob).unwrap();
@@ -424,6 +432,21 @@ proptest! {
         if let Ok(env) = Envelope::parse(&t) {
             let _ = env.open(&k, &c);
         }
+    }
+
+    #[test]
+    fn any_single_bit_flip_of_any_envelope_fails(
+        pt in proptest::collection::vec(any::<u8>(), 0..256),
+        event in "[0-9a-z]{1,20}",
+        bit in any::<proptest::sample::Index>(),
+    ) {
+        let k = dek(9);
+        let c = ctx("acme", &event);
+        let mut blob = seal(&k, &kid(), &[], &c, &pt).unwrap();
+        let at = bit.index(blob.len() * 8);
+        blob[at / 8] ^= 1 << (at % 8);
+        let outcome = Envelope::parse(&blob).and_then(|env| env.open(&k, &c));
+        prop_assert!(outcome.is_err(), "flip of bit {} went unnoticed", at);
     }
 
     #[test]
