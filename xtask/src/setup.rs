@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use crate::run;
 
 /// Optional features that CI builds on their own: `(package, feature)`.
-pub(crate) const FEATURES: &[(&str, &str)] = &[];
+pub(crate) const FEATURES: &[(&str, &str)] = &[("spanforge-crypto", "aws-kms")];
 
 pub(crate) fn install(root: &Path) -> Result<()> {
     apt(root)?;
