@@ -102,6 +102,15 @@ impl HmacSecret {
         hex::encode(Sha256::digest(self.bytes.as_slice()))
     }
 
+    /// A short digest that identifies the key without revealing it: HMAC of a fixed label under
+    /// the key itself, so computing it needs the key. Used to derive ids for keys that come
+    /// without one (environment variables).
+    pub fn key_id_digest(&self) -> String {
+        let mut mac = self.mac();
+        mac.update(b"spanforge key id v1");
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     fn mac(&self) -> HmacSha256 {
         // HMAC accepts keys of any length, so this cannot fail.
         <HmacSha256 as KeyInit>::new_from_slice(&self.bytes)

@@ -63,6 +63,7 @@
 pub mod checkpoint;
 pub mod compat;
 mod error;
+pub mod keyring;
 pub mod merkle;
 pub mod note;
 pub mod tlog_proof;
