@@ -609,6 +609,7 @@ impl<B: Backend> Ledger<B> {
             segments: &segments,
         };
         let mut frontier = Frontier::new();
+        let mut stored_frontier = Frontier::new();
         let mut expected_seq = 0u64;
         let mut last_id: Option<EventId> = None;
         let mut rotations_seen: Vec<(u64, String, RowKind)> = Vec::new();
@@ -659,10 +660,19 @@ impl<B: Backend> Ledger<B> {
                     .parsed_id
                     .or_else(|| EventId::parse(&row.event_id).ok());
 
-                // Rebuild the tree and compare every interior node this append completes.
+                // Two trees are rebuilt. The one from the recomputed leaves is the truth that
+                // heads and checkpoints are compared with. The one from the *stored* leaf hashes
+                // checks the stored interior nodes, so that an edited envelope is blamed on its
+                // own row and not on the rows that hold its ancestors.
+                if let Err(e) = frontier.push(outcome.leaf) {
+                    report.problems.push(format!("the tree cannot grow: {e}"));
+                    break;
+                }
+                let stored_leaf =
+                    Hash::from_slice(&row.leaf_hash, "stored leaf").unwrap_or(outcome.leaf);
                 let mut nodes_ok = true;
                 let mut count = 0usize;
-                let appended = frontier.append(outcome.leaf, |id, hash| {
+                let appended = stored_frontier.append(stored_leaf, |id, hash| {
                     if id.level > 0 {
                         let start = (usize::from(id.level) - 1) * HASH_LEN;
                         if row.nodes.get(start..start + HASH_LEN)
