@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use spanforge_chain::merkle::{
-    Frontier, Hash, MemoryTree, leaf_hash, root_from_inclusion_proof, verify_consistency,
-    verify_inclusion,
+    Frontier, Hash, MemoryTree, leaf_hash, node_hash, root_from_inclusion_proof,
+    verify_consistency, verify_inclusion,
 };
 
 /// Leaves per measured batch of appends.
@@ -30,6 +30,20 @@ fn records() -> Vec<Vec<u8>> {
             record
         })
         .collect()
+}
+
+fn bench_hashes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hash");
+    let a = leaf_hash(b"a");
+    let b = leaf_hash(b"b");
+    group.bench_function("node_hash", |bench| {
+        bench.iter(|| node_hash(black_box(&a), black_box(&b)));
+    });
+    let record = vec![0x5a; RECORD_LEN];
+    group.bench_function("leaf_hash_500B", |bench| {
+        bench.iter(|| leaf_hash(black_box(&record)));
+    });
+    group.finish();
 }
 
 fn bench_append(c: &mut Criterion) {
@@ -133,5 +147,11 @@ fn bench_proofs_from_store(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_append, bench_verify, bench_proofs_from_store);
+criterion_group!(
+    benches,
+    bench_hashes,
+    bench_append,
+    bench_verify,
+    bench_proofs_from_store
+);
 criterion_main!(benches);

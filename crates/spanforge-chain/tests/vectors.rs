@@ -1,41 +1,29 @@
 //! Runs every transparency-dev Merkle proof vector in `../shared/vectors/merkle/` one by one,
 //! and cross-checks the store-backed proof generator against the vectors' happy paths.
 //!
-//! The vectors are raw bytes, while this crate's API takes 32-byte [`Hash`] values. A field
-//! that is not 32 bytes is therefore rejected at the typed boundary, before any verifier runs.
-//! That is the intended strictness, and it matches `wantErr` for every vector except four whose
-//! roots are placeholder strings such as `"don't care"` in positions the verifier only compares
-//! (equal sizes) or never reads (empty subtree). Those four are listed in
-//! [`TYPED_BOUNDARY_DEVIATIONS`]; for them the test checks that the rejection is exactly a root
-//! length error, and that the verifier accepts once each placeholder is replaced by a distinct
-//! 32-byte stand-in, which shows the underlying logic agrees with the vector.
+//! The vectors are raw bytes, while the typed API takes 32-byte [`Hash`] values. Inclusion
+//! vectors go through the typed verifiers (a field of the wrong length is refused at the type
+//! boundary); consistency vectors go through the byte-level entry points
+//! (`verify_consistency_bytes`, `verify_subtree_consistency_bytes`), which answer the cases that
+//! never read a hash's content (equal sizes, empty subtrees) on the bytes as given, exactly as
+//! the vectors expect, and check everything else strictly.
 
 // Test helpers outside #[test] functions may unwrap: a failure is a broken fixture.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use spanforge_chain::Error;
 use spanforge_chain::merkle::{
     Hash, MemoryTree, consistency_proof, inclusion_proof, subtree_consistency_proof,
-    subtree_inclusion_proof, subtree_root, verify_consistency, verify_inclusion,
-    verify_subtree_consistency, verify_subtree_inclusion,
+    subtree_inclusion_proof, subtree_root, verify_consistency_bytes, verify_inclusion,
+    verify_subtree_consistency_bytes, verify_subtree_inclusion,
 };
 
 const EXPECTED_FILES: usize = 518;
-
-/// Vectors that expect success on roots that are not 32 bytes long (see the module docs).
-const TYPED_BOUNDARY_DEVIATIONS: [&str; 4] = [
-    "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
-    "subtreeconsistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
-    "subtreeconsistency/additional/subtree-is-empty-sizes-are-equal-one-subtree-root-valid-tree-root-random-proof-is-empty.json",
-    "subtreeconsistency/additional/subtree-is-empty-sizes-are-equal-zero-subtree-root-valid-tree-root-random-proof-is-empty.json",
-];
 
 fn shared_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SPANFORGE_SHARED_DIR") {
@@ -66,19 +54,8 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// How a field that should be a hash is turned into one.
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    /// Strict: anything but 32 bytes is an error.
-    Strict,
-    /// Root fields of the wrong length become `SHA-256("stand-in" || bytes)`, so equal
-    /// placeholders stay equal and different ones stay different.
-    StandIn,
-}
-
 struct Vector {
     json: Value,
-    mode: Mode,
 }
 
 impl Vector {
@@ -96,14 +73,18 @@ impl Vector {
     }
 
     fn root(&self, key: &'static str) -> Result<Hash, Error> {
-        let bytes = self.bytes(key);
-        if self.mode == Mode::StandIn && bytes.len() != 32 {
-            let mut h = Sha256::new();
-            h.update(b"stand-in");
-            h.update(&bytes);
-            return Ok(Hash::from_bytes(h.finalize().into()));
+        Hash::from_slice(&self.bytes(key), key)
+    }
+
+    fn raw_proof(&self) -> Vec<Vec<u8>> {
+        match &self.json["proof"] {
+            Value::Null => Vec::new(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| BASE64.decode(item.as_str().expect("proof entry")).unwrap())
+                .collect(),
+            other => panic!("proof is neither null nor an array: {other}"),
         }
-        Hash::from_slice(&bytes, key)
     }
 
     fn leaf(&self) -> Result<Hash, Error> {
@@ -138,12 +119,12 @@ impl Vector {
                 &self.proof()?,
                 &self.root("root")?,
             ),
-            "consistency" => verify_consistency(
+            "consistency" => verify_consistency_bytes(
                 self.u64("size1"),
                 self.u64("size2"),
-                &self.proof()?,
-                &self.root("root1")?,
-                &self.root("root2")?,
+                &self.raw_proof(),
+                &self.bytes("root1"),
+                &self.bytes("root2"),
             ),
             "subtreeinclusion" => verify_subtree_inclusion(
                 self.u64("leafIdx"),
@@ -153,24 +134,23 @@ impl Vector {
                 &self.proof()?,
                 &self.root("root")?,
             ),
-            "subtreeconsistency" => verify_subtree_consistency(
+            "subtreeconsistency" => verify_subtree_consistency_bytes(
                 self.u64("start"),
                 self.u64("end"),
                 self.u64("size"),
-                &self.proof()?,
-                &self.root("root1")?,
-                &self.root("root2")?,
+                &self.raw_proof(),
+                &self.bytes("root1"),
+                &self.bytes("root2"),
             ),
             other => panic!("unknown vector kind {other}"),
         }
     }
 }
 
-fn load(path: &Path, mode: Mode) -> Vector {
+fn load(path: &Path) -> Vector {
     let text = std::fs::read_to_string(path).unwrap();
     Vector {
         json: serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-        mode,
     }
 }
 
@@ -199,24 +179,14 @@ fn every_vector_file_behaves_as_specified() {
         dir.display()
     );
     let mut failures = Vec::new();
-    let mut deviations = BTreeSet::new();
     let mut by_kind = std::collections::BTreeMap::<String, usize>::new();
     for path in &files {
         let rel = relative(&dir, path);
         let kind = rel.split('/').next().unwrap().to_owned();
         *by_kind.entry(kind.clone()).or_default() += 1;
-        let vector = load(path, Mode::Strict);
+        let vector = load(path);
         let result = vector.run(&kind);
-        if result.is_err() == vector.want_err() {
-            continue;
-        }
-        let root_length_error = matches!(
-            &result,
-            Err(Error::HashLength { field, .. }) if field.starts_with("root")
-        );
-        if !vector.want_err() && root_length_error {
-            deviations.insert(rel);
-        } else {
+        if result.is_err() != vector.want_err() {
             failures.push(format!(
                 "{rel}: wantErr={} but got {result:?}",
                 vector.want_err()
@@ -230,26 +200,7 @@ fn every_vector_file_behaves_as_specified() {
         files.len(),
         failures.join("\n")
     );
-    let expected: BTreeSet<String> = TYPED_BOUNDARY_DEVIATIONS
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    assert_eq!(deviations, expected, "typed-boundary deviations changed");
     assert_eq!(by_kind["inclusion"] + by_kind["consistency"], 196);
-}
-
-#[test]
-fn typed_boundary_deviations_agree_with_the_vectors_given_stand_in_roots() {
-    let dir = vector_dir();
-    for rel in TYPED_BOUNDARY_DEVIATIONS {
-        let path = dir.join(rel);
-        let kind = rel.split('/').next().unwrap();
-        let vector = load(&path, Mode::StandIn);
-        assert!(!vector.want_err(), "{rel}");
-        vector
-            .run(kind)
-            .unwrap_or_else(|e| panic!("{rel}: rejected with stand-in roots: {e}"));
-    }
 }
 
 /// The eight RFC 6962 test leaves the transparency-dev happy-path vectors are built from.
@@ -274,6 +225,12 @@ fn rfc_tree() -> MemoryTree {
 fn generated_proofs_equal_the_vector_proofs() {
     let (dir, files) = all_vectors();
     let tree = rfc_tree();
+    // RFC 6962 known-answer root for all eight leaves, through the store-backed path.
+    assert_eq!(
+        tree.root_at(8).unwrap().to_hex(),
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+    );
+    assert_eq!(tree.root(), tree.root_at(8).unwrap());
     let mut compared = 0;
     for path in &files {
         let rel = relative(&dir, path);
@@ -281,7 +238,7 @@ fn generated_proofs_equal_the_vector_proofs() {
             continue;
         }
         let kind = rel.split('/').next().unwrap();
-        let v = load(path, Mode::Strict);
+        let v = load(path);
         let want = v.proof().unwrap();
         let got = match kind {
             "inclusion" => {

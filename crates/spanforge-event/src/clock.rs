@@ -22,6 +22,12 @@ impl<C: Clock + ?Sized> Clock for &C {
     }
 }
 
+impl<C: Clock + ?Sized> Clock for Box<C> {
+    fn unix_micros(&self) -> i64 {
+        (**self).unix_micros()
+    }
+}
+
 /// A source of unpredictable bytes for the random part of new event identifiers.
 pub trait Entropy {
     /// Fills `buf` with random bytes, or says why it cannot.
@@ -29,6 +35,12 @@ pub trait Entropy {
 }
 
 impl<E: Entropy + ?Sized> Entropy for &mut E {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
+        (**self).fill(buf)
+    }
+}
+
+impl<E: Entropy + ?Sized> Entropy for Box<E> {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
         (**self).fill(buf)
     }
@@ -80,6 +92,23 @@ impl Entropy for OsEntropy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boxed_sources_work_behind_dyn() {
+        let clock: Box<dyn Clock> = Box::new(FixedClock(7_000));
+        assert_eq!(clock.unix_millis(), 7);
+        struct Ones;
+        impl Entropy for Ones {
+            fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
+                buf.fill(1);
+                Ok(())
+            }
+        }
+        let mut entropy: Box<dyn Entropy> = Box::new(Ones);
+        let mut buf = [0u8; 3];
+        entropy.fill(&mut buf).unwrap();
+        assert_eq!(buf, [1, 1, 1]);
+    }
 
     #[test]
     fn millis_round_towards_minus_infinity() {

@@ -17,11 +17,11 @@ const MAX_ECHO_CHARS: usize = 60;
 #[non_exhaustive]
 pub enum EventError {
     /// The text is not JSON; the parser's error carries line, column and byte offset.
-    #[error("invalid JSON: {0}")]
+    #[error("{WHOLE_EVENT}: invalid JSON: {0}")]
     Json(#[from] json::ParseError),
 
     /// The event is larger than the size guard allows.
-    #[error("{WHOLE_EVENT}: event is {size} bytes, more than the limit of {limit} bytes")]
+    #[error("{WHOLE_EVENT}: expected an event of at most {limit} bytes, received {size} bytes")]
     TooLarge {
         /// The measured size in bytes.
         size: usize,
@@ -30,7 +30,7 @@ pub enum EventError {
     },
 
     /// A value is nested more deeply than the depth guard allows.
-    #[error("{field}: nested {depth} levels deep, more than the limit of {limit}")]
+    #[error("{field}: expected nesting at most {limit} levels deep, received {depth} levels")]
     TooDeep {
         /// The path of the value that is too deep (normally `payload`).
         field: String,
@@ -41,7 +41,7 @@ pub enum EventError {
     },
 
     /// The event carries more tags than the guard allows.
-    #[error("tags: {count} tags, more than the limit of {limit}")]
+    #[error("tags: expected at most {limit} tags, received {count}")]
     TooManyTags {
         /// The number of tags received.
         count: usize,
@@ -216,7 +216,7 @@ mod tests {
     fn field_names_the_whole_event_for_size_errors() {
         let e = EventError::TooLarge { size: 2, limit: 1 };
         assert_eq!(e.field(), WHOLE_EVENT);
-        assert!(e.to_string().contains("limit of 1"));
+        assert!(e.to_string().contains("at most 1 bytes"));
         let e = EventError::invalid("tags.env", "a non-empty string", "");
         assert_eq!(e.field(), "tags.env");
         assert_eq!(

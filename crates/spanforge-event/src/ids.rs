@@ -253,6 +253,11 @@ macro_rules! hex_id {
             pub fn as_str(&self) -> &str {
                 std::str::from_utf8(&self.0).expect("invariant: only ASCII hex digits are stored")
             }
+
+            /// The identifier's ASCII bytes, for writers that need no `str`.
+            pub(crate) fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
         }
 
         impl fmt::Display for $name {
@@ -291,28 +296,70 @@ hex_id!(
     SpanId, 16, "span_id"
 );
 
-const CHECKSUM_PREFIX: &str = "sha256:";
-const SIGNATURE_PREFIX: &str = "hmac-sha256:";
+/// Defines a 32-byte digest written as a fixed prefix followed by 64 lowercase hex digits.
+macro_rules! prefixed_digest {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name([u8; 32]);
 
-/// A payload checksum, `sha256:` followed by 64 lowercase hex digits: SHA-256 over the canonical payload JSON.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Checksum([u8; 32]);
+        impl $name {
+            #[doc = concat!("Parses and checks a `", $field, "` value.")]
+            pub fn parse(s: &str) -> Result<Self> {
+                s.strip_prefix($prefix)
+                    .and_then(|hex| decode_hex32(hex.as_bytes()))
+                    .map(Self)
+                    .ok_or_else(|| {
+                        EventError::invalid(
+                            $field,
+                            concat!("\"", $prefix, "\" followed by 64 lowercase hexadecimal digits"),
+                            s,
+                        )
+                    })
+            }
+
+            #[doc = concat!("Appends the wire form (`", $prefix, "…`) to `out`.")]
+            pub fn write_to(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice($prefix.as_bytes());
+                push_hex(&self.0, out);
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut buf = Vec::with_capacity($prefix.len() + 64);
+                self.write_to(&mut buf);
+                f.write_str(&String::from_utf8_lossy(&buf))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = EventError;
+            fn from_str(s: &str) -> Result<Self> {
+                Self::parse(s)
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+            }
+        }
+    };
+}
+
+prefixed_digest!(
+    /// A payload checksum, `sha256:` followed by 64 lowercase hex digits: SHA-256 over the canonical payload JSON.
+    Checksum, "sha256:", "checksum"
+);
 
 impl Checksum {
-    /// Parses and checks a `checksum` value.
-    pub fn parse(s: &str) -> Result<Self> {
-        s.strip_prefix(CHECKSUM_PREFIX)
-            .and_then(|hex| decode_hex32(hex.as_bytes()))
-            .map(Self)
-            .ok_or_else(|| {
-                EventError::invalid(
-                    "checksum",
-                    "\"sha256:\" followed by 64 lowercase hexadecimal digits",
-                    s,
-                )
-            })
-    }
-
     /// The checksum of `canonical` (the canonical JSON bytes of a payload).
     pub fn of_canonical(canonical: &[u8]) -> Self {
         Self(Sha256::digest(canonical).into())
@@ -327,56 +374,24 @@ impl Checksum {
     pub const fn digest(&self) -> &[u8; 32] {
         &self.0
     }
+}
 
-    /// Appends the wire form (`sha256:…`) to `out`.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(CHECKSUM_PREFIX.as_bytes());
-        push_hex(&self.0, out);
+impl PartialEq for Checksum {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
     }
 }
 
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = Vec::with_capacity(71);
-        self.write_to(&mut buf);
-        f.write_str(&String::from_utf8_lossy(&buf))
-    }
-}
+impl Eq for Checksum {}
 
-impl fmt::Debug for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Checksum({self})")
-    }
-}
-
-impl FromStr for Checksum {
-    type Err = EventError;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::parse(s)
-    }
-}
-
-/// A chain signature, `hmac-sha256:` followed by 64 lowercase hex digits.
-///
-/// Equality is constant-time, because a signature is compared with a recomputed MAC.
-#[derive(Clone, Copy, Hash)]
-pub struct Signature([u8; 32]);
+prefixed_digest!(
+    /// A chain signature, `hmac-sha256:` followed by 64 lowercase hex digits.
+    ///
+    /// Equality is constant-time, because a signature is compared with a recomputed MAC.
+    Signature, "hmac-sha256:", "signature"
+);
 
 impl Signature {
-    /// Parses and checks a `signature` value.
-    pub fn parse(s: &str) -> Result<Self> {
-        s.strip_prefix(SIGNATURE_PREFIX)
-            .and_then(|hex| decode_hex32(hex.as_bytes()))
-            .map(Self)
-            .ok_or_else(|| {
-                EventError::invalid(
-                    "signature",
-                    "\"hmac-sha256:\" followed by 64 lowercase hexadecimal digits",
-                    s,
-                )
-            })
-    }
-
     /// Wraps a 32-byte HMAC-SHA256 tag.
     pub const fn from_mac(mac: [u8; 32]) -> Self {
         Self(mac)
@@ -385,12 +400,6 @@ impl Signature {
     /// The 32-byte tag.
     pub const fn mac(&self) -> &[u8; 32] {
         &self.0
-    }
-
-    /// Appends the wire form (`hmac-sha256:…`) to `out`.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(SIGNATURE_PREFIX.as_bytes());
-        push_hex(&self.0, out);
     }
 }
 
@@ -401,27 +410,6 @@ impl PartialEq for Signature {
 }
 
 impl Eq for Signature {}
-
-impl fmt::Display for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = Vec::with_capacity(76);
-        self.write_to(&mut buf);
-        f.write_str(&String::from_utf8_lossy(&buf))
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({self})")
-    }
-}
-
-impl FromStr for Signature {
-    type Err = EventError;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::parse(s)
-    }
-}
 
 #[cfg(test)]
 mod tests {

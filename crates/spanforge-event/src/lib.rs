@@ -44,6 +44,8 @@
 //! * [`payload`]: typed views of the payloads the later layers read.
 //! * [`schema`]: the JSON Schema of the envelope, generated from the same constants the validator uses.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod json;
 
 pub mod builder;

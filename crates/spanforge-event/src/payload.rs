@@ -140,28 +140,14 @@ impl<'a> Obj<'a> {
     }
 
     fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
-        match self.opt_i64_or_big(key)? {
-            None => Ok(None),
-            Some(v) => v
-                .as_number()
-                .and_then(|n| n.as_u64())
-                .map(Some)
-                .ok_or_else(|| {
-                    EventError::invalid_value(self.path(key), "a non-negative integer", v)
-                }),
-        }
-    }
-
-    /// An integer member of any size, returned as the value for range checks by the caller.
-    fn opt_i64_or_big(&self, key: &str) -> Result<Option<&'a Value>> {
+        const EXPECTED: &str = "a non-negative integer";
         match self.get(key) {
             None => Ok(None),
-            Some(v @ Value::Number(n)) if n.is_integer() => Ok(Some(v)),
-            Some(other) => Err(EventError::wrong_type(
-                self.path(key),
-                "a non-negative integer",
-                other,
-            )),
+            Some(v @ Value::Number(n)) if n.is_integer() => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| EventError::invalid_value(self.path(key), EXPECTED, v)),
+            Some(other) => Err(EventError::wrong_type(self.path(key), EXPECTED, other)),
         }
     }
 
@@ -561,9 +547,7 @@ pub struct CostBreakdown<'a> {
 impl<'a> CostBreakdown<'a> {
     fn read(o: &Obj<'a>) -> Result<Self> {
         let amount = |key: &str| o.f64_where(key, "a non-negative number", non_negative);
-        let optional = |key: &str| {
-            Ok::<_, EventError>(o.opt_f64_where(key, "a non-negative number", non_negative)?)
-        };
+        let optional = |key: &str| o.opt_f64_where(key, "a non-negative number", non_negative);
         let cost = Self {
             input_cost_usd: amount("input_cost_usd")?,
             output_cost_usd: amount("output_cost_usd")?,
@@ -1269,6 +1253,10 @@ view_try_from!(ConsentPayload, "payload");
 /// The view registered for an event's type, read from its payload.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a view is read, matched and dropped; boxing the span view would cost an allocation per read"
+)]
 pub enum PayloadView<'a> {
     /// `llm.trace.span.*`
     Span(SpanPayload<'a>),
@@ -1298,77 +1286,72 @@ impl<'a> PayloadView<'a> {
     /// Reads `payload` with the view registered for `event_type`; `Ok(None)` when no view is registered for it
     /// (the other registered types and every extension type).
     pub fn read(event_type: RegisteredType, payload: &'a Value) -> Result<Option<Self>> {
-        use RegisteredType as T;
-        let o = Obj::new(payload, "payload")?;
-        let view = match event_type {
-            T::LlmTraceSpanStarted | T::LlmTraceSpanCompleted | T::LlmTraceSpanFailed => {
-                Self::Span(SpanPayload::read(&o)?)
-            }
-            T::ModelRegistryRegistered | T::ModelRegistryDeprecated | T::ModelRegistryRetired => {
-                Self::ModelRegistry(ModelRegistryPayload::read(&o)?)
-            }
-            T::LlmAuditKeyRotated => Self::KeyRotated(KeyRotatedPayload::read(&o)?),
-            T::LlmAuditTombstone => Self::Tombstone(TombstonePayload::read(&o)?),
-            T::LlmGuardInputBlocked
-            | T::LlmGuardInputPassed
-            | T::LlmGuardOutputBlocked
-            | T::LlmGuardOutputPassed => Self::Guard(GuardPayload::read(&o)?),
-            T::LlmRedactPiiDetected => {
-                Self::RedactDetected(RedactDetectedPayload::read(&o, false)?)
-            }
-            T::LlmRedactPhiDetected => Self::RedactDetected(RedactDetectedPayload::read(&o, true)?),
-            T::LlmRedactApplied => Self::RedactApplied(RedactAppliedPayload::read(&o)?),
-            T::DriftDetected | T::DriftThresholdBreach | T::DriftResolved => {
-                Self::Drift(DriftPayload::read(&o)?)
-            }
-            T::DecisionMade | T::DecisionRevised | T::DecisionRejected => {
-                Self::Decision(DecisionPayload::read(&o)?)
-            }
-            T::HitlQueued | T::HitlReviewed | T::HitlEscalated | T::HitlTimeout => {
-                Self::Hitl(HitlPayload::read(&o)?)
-            }
-            T::ConsentGranted | T::ConsentRevoked | T::ConsentViolation => {
-                Self::Consent(ConsentPayload::read(&o)?)
-            }
-            _ => return Ok(None),
+        let Some(kind) = ViewKind::of(event_type) else {
+            return Ok(None);
         };
-        Ok(Some(view))
+        let o = Obj::new(payload, "payload")?;
+        Ok(Some(match kind {
+            ViewKind::Span => Self::Span(SpanPayload::read(&o)?),
+            ViewKind::ModelRegistry => Self::ModelRegistry(ModelRegistryPayload::read(&o)?),
+            ViewKind::KeyRotated => Self::KeyRotated(KeyRotatedPayload::read(&o)?),
+            ViewKind::Tombstone => Self::Tombstone(TombstonePayload::read(&o)?),
+            ViewKind::Guard => Self::Guard(GuardPayload::read(&o)?),
+            ViewKind::RedactPii => Self::RedactDetected(RedactDetectedPayload::read(&o, false)?),
+            ViewKind::RedactPhi => Self::RedactDetected(RedactDetectedPayload::read(&o, true)?),
+            ViewKind::RedactApplied => Self::RedactApplied(RedactAppliedPayload::read(&o)?),
+            ViewKind::Drift => Self::Drift(DriftPayload::read(&o)?),
+            ViewKind::Decision => Self::Decision(DecisionPayload::read(&o)?),
+            ViewKind::Hitl => Self::Hitl(HitlPayload::read(&o)?),
+            ViewKind::Consent => Self::Consent(ConsentPayload::read(&o)?),
+        }))
     }
 
     /// Whether a view is registered for `event_type`.
     pub fn is_registered_for(event_type: RegisteredType) -> bool {
+        ViewKind::of(event_type).is_some()
+    }
+}
+
+/// Which view reads which registered type.
+#[derive(Clone, Copy)]
+enum ViewKind {
+    Span,
+    ModelRegistry,
+    KeyRotated,
+    Tombstone,
+    Guard,
+    RedactPii,
+    RedactPhi,
+    RedactApplied,
+    Drift,
+    Decision,
+    Hitl,
+    Consent,
+}
+
+impl ViewKind {
+    fn of(event_type: RegisteredType) -> Option<Self> {
         use RegisteredType as T;
-        matches!(
-            event_type,
-            T::LlmTraceSpanStarted
-                | T::LlmTraceSpanCompleted
-                | T::LlmTraceSpanFailed
-                | T::ModelRegistryRegistered
-                | T::ModelRegistryDeprecated
-                | T::ModelRegistryRetired
-                | T::LlmAuditKeyRotated
-                | T::LlmAuditTombstone
-                | T::LlmGuardInputBlocked
-                | T::LlmGuardInputPassed
-                | T::LlmGuardOutputBlocked
-                | T::LlmGuardOutputPassed
-                | T::LlmRedactPiiDetected
-                | T::LlmRedactPhiDetected
-                | T::LlmRedactApplied
-                | T::DriftDetected
-                | T::DriftThresholdBreach
-                | T::DriftResolved
-                | T::DecisionMade
-                | T::DecisionRevised
-                | T::DecisionRejected
-                | T::HitlQueued
-                | T::HitlReviewed
-                | T::HitlEscalated
-                | T::HitlTimeout
-                | T::ConsentGranted
-                | T::ConsentRevoked
-                | T::ConsentViolation
-        )
+        Some(match event_type {
+            T::LlmTraceSpanStarted | T::LlmTraceSpanCompleted | T::LlmTraceSpanFailed => Self::Span,
+            T::ModelRegistryRegistered | T::ModelRegistryDeprecated | T::ModelRegistryRetired => {
+                Self::ModelRegistry
+            }
+            T::LlmAuditKeyRotated => Self::KeyRotated,
+            T::LlmAuditTombstone => Self::Tombstone,
+            T::LlmGuardInputBlocked
+            | T::LlmGuardInputPassed
+            | T::LlmGuardOutputBlocked
+            | T::LlmGuardOutputPassed => Self::Guard,
+            T::LlmRedactPiiDetected => Self::RedactPii,
+            T::LlmRedactPhiDetected => Self::RedactPhi,
+            T::LlmRedactApplied => Self::RedactApplied,
+            T::DriftDetected | T::DriftThresholdBreach | T::DriftResolved => Self::Drift,
+            T::DecisionMade | T::DecisionRevised | T::DecisionRejected => Self::Decision,
+            T::HitlQueued | T::HitlReviewed | T::HitlEscalated | T::HitlTimeout => Self::Hitl,
+            T::ConsentGranted | T::ConsentRevoked | T::ConsentViolation => Self::Consent,
+            _ => return None,
+        })
     }
 }
 

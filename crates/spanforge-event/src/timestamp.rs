@@ -139,6 +139,11 @@ impl Timestamp {
             .expect("invariant: a Timestamp holds only ASCII digits and separators")
     }
 
+    /// The timestamp's ASCII bytes, for writers that need no `str`.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.text
+    }
+
     /// The instant in microseconds since 1970-01-01T00:00:00Z (negative before 1970).
     pub fn unix_micros(&self) -> i64 {
         self.micros

@@ -113,6 +113,11 @@ impl EventId {
             .expect("invariant: an EventId holds only ASCII alphabet characters")
     }
 
+    /// The identifier's ASCII bytes, for writers that need no `str`.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The 128-bit value the identifier encodes (case does not matter).
     pub fn to_u128(&self) -> u128 {
         self.0.iter().fold(0u128, |acc, &c| {

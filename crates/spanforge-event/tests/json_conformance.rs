@@ -1,10 +1,13 @@
-//! Conformance of `spanforge_event::json` with the reference SDK's canonical JSON: the shared checksum vectors,
-//! a corpus generated with the real CPython `json` module, and property tests.
+//! Conformance of `spanforge_event::json` with the reference SDK's canonical JSON: the shared
+//! checksum vectors, a corpus generated with the real CPython `json` module, and property tests.
 
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
-use spanforge_event::json::{parse, to_canonical_string};
+use spanforge_event::json::{
+    Limits, Map, Number, ParseErrorKind, Value, ascii_compact_len, parse, parse_with_limits,
+    to_canonical_string, write_canonical,
+};
 
 /// Locates `shared/`: `SPANFORGE_SHARED_DIR` if set, else `<workspace root>/../shared`.
 fn shared_dir() -> PathBuf {
@@ -59,7 +62,9 @@ mod vectors {
                 Ok(value) => {
                     let ours = to_canonical_string(&value);
                     if ours != canonical {
-                        failures.push(format!("line {line_no}: canonical differs:\n  ours  {ours}\n  want  {canonical}"));
+                        let what =
+                            format!("canonical differs:\n  ours  {ours}\n  want  {canonical}");
+                        failures.push(format!("line {line_no}: {what}"));
                     } else if checksum(&ours) != expected_sum {
                         failures.push(format!("line {line_no}: checksum differs"));
                     }
@@ -80,5 +85,230 @@ mod vectors {
             failures.len(),
             failures.join("\n")
         );
+    }
+}
+
+mod python_corpus {
+    use super::*;
+
+    /// Checks every line of the corpus generated with CPython by `tests/data/gen_json_corpus.py`.
+    #[test]
+    fn matches_cpython_json_on_every_corpus_line() {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/json_python_corpus.jsonl");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let mut failures = Vec::new();
+        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+        let mut depth_probes = 0;
+        for (index, line) in text.lines().enumerate() {
+            let line_no = index + 1;
+            let record: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("line {line_no}: bad corpus line: {e}"));
+            let kind = record["k"].as_str().unwrap_or_default().to_owned();
+            let group = record["g"].as_str().unwrap_or_default();
+            let input = record["i"]
+                .as_str()
+                .unwrap_or_else(|| panic!("line {line_no}: no input"));
+            *kinds.entry(kind.clone()).or_default() += 1;
+            let outcome = parse(input);
+            let mut fail = |what: String| {
+                failures.push(format!("line {line_no} ({group}) input {input:?}: {what}"));
+            };
+            match (kind.as_str(), outcome) {
+                ("ok", Ok(value)) => {
+                    let expected = record["c"].as_str().unwrap_or(input);
+                    let ours = to_canonical_string(&value);
+                    if ours != expected {
+                        fail(format!("canonical {ours:?}, CPython {expected:?}"));
+                        continue;
+                    }
+                    let ascii = record["n"].as_u64().and_then(|n| usize::try_from(n).ok());
+                    if ascii != Some(ascii_compact_len(&value)) {
+                        fail(format!(
+                            "ascii_compact_len {}, CPython {ascii:?}",
+                            ascii_compact_len(&value)
+                        ));
+                    }
+                    if let Some(ok) = record["d"].as_bool() {
+                        depth_probes += 1;
+                        if (value.depth() <= 10) != ok {
+                            fail(format!(
+                                "depth {} but the reference guard says ok={ok}",
+                                value.depth()
+                            ));
+                        }
+                    }
+                }
+                ("ok", Err(e)) => fail(format!("CPython accepts it, we reject it: {e}")),
+                ("reject", Err(_)) => {}
+                ("reject_duplicate", Err(e)) => {
+                    if !matches!(e.kind(), ParseErrorKind::DuplicateKey { .. }) {
+                        fail(format!("expected a duplicate-key error, got: {e}"));
+                    }
+                }
+                ("reject_surrogate", Err(e)) => {
+                    if !matches!(e.kind(), ParseErrorKind::LoneSurrogate { .. }) {
+                        fail(format!("expected a lone-surrogate error, got: {e}"));
+                    }
+                }
+                (_, Ok(value)) => fail(format!("expected {kind}, but parsed as {value}")),
+                (other, Err(_)) => fail(format!("unknown kind {other:?}")),
+            }
+        }
+        assert!(
+            kinds.get("ok").copied().unwrap_or(0) > 40_000,
+            "corpus too small: {kinds:?}"
+        );
+        assert!(
+            kinds.get("reject").copied().unwrap_or(0) > 1_000,
+            "too few rejects: {kinds:?}"
+        );
+        assert!(
+            depth_probes > 20,
+            "corpus lacks payload depth probes (generate it with spanforge installed)"
+        );
+        assert!(
+            failures.is_empty(),
+            "{} corpus lines failed ({kinds:?}):\n{}",
+            failures.len(),
+            failures
+                .iter()
+                .take(50)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_number() -> impl Strategy<Value = Number> {
+        prop_oneof![
+            any::<i64>().prop_map(Number::from),
+            any::<u64>().prop_map(Number::from),
+            any::<i128>().prop_map(Number::from),
+            "-?[1-9][0-9]{0,80}".prop_map(|s| {
+                Number::integer_from_decimal(&s).expect("the pattern produces decimal integers")
+            }),
+            any::<f64>().prop_map(Number::from_f64),
+            any::<u64>().prop_map(|bits| Number::from_f64(f64::from_bits(bits))),
+            prop::sample::select(vec![
+                0.0,
+                -0.0,
+                1e16,
+                1e-5,
+                5e-324,
+                f64::MAX,
+                f64::NAN,
+                f64::INFINITY
+            ])
+            .prop_map(Number::from_f64),
+        ]
+    }
+
+    fn any_string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[\\x00-\\x1f\"\\\\\u{7f}\u{2028}\u{2029}a-zé😀]{0,12}",
+        ]
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any_number().prop_map(Value::Number),
+            any_string().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec((any_string(), inner), 0..8)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map>())),
+            ]
+        })
+    }
+
+    /// Characters that make up JSON text, plus a few that must be rejected, for near-miss inputs.
+    const JSON_LIKE: &str =
+        "[\\[\\]{}\",:0-9eE.+\\-tfnulrsaNIiy\\\\ \t\n\u{0}\u{1f}é😀\u{2028}]{0,64}";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn canonical_text_round_trips(value in any_value()) {
+            let text = to_canonical_string(&value);
+            let again = parse(&text).map_err(|e| TestCaseError::fail(format!("{e} in {text}")))?;
+            prop_assert_eq!(&again, &value);
+            prop_assert_eq!(to_canonical_string(&again), text.clone());
+            let mut bytes = Vec::new();
+            write_canonical(&value, &mut bytes);
+            prop_assert_eq!(bytes, text.clone().into_bytes());
+            prop_assert_eq!(value.to_string(), text);
+        }
+
+        #[test]
+        fn ascii_length_matches_an_ascii_rendering(value in any_value()) {
+            // An independent rendering: the canonical text with every non-ASCII character and
+            // U+007F escaped as Python's ensure_ascii=True does; only the length is compared.
+            let mut ascii = String::new();
+            for c in to_canonical_string(&value).chars() {
+                match c {
+                    ' '..='~' | '\u{0}'..='\u{1f}' => ascii.push(c),
+                    c => {
+                        let mut units = [0u16; 2];
+                        for unit in c.encode_utf16(&mut units) {
+                            ascii.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(ascii_compact_len(&value), ascii.len());
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>()) {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn json_like_text_never_panics(text in JSON_LIKE) {
+            match parse(&text) {
+                Ok(value) => prop_assert_eq!(parse(&to_canonical_string(&value)).ok(), Some(value)),
+                Err(e) => prop_assert!(e.to_string().contains("expected")),
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let _ = spanforge_event::json::parse_slice(&bytes, Limits::default());
+        }
+
+        #[test]
+        fn mutated_canonical_text_never_panics(
+            value in any_value(),
+            at in any::<usize>(),
+            byte in 0u8..128,
+        ) {
+            let text = to_canonical_string(&value);
+            let mut bytes = text.into_bytes();
+            if !bytes.is_empty() {
+                let i = at % bytes.len();
+                bytes[i] = byte;
+            }
+            let _ = spanforge_event::json::parse_slice(&bytes, Limits::default());
+        }
+
+        #[test]
+        fn depth_limit_matches_value_depth(value in any_value(), limit in 1usize..8) {
+            let text = to_canonical_string(&value);
+            let parsed = parse_with_limits(&text, Limits::default().with_max_depth(limit));
+            prop_assert_eq!(parsed.is_ok(), value.depth() <= limit);
+        }
     }
 }

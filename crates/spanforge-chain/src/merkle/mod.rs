@@ -16,6 +16,7 @@ mod frontier;
 mod hash;
 mod memory;
 mod proof;
+mod raw;
 mod reference;
 mod store;
 
@@ -26,6 +27,7 @@ pub use proof::{
     is_valid_subtree, root_from_inclusion_proof, verify_consistency, verify_inclusion,
     verify_subtree_consistency, verify_subtree_inclusion,
 };
+pub use raw::{verify_consistency_bytes, verify_subtree_consistency_bytes};
 pub use reference::{root_from_leaf_hashes, root_from_leaves};
 pub use store::{
     NodeId, NodeStore, consistency_proof, inclusion_proof, root_at, subtree_consistency_proof,

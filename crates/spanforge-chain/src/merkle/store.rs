@@ -305,6 +305,99 @@ pub fn subtree_consistency_proof<S: NodeStore + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merkle::memory::MemoryTree;
+    use crate::merkle::proof::verify_inclusion;
+
+    /// A store that forgets one node, or fails outright, on top of a memory tree.
+    struct Faulty {
+        inner: MemoryTree,
+        forget: Option<NodeId>,
+        fail: bool,
+        batches: std::cell::Cell<usize>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk on fire")]
+    struct Fire;
+
+    impl NodeStore for Faulty {
+        type Error = Fire;
+
+        fn size(&self) -> Result<u64, Fire> {
+            if self.fail {
+                Err(Fire)
+            } else {
+                Ok(self.inner.size())
+            }
+        }
+
+        fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, Fire> {
+            if self.forget == Some(NodeId::new(level, index)) {
+                return Ok(None);
+            }
+            Ok(self.inner.node(level, index).unwrap_or(None))
+        }
+
+        fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>, Fire> {
+            self.batches.set(self.batches.get() + 1);
+            ids.iter().map(|id| self.node(id.level, id.index)).collect()
+        }
+    }
+
+    fn faulty(forget: Option<NodeId>, fail: bool) -> Faulty {
+        let mut inner = MemoryTree::new();
+        for i in 0u32..21 {
+            inner.append_leaf(&i.to_be_bytes()).unwrap();
+        }
+        Faulty {
+            inner,
+            forget,
+            fail,
+            batches: std::cell::Cell::new(0),
+        }
+    }
+
+    #[test]
+    fn one_batched_read_per_proof() {
+        let store = faulty(None, false);
+        let proof = inclusion_proof(&store, 3, 21).unwrap();
+        assert_eq!(store.batches.get(), 1);
+        let root = store.inner.root();
+        verify_inclusion(3, 21, &store.inner.leaf_hash(3).unwrap(), &proof, &root).unwrap();
+        consistency_proof(&store, 5, 21).unwrap();
+        assert_eq!(store.batches.get(), 2);
+    }
+
+    #[test]
+    fn missing_nodes_and_store_errors_surface() {
+        // Leaf 3's path in a tree of 21 needs the right sibling [16, 21), which is computed
+        // from the complete nodes (2, 4) and (0, 20).
+        let store = faulty(Some(NodeId::new(2, 4)), false);
+        assert!(matches!(
+            inclusion_proof(&store, 3, 21),
+            Err(Error::MissingNode { level: 2, index: 4 })
+        ));
+        assert!(matches!(
+            root_at(&store, 21),
+            Err(Error::MissingNode { .. })
+        ));
+        // Other proofs that do not need the node still work.
+        inclusion_proof(&store, 3, 16).unwrap();
+        let broken = faulty(None, true);
+        let err = inclusion_proof(&broken, 0, 1).unwrap_err();
+        assert!(matches!(err, Error::Store { .. }));
+        assert_eq!(
+            std::error::Error::source(&err).map(|e| e.to_string()),
+            Some("disk on fire".to_owned())
+        );
+        assert!(matches!(
+            inclusion_proof(&store, 0, 22),
+            Err(Error::SizeBeyondStore {
+                requested: 22,
+                available: 21
+            })
+        ));
+    }
 
     #[test]
     fn complete_subtree_decomposition() {

@@ -1,17 +1,20 @@
-//! JSON numbers as Python's `json` module models them: exact integers of any size, and IEEE-754 doubles.
+//! JSON numbers as Python's `json` module models them: exact integers of any size, and IEEE-754
+//! doubles.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// A JSON number, keeping Python's distinction between `int` and `float`.
 ///
-/// Integers are exact at any size (Python `int`): values that fit in `i64` or `u64` are stored inline, larger ones
-/// as a normalised decimal string. Floats are `f64` and may be `NaN` or infinite, because Python's `json` reads and
-/// writes the bare literals `NaN`, `Infinity` and `-Infinity`.
+/// Integers are exact at any size (Python `int`): values that fit in `i64` or `u64` are stored
+/// inline, larger ones as a normalised decimal string. Floats are `f64` and may be `NaN` or
+/// infinite, because Python's `json` reads and writes the bare literals `NaN`, `Infinity` and
+/// `-Infinity`.
 ///
-/// Equality means "same canonical text": two floats are equal when their bits are equal, so `0.0 != -0.0`
-/// (they are written `0.0` and `-0.0`) and every `NaN` equals every other `NaN` (all are written `NaN`). An integer
-/// never equals a float, even when Python's `1 == 1.0` would say so, because they hash differently in a checksum.
+/// Equality means "same canonical text": two floats are equal when their bits are equal, so
+/// `0.0` and `-0.0` differ (they are written differently) and every `NaN` equals every other
+/// `NaN` (all are written `NaN`). An integer never equals a float, even where Python's
+/// `1 == 1.0` holds, because the two are written differently and so checksum differently.
 #[derive(Clone)]
 pub struct Number(N);
 
@@ -21,23 +24,27 @@ enum N {
     Pos(u64),
     /// A negative integer that fits in `i64` (always `< 0`).
     Neg(i64),
-    /// An integer outside `i64::MIN..=u64::MAX`, as an optional `-` followed by digits without leading zeros.
+    /// An integer outside `i64::MIN..=u64::MAX`, as an optional `-` followed by digits without
+    /// leading zeros.
     Big(Box<str>),
     /// A double, written the way Python's `float.__repr__` writes it.
     Float(f64),
 }
 
 impl Number {
-    /// Wraps a double. Every `f64` is accepted, `NaN` and the infinities included, as Python's `json` accepts them.
+    /// Wraps a double. Every `f64` is accepted, `NaN` and the infinities included, as Python's
+    /// `json` accepts them.
     #[must_use]
     pub fn from_f64(value: f64) -> Self {
         Number(N::Float(value))
     }
 
-    /// Builds an integer from decimal text, normalising it as Python's `int()` does: an optional `+` or `-` sign,
-    /// then one or more ASCII digits, leading zeros allowed (`"-007"` becomes `-7`, `"-0"` becomes `0`).
+    /// Builds an integer from decimal text, normalising it as Python's `int()` does: an optional
+    /// `+` or `-` sign, then one or more ASCII digits, leading zeros allowed (`"-007"` becomes
+    /// `-7`, `"-0"` becomes `0`).
     ///
-    /// Returns `None` when the text is not of that form (no underscores or surrounding whitespace are accepted).
+    /// Returns `None` when the text is not of that form (no underscores or surrounding whitespace
+    /// are accepted).
     #[must_use]
     pub fn integer_from_decimal(text: &str) -> Option<Self> {
         let (negative, digits) = match text.as_bytes().first() {
@@ -96,7 +103,8 @@ impl Number {
         matches!(self.0, N::Float(_))
     }
 
-    /// Returns the value as `i64` when it is an integer in range, `None` for floats and out-of-range integers.
+    /// Returns the value as `i64` when it is an integer in range, `None` for floats and
+    /// out-of-range integers.
     #[must_use]
     pub fn as_i64(&self) -> Option<i64> {
         match self.0 {
@@ -115,7 +123,8 @@ impl Number {
         }
     }
 
-    /// Returns the value as `i128` when it is an integer in range, `None` for floats and larger integers.
+    /// Returns the value as `i128` when it is an integer in range, `None` for floats and larger
+    /// integers.
     #[must_use]
     pub fn as_i128(&self) -> Option<i128> {
         match &self.0 {
@@ -128,15 +137,17 @@ impl Number {
 
     /// Returns the value as `f64`.
     ///
-    /// Integers are rounded to the nearest double (as Python's `float(int)` does); an integer beyond the `f64` range
-    /// becomes an infinity here, where Python would raise `OverflowError`.
+    /// Integers are rounded to the nearest double (as Python's `float(int)` does); an integer
+    /// beyond the `f64` range becomes an infinity here, where Python would raise `OverflowError`.
     #[must_use]
     pub fn as_f64(&self) -> f64 {
         match &self.0 {
-            // `as` rounds to nearest, ties to even, which is what Python's int-to-float conversion does.
+            // `as` rounds to nearest, ties to even, which is what Python's int-to-float conversion
+            // does.
             N::Pos(u) => *u as f64,
             N::Neg(i) => *i as f64,
-            // Decimal-to-double parsing in std is correctly rounded; the text is digits with an optional sign.
+            // Decimal-to-double parsing in std is correctly rounded; the text is digits with an
+            // optional sign.
             N::Big(text) => text.parse().unwrap_or(f64::NAN),
             N::Float(f) => *f,
         }
@@ -147,7 +158,7 @@ impl Number {
         match &self.0 {
             N::Pos(u) => write_u64(*u, false, out),
             N::Neg(i) => write_u64(i.unsigned_abs(), true, out),
-            N::Big(text) => out.push_str(text),
+            N::Big(text) => out.bytes(text.as_bytes()),
             N::Float(f) => write_f64(*f, out),
         }
     }
@@ -180,38 +191,50 @@ fn write_u64<S: super::write::Sink>(mut value: u64, negative: bool, out: &mut S)
         }
     }
     // u64::MAX has 20 digits, so 21 bytes always hold the sign and the digits; the bytes are ASCII.
-    if let Some(Ok(text)) = buf.get(start..).map(std::str::from_utf8) {
-        out.push_str(text);
-    }
+    out.bytes(buf.get(start..).unwrap_or_default());
 }
 
-/// Writes a double exactly as Python's `json.dumps` does (`float.__repr__`, plus bare `NaN`/`Infinity`).
+/// Writes a double exactly as Python's `json.dumps` does (`float.__repr__`, plus bare
+/// `NaN`/`Infinity`).
 ///
-/// The shortest round-trip digits come from Ryū; the layout is Python's: positional notation when the decimal
-/// exponent `e` (as in `d.ddd × 10^e`) satisfies `-4 <= e < 16`, with `.0` appended to integral values; otherwise
-/// `d[.ddd]e±XX` with a signed exponent of at least two digits.
+/// The shortest round-trip digits come from Ryū; the layout is Python's: positional notation when
+/// the decimal exponent `e` (as in `d.ddd × 10^e`) satisfies `-4 <= e < 16`, with `.0` appended to
+/// integral values; otherwise `d[.ddd]e±XX` with a signed exponent of at least two digits.
 pub(crate) fn write_f64<S: super::write::Sink>(value: f64, out: &mut S) {
     if value.is_nan() {
-        out.push_str("NaN");
+        out.bytes(b"NaN");
         return;
     }
     if value.is_infinite() {
-        out.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
+        out.bytes(if value > 0.0 {
+            b"Infinity".as_slice()
+        } else {
+            b"-Infinity"
+        });
         return;
     }
     if value == 0.0 {
-        out.push_str(if value.is_sign_negative() {
-            "-0.0"
+        out.bytes(if value.is_sign_negative() {
+            b"-0.0".as_slice()
         } else {
-            "0.0"
+            b"0.0"
         });
         return;
     }
     let mut ryu_buf = ryu::Buffer::new();
     let shortest = ryu_buf.format_finite(value).as_bytes();
+    // Ryū lays out positional notation exactly as Python does (including the `.0` of integral
+    // values) for decimal exponents from -5 to 15, and Python does so from -4 to 15. So its text
+    // can be used as it is unless it has an exponent or is of the form 0.0000ddd (exponent -5).
+    let magnitude = shortest.strip_prefix(b"-").unwrap_or(shortest);
+    if !shortest.contains(&b'e') && !magnitude.starts_with(b"0.0000") {
+        out.bytes(shortest);
+        return;
+    }
 
-    // Take Ryū's text apart into significant digits and the position of the decimal point (`decpt`, such that the
-    // value is 0.d1d2d3... × 10^decpt). Ryū writes at most 24 bytes, so 32 digit slots cannot overflow.
+    // Take Ryū's text apart into significant digits and the position of the decimal point (`decpt`,
+    // such that the value is 0.d1d2d3... × 10^decpt). Ryū writes at most 24 bytes, so 32 digit
+    // slots cannot overflow.
     let mut digits = [0u8; 32];
     let mut count = 0usize;
     let mut int_len: i32 = 0;
@@ -252,45 +275,45 @@ pub(crate) fn write_f64<S: super::write::Sink>(value: f64, out: &mut S) {
         count -= 1;
     }
     let significant = digits.get(first..count).unwrap_or(&[]);
-    let significant = std::str::from_utf8(significant).unwrap_or("0");
+
     let n = i32::try_from(significant.len()).unwrap_or(i32::MAX);
 
     if negative {
-        out.push_str("-");
+        out.byte(b'-');
     }
     if !(-4 < decpt && decpt <= 16) {
         // Exponent notation: d[.ddd]e±XX.
         let (lead, rest) = significant.split_at(significant.len().min(1));
-        out.push_str(lead);
+        out.bytes(lead);
         if !rest.is_empty() {
-            out.push_str(".");
-            out.push_str(rest);
+            out.byte(b'.');
+            out.bytes(rest);
         }
         let e = decpt - 1;
-        out.push_str(if e < 0 { "e-" } else { "e+" });
+        out.bytes(if e < 0 { b"e-" } else { b"e+" });
         let magnitude = e.unsigned_abs();
         if magnitude < 10 {
-            out.push_str("0");
+            out.byte(b'0');
         }
         write_u64(u64::from(magnitude), false, out);
     } else if decpt <= 0 {
-        out.push_str("0.");
+        out.bytes(b"0.");
         for _ in decpt..0 {
-            out.push_str("0");
+            out.byte(b'0');
         }
-        out.push_str(significant);
+        out.bytes(significant);
     } else if decpt >= n {
-        out.push_str(significant);
+        out.bytes(significant);
         for _ in n..decpt {
-            out.push_str("0");
+            out.byte(b'0');
         }
-        out.push_str(".0");
+        out.bytes(b".0");
     } else {
         let split = usize::try_from(decpt).unwrap_or(0);
         let (whole, fraction) = significant.split_at(split.min(significant.len()));
-        out.push_str(whole);
-        out.push_str(".");
-        out.push_str(fraction);
+        out.bytes(whole);
+        out.byte(b'.');
+        out.bytes(fraction);
     }
 }
 
@@ -330,9 +353,10 @@ impl fmt::Debug for Number {
 impl fmt::Display for Number {
     /// Writes the canonical text, e.g. `1`, `1.0`, `1e+16`, `NaN`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::new();
+        let mut text = Vec::with_capacity(32);
         self.write_to(&mut text);
-        f.write_str(&text)
+        // Number text is ASCII.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -402,7 +426,8 @@ impl From<f64> for Number {
 }
 
 impl From<f32> for Number {
-    /// Widens to `f64` first, as Python has only one float type (`0.1f32` becomes `0.10000000149011612`).
+    /// Widens to `f64` first, as Python has only one float type (`0.1f32` becomes
+    /// `0.10000000149011612`).
     fn from(value: f32) -> Self {
         Number::from_f64(f64::from(value))
     }

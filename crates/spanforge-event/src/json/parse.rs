@@ -1,5 +1,5 @@
-//! A strict, byte-level JSON parser that accepts what Python's `json.loads` accepts (minus duplicate keys and lone
-//! surrogates) and builds a [`Value`] tree.
+//! A strict, byte-level JSON parser that accepts what Python's `json.loads` accepts (minus
+//! duplicate keys and lone surrogates) and builds a [`Value`] tree.
 
 use std::fmt;
 
@@ -10,19 +10,20 @@ use super::value::{Map, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// The largest [`Value::depth`] the document may have (a scalar has depth 1, `[[]]` depth 2). The default is 128.
-    /// Values above [`Limits::HARD_MAX_DEPTH`] are lowered to it.
+    /// The largest [`Value::depth`] the document may have (a scalar has depth 1, `[[]]` depth 2).
+    /// The default is 128. Values above [`Limits::HARD_MAX_DEPTH`] are lowered to it.
     pub max_depth: usize,
-    /// The most digits an integer literal may have. The default, 4300, is CPython's `sys.get_int_max_str_digits()`
-    /// default: the reference SDK's `json.loads` raises `ValueError` on longer integers, so nothing longer can
-    /// appear in an event it produced or accepted.
+    /// The most digits an integer literal may have. The default, 4300, is CPython's
+    /// `sys.get_int_max_str_digits()` default: the reference SDK's `json.loads` raises `ValueError`
+    /// on longer integers, so nothing longer can appear in an event it produced or accepted.
     pub max_int_digits: usize,
 }
 
 impl Limits {
-    /// The ceiling on [`Limits::max_depth`], CPython's default recursion limit, which also bounds how deep
-    /// `json.loads` can nest. The parser itself does not recurse, but dropping, comparing and writing a value
-    /// do, once per level; this ceiling keeps that well inside a 2 MiB thread stack.
+    /// The ceiling on [`Limits::max_depth`], CPython's default recursion limit, which also bounds
+    /// how deep `json.loads` can nest. The parser itself does not recurse, but dropping, comparing
+    /// and writing a value do, once per level; this ceiling keeps that well inside a 2 MiB thread
+    /// stack.
     pub const HARD_MAX_DEPTH: usize = 1000;
 
     /// Returns these limits with `max_depth` replaced.
@@ -106,14 +107,19 @@ pub enum ParseErrorKind {
     UnterminatedString,
     /// An unescaped control character (below U+0020) inside a string.
     #[error(
-        "unescaped control character U+{code:04X} in string: expected it written as an escape such as \\u{code:04x}"
+        "unescaped control character U+{code:04X} in string: \
+         expected it written as an escape such as \\u{code:04x}"
     )]
     ControlCharacter {
         /// The character's code point.
         code: u32,
     },
     /// A backslash followed by a character that does not start an escape.
-    #[error("invalid escape '\\{}' in string: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX", .found.escape_debug())]
+    #[error(
+        "invalid escape '\\{}' in string: \
+         expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
+        .found.escape_debug()
+    )]
     InvalidEscape {
         /// The character after the backslash.
         found: char,
@@ -123,8 +129,9 @@ pub enum ParseErrorKind {
     InvalidUnicodeEscape,
     /// A `\uD800`–`\uDFFF` escape that is not part of a high-low surrogate pair.
     #[error(
-        "lone surrogate \\u{code:04x} in string: expected a high surrogate (\\ud800-\\udbff) followed by a low \
-         surrogate (\\udc00-\\udfff); a lone surrogate cannot be encoded as UTF-8, so it could never be checksummed"
+        "lone surrogate \\u{code:04x} in string: expected a high surrogate (\\ud800-\\udbff) \
+         followed by a low surrogate (\\udc00-\\udfff); a lone surrogate cannot be encoded \
+         as UTF-8, so it could never be checksummed"
     )]
     LoneSurrogate {
         /// The surrogate code unit.
@@ -132,8 +139,8 @@ pub enum ParseErrorKind {
     },
     /// The same key appears twice in one object.
     #[error(
-        "duplicate key {key:?} in object: expected each key once (duplicates are rejected because readers disagree \
-         on which value wins)"
+        "duplicate key {key:?} in object: expected each key once (duplicates are rejected \
+         because readers disagree on which value wins)"
     )]
     DuplicateKey {
         /// The repeated key.
@@ -151,10 +158,15 @@ fn describe(c: &char) -> String {
     format!("character '{}'", c.escape_debug())
 }
 
-/// A JSON syntax error with its position: 1-based line and column (counted in characters, as Python counts them)
-/// and the 0-based byte offset.
+/// A JSON syntax error with its position: 1-based line and column (counted in characters, as Python
+/// counts them) and the 0-based byte offset.
+///
+/// The details are boxed so that a `Result<Value, ParseError>` stays small on the success path.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
+pub struct ParseError(Box<ErrorDetail>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ErrorDetail {
     kind: ParseErrorKind,
     line: usize,
     column: usize,
@@ -163,18 +175,19 @@ pub struct ParseError {
 
 impl ParseError {
     fn at(text: &str, offset: usize, kind: ParseErrorKind) -> Self {
-        // The offset always falls on a character boundary (errors are reported at the start of a character or at
-        // the end of input); `get` falls back to the whole text rather than panicking should that ever be wrong.
+        // The offset always falls on a character boundary (errors are reported at the start of a
+        // character or at the end of input); `get` falls back to the whole text rather than
+        // panicking should that ever be wrong.
         let before = text.get(..offset).unwrap_or(text);
         let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = 1 + before.get(line_start..).map_or(0, |s| s.chars().count());
-        ParseError {
+        ParseError(Box::new(ErrorDetail {
             kind,
             line,
             column,
             offset,
-        }
+        }))
     }
 
     /// Builds an error for invalid UTF-8 at byte `offset`, with `valid` the text before it.
@@ -185,25 +198,25 @@ impl ParseError {
     /// Returns what went wrong.
     #[must_use]
     pub fn kind(&self) -> &ParseErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Returns the 1-based line of the error.
     #[must_use]
     pub fn line(&self) -> usize {
-        self.line
+        self.0.line
     }
 
     /// Returns the 1-based column of the error, counted in characters.
     #[must_use]
     pub fn column(&self) -> usize {
-        self.column
+        self.0.column
     }
 
     /// Returns the 0-based byte offset of the error.
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.offset
+        self.0.offset
     }
 }
 
@@ -212,7 +225,7 @@ impl fmt::Display for ParseError {
         write!(
             f,
             "{} at line {}, column {} (byte {})",
-            self.kind, self.line, self.column, self.offset
+            self.0.kind, self.0.line, self.0.column, self.0.offset
         )
     }
 }
@@ -222,8 +235,9 @@ impl std::error::Error for ParseError {}
 /// Parses `text` with the default [`Limits`].
 ///
 /// # Errors
-/// Returns a [`ParseError`] for anything Python's `json.loads` rejects, and also for duplicate keys in one object,
-/// lone surrogate escapes, integers longer than 4300 digits and nesting deeper than 128.
+/// Returns a [`ParseError`] for anything Python's `json.loads` rejects, and also for duplicate keys
+/// in one object, lone surrogate escapes, integers longer than 4300 digits and nesting deeper than
+/// 128.
 pub fn parse(text: &str) -> Result<Value, ParseError> {
     parse_with_limits(text, Limits::default())
 }
@@ -243,13 +257,53 @@ pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Value, ParseError
     parser.document()
 }
 
-/// An array or object whose members are still being read.
+/// Returns the index of the first byte at or after `from` that ends a run of plain string content
+/// (`"`, `\\` or a control character below 0x20), or `bytes.len()` if there is none.
+///
+/// Eight bytes are tested at a time with word arithmetic ("SWAR"): for each byte lane, the classic
+/// `(x - 0x01..) & !x & 0x80..` test flags a zero byte, so XOR-ing with a repeated `"` or `\\`
+/// flags those bytes, and `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20. Lanes above the
+/// first flagged one can be flagged spuriously by borrows, but the lowest flag is always exact.
+#[inline]
+pub(crate) fn scan_plain(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(lanes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(lanes);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let flags = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let flags = flags & HIGH;
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// An array or object whose members are still being read; `start` is where its members begin on
+/// the shared scratch stack.
 enum Frame {
-    Array(Vec<Value>),
+    Array {
+        start: usize,
+    },
     Object {
+        start: usize,
         /// Offset of the `{`, to locate a duplicate key on the error path.
         open: usize,
-        entries: Vec<(String, Value)>,
         /// The key of the member whose value is being read.
         key: String,
         /// Whether the keys so far arrived in strictly ascending order.
@@ -323,19 +377,20 @@ impl<'a> Parser<'a> {
 
     /// Parses one complete value, nested or not, at the current position.
     ///
-    /// The parser keeps its own stack of open arrays and objects instead of recursing, so no input can exhaust the
-    /// thread's stack while parsing, whatever the depth limit.
+    /// The parser keeps its own stack of open arrays and objects instead of recursing, so no input
+    /// can exhaust the thread's stack while parsing, whatever the depth limit. Members of all open
+    /// containers wait on two shared scratch stacks; when a container closes, its members move
+    /// into one exactly sized allocation.
     fn value(&mut self) -> PResult<Value> {
         let mut stack: Vec<Frame> = Vec::new();
+        let mut items: Vec<Value> = Vec::new();
+        let mut members: Vec<(String, Value)> = Vec::new();
         'value: loop {
-            // Here a value starts at nesting level `stack.len()`, which contributes `stack.len() + 1` to the depth.
+            // A value starts here at nesting level `stack.len()`; it adds `stack.len() + 1` to
+            // the depth.
             if stack.len() >= self.max_depth {
-                return Err(self.error_at(
-                    self.pos,
-                    ParseErrorKind::TooDeep {
-                        limit: self.max_depth,
-                    },
-                ));
+                let limit = self.max_depth;
+                return Err(self.error_at(self.pos, ParseErrorKind::TooDeep { limit }));
             }
             let mut done = match self.peek() {
                 Some(b'{') => {
@@ -350,9 +405,10 @@ impl<'a> Parser<'a> {
                             return Err(self.unexpected("'\"' to start an object key, or '}'"));
                         }
                         let key = self.member_key()?;
+                        let start = members.len();
                         stack.push(Frame::Object {
+                            start,
                             open,
-                            entries: Vec::new(),
                             key,
                             sorted: true,
                         });
@@ -366,7 +422,7 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                         Value::Array(Vec::new())
                     } else {
-                        stack.push(Frame::Array(Vec::new()));
+                        stack.push(Frame::Array { start: items.len() });
                         continue 'value;
                     }
                 }
@@ -375,59 +431,59 @@ impl<'a> Parser<'a> {
                 Some(b't') => self.literal("true", "the literal true", Value::Bool(true))?,
                 Some(b'f') => self.literal("false", "the literal false", Value::Bool(false))?,
                 Some(b'n') => self.literal("null", "the literal null", Value::Null)?,
-                Some(b'N') => self.literal(
-                    "NaN",
-                    "the literal NaN",
-                    Value::Number(Number::from_f64(f64::NAN)),
-                )?,
-                Some(b'I') => self.literal(
-                    "Infinity",
-                    "the literal Infinity",
-                    Value::Number(Number::from_f64(f64::INFINITY)),
-                )?,
+                Some(b'N') => {
+                    let nan = Value::Number(Number::from_f64(f64::NAN));
+                    self.literal("NaN", "the literal NaN", nan)?
+                }
+                Some(b'I') => {
+                    let infinity = Value::Number(Number::from_f64(f64::INFINITY));
+                    self.literal("Infinity", "the literal Infinity", infinity)?
+                }
                 _ => return Err(self.unexpected(A_VALUE)),
             };
-            // A value is complete: hand it to the innermost open container, closing containers as they end.
+            // A value is complete: hand it to the innermost open container, closing containers as
+            // they end.
             loop {
                 self.skip_whitespace();
                 match stack.last_mut() {
                     None => return Ok(done),
-                    Some(Frame::Array(items)) => {
+                    Some(Frame::Array { start }) => {
                         items.push(done);
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
                                 self.skip_whitespace();
                                 if self.peek() == Some(b']') {
-                                    return Err(self.error_at(
-                                        self.pos,
-                                        ParseErrorKind::TrailingComma {
-                                            close: ']',
-                                            expected: "value",
-                                        },
-                                    ));
+                                    let kind = ParseErrorKind::TrailingComma {
+                                        close: ']',
+                                        expected: "value",
+                                    };
+                                    return Err(self.error_at(self.pos, kind));
                                 }
                                 continue 'value;
                             }
                             Some(b']') => {
                                 self.pos += 1;
-                                done = Value::Array(std::mem::take(items));
+                                // `drain` knows its length, so the new vector is exactly sized.
+                                done = Value::Array(items.drain(*start..).collect());
                                 stack.pop();
                             }
                             _ => return Err(self.unexpected("',' or ']' after an array element")),
                         }
                     }
                     Some(Frame::Object {
+                        start,
                         open,
-                        entries,
                         key,
                         sorted,
                     }) => {
                         let member = std::mem::take(key);
-                        if let Some((last, _)) = entries.last() {
+                        if members.len() > *start
+                            && let Some((last, _)) = members.last()
+                        {
                             *sorted &= *last < member;
                         }
-                        entries.push((member, done));
+                        members.push((member, done));
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
@@ -435,13 +491,11 @@ impl<'a> Parser<'a> {
                                 match self.peek() {
                                     Some(b'"') => {}
                                     Some(b'}') => {
-                                        return Err(self.error_at(
-                                            self.pos,
-                                            ParseErrorKind::TrailingComma {
-                                                close: '}',
-                                                expected: "member",
-                                            },
-                                        ));
+                                        let kind = ParseErrorKind::TrailingComma {
+                                            close: '}',
+                                            expected: "member",
+                                        };
+                                        return Err(self.error_at(self.pos, kind));
                                     }
                                     _ => return Err(self.unexpected("'\"' to start an object key")),
                                 }
@@ -450,8 +504,13 @@ impl<'a> Parser<'a> {
                             }
                             Some(b'}') => {
                                 self.pos += 1;
-                                let (open, sorted) = (*open, *sorted);
-                                done = self.finish_object(open, std::mem::take(entries), sorted)?;
+                                let (start, open, sorted) = (*start, *open, *sorted);
+                                let entries = members.get_mut(start..).unwrap_or_default();
+                                if !sorted {
+                                    self.sort_members(open, entries)?;
+                                }
+                                let map = Map::from_sorted_unique(members.drain(start..).collect());
+                                done = Value::Object(map);
                                 stack.pop();
                             }
                             _ => return Err(self.unexpected("',' or '}' after an object member")),
@@ -462,7 +521,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Parses an object key at its opening quote and the ':' after it, leaving the position at the value.
+    /// Parses an object key at its opening quote and the ':' after it, leaving the position at the
+    /// value.
     fn member_key(&mut self) -> PResult<String> {
         let key = self.string()?;
         self.skip_whitespace();
@@ -474,27 +534,20 @@ impl<'a> Parser<'a> {
         Ok(key)
     }
 
-    /// Turns parsed members into a [`Map`], rejecting duplicate keys.
-    fn finish_object(
-        &self,
-        open: usize,
-        mut entries: Vec<(String, Value)>,
-        sorted: bool,
-    ) -> PResult<Value> {
-        if !sorted {
-            // Input written with `sort_keys=True` arrives sorted and skips this. Otherwise sort; then any duplicate
-            // sits next to its twin.
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if let Some(pair) = entries
-                .windows(2)
-                .find(|w| matches!(w, [a, b] if a.0 == b.0))
-            {
-                let key = pair.first().map(|(k, _)| k.clone()).unwrap_or_default();
-                let offset = self.locate_second_key(open, &key);
-                return Err(self.error_at(offset, ParseErrorKind::DuplicateKey { key }));
-            }
+    /// Sorts the members of one object by key, rejecting duplicate keys.
+    fn sort_members(&self, open: usize, entries: &mut [(String, Value)]) -> PResult<()> {
+        // Input written with `sort_keys=True` arrives sorted and never gets here. Otherwise sort;
+        // then any duplicate sits next to its twin.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = entries
+            .windows(2)
+            .find(|w| matches!(w, [a, b] if a.0 == b.0))
+        {
+            let key = pair.first().map(|(k, _)| k.clone()).unwrap_or_default();
+            let offset = self.locate_second_key(open, &key);
+            return Err(self.error_at(offset, ParseErrorKind::DuplicateKey { key }));
         }
-        Ok(Value::Object(Map::from_sorted_unique(entries)))
+        Ok(())
     }
 
     fn literal(&mut self, word: &str, expected: &'static str, value: Value) -> PResult<Value> {
@@ -558,8 +611,9 @@ impl<'a> Parser<'a> {
             is_float = true;
         }
         if is_float {
-            // The slice is ASCII and matches the JSON number grammar, a subset of what `f64::from_str` accepts; the
-            // conversion is correctly rounded, overflows to ±infinity and underflows to ±0, like Python's float().
+            // The slice is ASCII and matches the JSON number grammar, a subset of what
+            // `f64::from_str` accepts; the conversion is correctly rounded, overflows to ±infinity
+            // and underflows to ±0, like Python's float().
             let literal = self.text.get(start..self.pos).unwrap_or("NaN");
             let value: f64 = literal.parse().unwrap_or(f64::NAN);
             return Ok(Number::from_f64(value));
@@ -598,52 +652,45 @@ impl<'a> Parser<'a> {
     /// Parses a string starting at its opening quote.
     fn string(&mut self) -> PResult<String> {
         let open = self.pos;
-        self.pos += 1;
-        let start = self.pos;
-        // Fast path: no escapes. Every byte that stops the scan is ASCII, so the slice ends on a char boundary.
-        loop {
-            match self.peek() {
-                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
-                Some(b'"') => {
-                    let s = self.text.get(start..self.pos).unwrap_or("").to_owned();
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                Some(b'\\') => break,
-                Some(b) if b < 0x20 => {
-                    return Err(self.error_at(
-                        self.pos,
-                        ParseErrorKind::ControlCharacter { code: u32::from(b) },
-                    ));
-                }
-                Some(_) => self.pos += 1,
+        let start = open + 1;
+        self.pos = scan_plain(self.bytes, start);
+        // Every byte that stops the scan is ASCII, so slices end on character boundaries.
+        match self.peek() {
+            Some(b'"') => {
+                let s = self
+                    .text
+                    .get(start..self.pos)
+                    .unwrap_or_default()
+                    .to_owned();
+                self.pos += 1;
+                return Ok(s);
             }
+            Some(b'\\') => {}
+            Some(b) => return Err(self.control_character(b)),
+            None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
         }
+        // Slow path: the string holds escapes.
         let mut out = String::with_capacity(self.pos - start + 16);
-        out.push_str(self.text.get(start..self.pos).unwrap_or(""));
-        let mut run_start = self.pos;
+        out.push_str(self.text.get(start..self.pos).unwrap_or_default());
         loop {
             match self.peek() {
-                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
                 Some(b'"') => {
-                    out.push_str(self.text.get(run_start..self.pos).unwrap_or(""));
                     self.pos += 1;
                     return Ok(out);
                 }
-                Some(b'\\') => {
-                    out.push_str(self.text.get(run_start..self.pos).unwrap_or(""));
-                    self.escape(&mut out)?;
-                    run_start = self.pos;
-                }
-                Some(b) if b < 0x20 => {
-                    return Err(self.error_at(
-                        self.pos,
-                        ParseErrorKind::ControlCharacter { code: u32::from(b) },
-                    ));
-                }
-                Some(_) => self.pos += 1,
+                Some(b'\\') => self.escape(&mut out)?,
+                Some(b) => return Err(self.control_character(b)),
+                None => return Err(self.error_at(open, ParseErrorKind::UnterminatedString)),
             }
+            let run_start = self.pos;
+            self.pos = scan_plain(self.bytes, run_start);
+            out.push_str(self.text.get(run_start..self.pos).unwrap_or_default());
         }
+    }
+
+    fn control_character(&self, byte: u8) -> ParseError {
+        let code = u32::from(byte);
+        self.error_at(self.pos, ParseErrorKind::ControlCharacter { code })
     }
 
     /// Decodes one escape sequence starting at its backslash.
@@ -661,33 +708,8 @@ impl<'a> Parser<'a> {
             Some(b't') => '\t',
             Some(b'u') => {
                 self.pos += 1;
-                let code = self.hex4()?;
-                let c =
-                    match code {
-                        0xd800..=0xdbff => {
-                            let low_start = self.pos;
-                            if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                                return Err(self
-                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
-                            }
-                            self.pos += 2;
-                            let low = self.hex4()?;
-                            if !(0xdc00..=0xdfff).contains(&low) {
-                                return Err(self
-                                    .error_at(backslash, ParseErrorKind::LoneSurrogate { code }));
-                            }
-                            let _ = low_start;
-                            char::from_u32(0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00))
-                        }
-                        0xdc00..=0xdfff => {
-                            return Err(
-                                self.error_at(backslash, ParseErrorKind::LoneSurrogate { code })
-                            );
-                        }
-                        _ => char::from_u32(code),
-                    };
-                // Surrogates were handled above, so every remaining code is a valid scalar value.
-                out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+                let c = self.unicode_escape(backslash)?;
+                out.push(c);
                 return Ok(());
             }
             Some(_) => {
@@ -705,8 +727,33 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Finds the byte offset of the second occurrence of `key` among the members of the object that opens at
-    /// `open`, which has already parsed successfully once. Only runs on the error path.
+    /// Decodes the four hex digits after `\u` (and a second `\uXXXX` for a surrogate pair) into a
+    /// character; `backslash` is where the escape starts, for error positions.
+    fn unicode_escape(&mut self, backslash: usize) -> PResult<char> {
+        let code = self.hex4()?;
+        let lone =
+            |parser: &Self| parser.error_at(backslash, ParseErrorKind::LoneSurrogate { code });
+        let scalar = match code {
+            0xd800..=0xdbff => {
+                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(lone(self));
+                }
+                self.pos += 2;
+                let low = self.hex4()?;
+                if !(0xdc00..=0xdfff).contains(&low) {
+                    return Err(lone(self));
+                }
+                0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
+            }
+            0xdc00..=0xdfff => return Err(lone(self)),
+            _ => code,
+        };
+        // Surrogates were handled above, so `scalar` is always a Unicode scalar value.
+        Ok(char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER))
+    }
+
+    /// Finds the byte offset of the second occurrence of `key` among the members of the object that
+    /// opens at `open`, which has already parsed successfully once. Only runs on the error path.
     fn locate_second_key(&self, open: usize, key: &str) -> usize {
         let mut again = Parser {
             text: self.text,
@@ -1146,7 +1193,8 @@ mod tests {
         assert!(parse_with_limits(&nested(4), limits).is_err());
         assert!(parse(&nested(128)).is_ok());
         assert!(parse(&nested(129)).is_err());
-        // At the hard ceiling, everything that walks the tree recursively still fits a test thread's stack.
+        // At the hard ceiling, everything that walks the tree recursively still fits a test
+        // thread's stack.
         let limits = Limits::default().with_max_depth(Limits::HARD_MAX_DEPTH);
         let text = "{\"k\":[".repeat(Limits::HARD_MAX_DEPTH / 2)
             + &"]}".repeat(Limits::HARD_MAX_DEPTH / 2);

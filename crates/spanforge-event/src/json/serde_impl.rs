@@ -1,9 +1,12 @@
-//! `serde::Serialize` for [`Value`], so higher layers can embed JSON values in their own serde types.
+//! `serde::Serialize` for [`Value`], so higher layers can embed JSON values in their own serde
+//! types.
 //!
-//! This path is convenient but not byte-exact: a serde serializer such as `serde_json` writes floats its own way
-//! (`1e-5` where Python writes `1e-05`), writes `NaN` and the infinities as `null`, and has no representation for
-//! integers beyond 128 bits, which are therefore handed to it as (lossy) `f64`. Checksums and signatures must be
-//! computed over [`write_canonical`](super::write_canonical) or [`to_canonical_string`](super::to_canonical_string).
+//! This path is convenient but not byte-exact: a serde serializer such as `serde_json` writes
+//! floats its own way (`1e-5` where Python writes `1e-05`), writes `NaN` and the infinities as
+//! `null`, and has no representation for integers beyond 128 bits, which are therefore handed to it
+//! as (lossy) `f64`. Checksums and signatures must be computed over
+//! [`write_canonical`](super::write_canonical) or
+//! [`to_canonical_string`](super::to_canonical_string).
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
@@ -74,7 +77,8 @@ mod tests {
             text,
             r#"{"a":{"big":340282366920938463463374607431768211455},"b":[1,-2,1.5,null,true,"x"]}"#
         );
-        // The documented differences: serde_json lays out floats its own way and writes NaN as null.
+        // The documented differences: serde_json lays out floats its own way and writes NaN as
+        // null.
         let floats = parse("[1e-05, NaN]").expect("valid JSON");
         assert_eq!(floats.to_string(), "[1e-05,NaN]");
         let via_serde = serde_json::to_string(&floats).expect("serialisable");

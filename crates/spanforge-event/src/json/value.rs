@@ -1,4 +1,5 @@
-//! The JSON value tree and its object map, whose keys are always kept in canonical (code point) order.
+//! The JSON value tree and its object map, whose keys are always kept in canonical (code point)
+//! order.
 
 use std::fmt;
 
@@ -7,7 +8,12 @@ use super::number::Number;
 /// A JSON value, as Python's `json.loads` would return it.
 ///
 /// Equality is structural and agrees with canonical text: two values are equal exactly when
-/// [`to_canonical_string`](super::to_canonical_string) writes the same text for both (see [`Number`] for floats).
+/// [`to_canonical_string`](super::to_canonical_string) writes the same text for both (see
+/// [`Number`] for floats).
+///
+/// Writing, comparing, cloning and dropping a value recurse once per nesting level. The parser
+/// never builds trees deeper than [`Limits::HARD_MAX_DEPTH`](super::Limits::HARD_MAX_DEPTH);
+/// code that builds values itself should stay within that depth too.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum Value {
     /// `null` (Python `None`).
@@ -26,10 +32,12 @@ pub enum Value {
 }
 
 impl Value {
-    /// Returns the nesting depth: 1 for a scalar or an empty array/object, and 1 + the deepest member otherwise.
+    /// Returns the nesting depth: 1 for a scalar or an empty array/object, and 1 + the deepest
+    /// member otherwise.
     ///
-    /// This matches the reference SDK's `max_payload_depth` guard in `Event.from_dict`, which rejects a payload
-    /// whose `depth()` exceeds the limit (10 by default): `{"a": 1}` has depth 2, `{"a": {"b": []}}` depth 3.
+    /// This matches the reference SDK's `max_payload_depth` guard in `Event.from_dict`, which
+    /// rejects a payload whose `depth()` exceeds the limit (10 by default): `{"a": 1}` has depth 2,
+    /// `{"a": {"b": []}}` depth 3.
     #[must_use]
     pub fn depth(&self) -> usize {
         match self {
@@ -130,8 +138,8 @@ impl Value {
         self.as_object().and_then(|map| map.get(key))
     }
 
-    /// Returns the name of this value's kind as JSON calls it (`"null"`, `"boolean"`, `"number"`, `"string"`,
-    /// `"array"`, `"object"`), for error messages.
+    /// Returns the name of this value's kind as JSON calls it (`"null"`, `"boolean"`, `"number"`,
+    /// `"string"`, `"array"`, `"object"`), for error messages.
     #[must_use]
     pub fn kind_name(&self) -> &'static str {
         match self {
@@ -164,12 +172,13 @@ impl fmt::Debug for Value {
     }
 }
 
-/// A JSON object: unique string keys kept sorted by Unicode code point, the order Python's `sort_keys=True` uses.
+/// A JSON object: unique string keys kept sorted by Unicode code point, the order Python's
+/// `sort_keys=True` uses.
 ///
-/// Rust's `str` ordering compares UTF-8 bytes, which orders strings by code point, so iteration order is already
-/// the canonical order. The entries are stored in one sorted vector: lookups are binary searches, and iterating
-/// or writing an object touches contiguous memory, which matters more for small event payloads than the cost of
-/// inserting out of order into a very large map.
+/// Rust's `str` ordering compares UTF-8 bytes, which orders strings by code point, so iteration
+/// order is already the canonical order. The entries are stored in one sorted vector: lookups are
+/// binary searches, and iterating or writing an object touches contiguous memory, which matters
+/// more for small event payloads than the cost of inserting out of order into a very large map.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Map {
     entries: Vec<(String, Value)>,
@@ -225,7 +234,8 @@ impl Map {
 
     /// Inserts `value` under `key`, returning the value it replaces, if any.
     ///
-    /// Appending keys in ascending order costs O(log n); inserting out of order shifts later entries.
+    /// Appending keys in ascending order costs O(log n); inserting out of order shifts later
+    /// entries.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
         let key = key.into();
         let value = value.into();
@@ -369,13 +379,15 @@ impl<'a> IntoIterator for &'a Map {
 }
 
 impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Map {
-    /// Collects entries; when a key repeats, the last value wins (as with repeated [`Map::insert`]).
+    /// Collects entries; when a key repeats, the last value wins (as with repeated
+    /// [`Map::insert`]).
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut entries: Vec<(String, Value)> = iter
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        // A stable sort keeps equal keys in arrival order, so keeping the last of each run is "last wins".
+        // A stable sort keeps equal keys in arrival order, so keeping the last of each run is "last
+        // wins".
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut unique: Vec<(String, Value)> = Vec::with_capacity(entries.len());
         for entry in entries {

@@ -1,26 +1,26 @@
-//! Canonical serialisation: the exact bytes of Python's
-//! `json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, and the length of its ASCII form.
+//! Canonical serialisation: the exact bytes of Python's `json.dumps(v, sort_keys=True,
+//! separators=(",", ":"), ensure_ascii=False)`, and the length of its ASCII form.
 
 use std::fmt;
 
+use super::parse::scan_plain;
 use super::value::Value;
 
-/// Where the writer puts text. Everything written is a `&str`, so a `String` sink needs no UTF-8 re-validation.
+/// Where the writer puts its output, which is always valid UTF-8 as a whole.
 pub(crate) trait Sink {
-    fn push_str(&mut self, s: &str);
+    fn bytes(&mut self, b: &[u8]);
+    fn byte(&mut self, b: u8);
 }
 
 impl Sink for Vec<u8> {
     #[inline]
-    fn push_str(&mut self, s: &str) {
-        self.extend_from_slice(s.as_bytes());
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
     }
-}
 
-impl Sink for String {
     #[inline]
-    fn push_str(&mut self, s: &str) {
-        String::push_str(self, s);
+    fn byte(&mut self, b: u8) {
+        self.push(b);
     }
 }
 
@@ -32,109 +32,91 @@ pub(crate) struct Counter {
 
 impl Sink for Counter {
     #[inline]
-    fn push_str(&mut self, s: &str) {
-        self.len += s.len();
+    fn bytes(&mut self, b: &[u8]) {
+        self.len += b.len();
+    }
+
+    #[inline]
+    fn byte(&mut self, _: u8) {
+        self.len += 1;
     }
 }
-
-/// Escape class of each byte in `ensure_ascii=False` output: 0 means "copy as is", `u` means `\u00XX`, and any
-/// other value is the letter of a two-character escape. Bytes >= 0x80 (parts of non-ASCII characters) and 0x7F are
-/// copied raw, as Python does.
-const ESCAPE: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = b'u';
-        i += 1;
-    }
-    table[0x08] = b'b';
-    table[0x09] = b't';
-    table[0x0a] = b'n';
-    table[0x0c] = b'f';
-    table[0x0d] = b'r';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
-    table
-};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn write_string<S: Sink>(s: &str, out: &mut S) {
-    out.push_str("\"");
     let bytes = s.as_bytes();
+    out.byte(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let class = ESCAPE[usize::from(b)];
-        if class == 0 {
-            continue;
-        }
-        // Escaped bytes are ASCII, so `start` and `i` are always character boundaries and `get` always succeeds.
-        if let Some(run) = s.get(start..i) {
-            out.push_str(run);
-        }
-        start = i + 1;
-        if class == b'u' {
-            let escape = [
+    loop {
+        // Runs without `"`, `\` or control characters are copied as they are; everything else,
+        // including U+007F and all non-ASCII characters, is written raw, as Python does.
+        let stop = scan_plain(bytes, start);
+        out.bytes(bytes.get(start..stop).unwrap_or_default());
+        let Some(&b) = bytes.get(stop) else { break };
+        match b {
+            b'"' => out.bytes(b"\\\""),
+            b'\\' => out.bytes(b"\\\\"),
+            b'\n' => out.bytes(b"\\n"),
+            b'\r' => out.bytes(b"\\r"),
+            b'\t' => out.bytes(b"\\t"),
+            0x08 => out.bytes(b"\\b"),
+            0x0c => out.bytes(b"\\f"),
+            _ => out.bytes(&[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
                 HEX[usize::from(b >> 4)],
                 HEX[usize::from(b & 0xf)],
-            ];
-            out.push_str(std::str::from_utf8(&escape).unwrap_or("\\ufffd"));
-        } else {
-            let escape = [b'\\', class];
-            out.push_str(std::str::from_utf8(&escape).unwrap_or("\\\\"));
+            ]),
         }
+        start = stop + 1;
     }
-    if let Some(run) = s.get(start..) {
-        out.push_str(run);
-    }
-    out.push_str("\"");
+    out.byte(b'"');
 }
 
 pub(crate) fn write_value<S: Sink>(value: &Value, out: &mut S) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
+        Value::Null => out.bytes(b"null"),
+        Value::Bool(true) => out.bytes(b"true"),
+        Value::Bool(false) => out.bytes(b"false"),
         Value::Number(n) => n.write_to(out),
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
-            out.push_str("[");
+            out.byte(b'[');
             let mut first = true;
             for item in items {
                 if !first {
-                    out.push_str(",");
+                    out.byte(b',');
                 }
                 first = false;
                 write_value(item, out);
             }
-            out.push_str("]");
+            out.byte(b']');
         }
         Value::Object(map) => {
-            out.push_str("{");
+            out.byte(b'{');
             let mut first = true;
             for (key, item) in map {
                 if !first {
-                    out.push_str(",");
+                    out.byte(b',');
                 }
                 first = false;
                 write_string(key, out);
-                out.push_str(":");
+                out.byte(b':');
                 write_value(item, out);
             }
-            out.push_str("}");
+            out.byte(b'}');
         }
     }
 }
 
-/// Appends the canonical JSON text of `value` to `out`: keys sorted by code point, no whitespace, non-ASCII written
-/// as raw UTF-8, floats in Python `repr` form, `NaN`/`Infinity` bare.
+/// Appends the canonical JSON text of `value` to `out`: keys sorted by code point, no whitespace,
+/// non-ASCII written as raw UTF-8, floats in Python `repr` form, `NaN`/`Infinity` bare.
 ///
-/// This (and [`to_canonical_string`]) is the byte-exact path that checksums must be computed over. It allocates
-/// nothing besides growing `out`.
+/// This (and [`to_canonical_string`]) is the byte-exact path that checksums must be computed over.
+/// It allocates nothing besides growing `out`.
 pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     write_value(value, out);
 }
@@ -142,9 +124,12 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 /// Returns the canonical JSON text of `value`; see [`write_canonical`].
 #[must_use]
 pub fn to_canonical_string(value: &Value) -> String {
-    let mut out = String::with_capacity(canonical_len(value));
+    // Sizing the buffer exactly would take a second pass over the tree; growing it is cheaper.
+    let mut out = Vec::with_capacity(256);
     write_value(value, &mut out);
-    out
+    // The writer copies whole UTF-8 sequences from strings and adds only ASCII, so the conversion
+    // always succeeds; the lossy fallback exists only so that this function cannot panic.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Returns the length in bytes of the canonical text of `value`, without building it.
@@ -155,12 +140,14 @@ pub fn canonical_len(value: &Value) -> usize {
     counter.len
 }
 
-/// Returns the length of `json.dumps(value, separators=(",", ":"))`, Python's compact form with the default
-/// `ensure_ascii=True`: the measure the reference SDK's `Event.from_dict` compares against `max_size_bytes`.
+/// Returns the length of `json.dumps(value, separators=(",", ":"))`, Python's compact form with the
+/// default `ensure_ascii=True`: the measure the reference SDK's `Event.from_dict` compares against
+/// `max_size_bytes`.
 ///
-/// Key order does not change the length. In this form every non-ASCII character and U+007F is escaped: characters
-/// in the Basic Multilingual Plane take 6 bytes (`\u00e9`), others 12 (a surrogate pair, `\ud83d\ude00`).
-/// Note that `Event.from_json` measures the raw input string instead, before parsing.
+/// Key order does not change the length. In this form every non-ASCII character and U+007F is
+/// escaped: characters in the Basic Multilingual Plane take 6 bytes (`\u00e9`), others 12 (a
+/// surrogate pair, `\ud83d\ude00`). Note that `Event.from_json` measures the raw input string
+/// instead, before parsing.
 #[must_use]
 pub fn ascii_compact_len(value: &Value) -> usize {
     match value {
@@ -214,7 +201,8 @@ mod tests {
             (0u8..0x20).map(char::from).collect::<String>() + "\"\\/\u{7f}\u{2028}\u{2029}é😀";
         let expected = concat!(
             r#""\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f"#,
-            r#"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f"#,
+            r#"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017"#,
+            r#"\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f"#,
             "\\\"\\\\/\u{7f}\u{2028}\u{2029}é😀\""
         );
         assert_eq!(to_canonical_string(&Value::from(text)), expected);
@@ -249,8 +237,10 @@ mod tests {
 
     #[test]
     fn ascii_length_escapes_non_ascii() {
-        // json.dumps({"é": ["\x7f😀", 1e16, None, True, False, "a\n\x01"], "k": {}}, separators=(",", ":"))
-        // == '{"\\u00e9":["\\u007f\\ud83d\\ude00",1e+16,null,true,false,"a\\n\\u0001"],"k":{}}' (72 characters)
+        // json.dumps({"é": ["\x7f😀", 1e16, None, True, False, "a\n\x01"], "k": {}},
+        // separators=(",", ":")) ==
+        // '{"\\u00e9":["\\u007f\\ud83d\\ude00",1e+16,null,true,false,"a\\n\\u0001"],"k":{}}' (72
+        // characters)
         let inner = Value::Array(vec![
             Value::from("\u{7f}😀"),
             Value::Number(Number::from_f64(1e16)),

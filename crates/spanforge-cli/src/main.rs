@@ -1,0 +1,61 @@
+//! `spanforge`: the command-line front of SpanForge.
+//!
+//! This crate is deliberately thin. It parses arguments, reads files and the environment,
+//! owns the async runtime where one is needed, wires the library layers together, and maps
+//! outcomes to exit codes. It holds no business logic of its own.
+//!
+//! Exit codes are the same for every command:
+//! - `0`: success (every event valid, the ledger intact, …);
+//! - `1`: the input or the ledger failed a check (an invalid event, an integrity failure);
+//! - `2`: usage, configuration or I/O error (bad arguments, a missing key, an unreadable file).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod catalog;
+mod events;
+mod input;
+
+/// Compliance evidence for AI systems: validate, ingest and audit AI events.
+#[derive(Debug, Parser)]
+#[command(name = "spanforge", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with event files (JSONL, one event per line).
+    #[command(subcommand)]
+    Events(events::Command),
+    /// The control catalogs: SOC 2, ISO/IEC 42001, NIST AI RMF, EU AI Act, GDPR, HIPAA.
+    #[command(subcommand)]
+    Catalog(catalog::Command),
+}
+
+/// What a command concluded, mapped to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Everything checked out (exit 0).
+    Ok,
+    /// A check failed: invalid input or a broken ledger (exit 1).
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Events(cmd) => events::run(cmd),
+        Command::Catalog(cmd) => catalog::run(cmd),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("spanforge: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `spanforge` binary: one test binary, a module per command area.
+
+mod catalog;
+mod events;
+mod support;

@@ -1,0 +1,475 @@
+//! Unit tests for the AEV1 envelope: format vectors (seal direction needs the crate-private
+//! fixed-message-id entry point), tamper cases and parser robustness.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::keys::ProviderId;
+
+fn ctx(tenant: &str, event: &str) -> EncryptionContext {
+    EncryptionContext::for_event(tenant, event, "ai-call/v1").unwrap()
+}
+
+fn dek(byte: u8) -> Dek {
+    Dek::from_slice(&[byte; 32]).unwrap()
+}
+
+fn kid() -> DataKeyId {
+    DataKeyId::new("dk-test").unwrap()
+}
+
+fn sample(edks: &[WrappedDek]) -> (Dek, EncryptionContext, Vec<u8>) {
+    let k = dek(1);
+    let c = ctx("acme", "evt-1");
+    let blob = seal(&k, &kid(), edks, &c, b"the payload").unwrap();
+    (k, c, blob)
+}
+
+fn local_edk() -> WrappedDek {
+    WrappedDek::new(ProviderId::Local, "local:main/v1", vec![0x5a; 81]).unwrap()
+}
+
+// ---------------------------------------------------------------- format vectors
+
+#[derive(Debug)]
+struct Vector {
+    name: String,
+    dek: Vec<u8>,
+    message_id: [u8; 32],
+    key_id: String,
+    context: EncryptionContext,
+    edks: Vec<WrappedDek>,
+    plaintext: Vec<u8>,
+    commitment: Vec<u8>,
+    envelope: Vec<u8>,
+}
+
+fn hex_field(v: &serde_json::Value, name: &str) -> Vec<u8> {
+    hex::decode(
+        v[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("field {name} missing")),
+    )
+    .unwrap_or_else(|e| panic!("field {name} is not hex: {e}"))
+}
+
+fn load_vectors() -> Vec<Vector> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/aev1.json");
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read AEV1 format vectors at {path}: {e}"));
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let vectors = doc["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 4, "expected at least 4 AEV1 vectors");
+    vectors
+        .iter()
+        .map(|v| {
+            let context: BTreeMap<String, String> =
+                serde_json::from_value(v["context"].clone()).unwrap();
+            let edks = v["edks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    WrappedDek::new(
+                        ProviderId::from_code(
+                            u8::try_from(e["provider"].as_u64().unwrap()).unwrap(),
+                        )
+                        .unwrap(),
+                        e["key_id"].as_str().unwrap(),
+                        hex_field(e, "blob"),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            Vector {
+                name: v["name"].as_str().unwrap().to_owned(),
+                dek: hex_field(v, "dek"),
+                message_id: hex_field(v, "message_id").try_into().unwrap(),
+                key_id: v["key_id"].as_str().unwrap().to_owned(),
+                context: EncryptionContext::try_from(context).unwrap(),
+                edks,
+                plaintext: hex_field(v, "plaintext"),
+                commitment: hex_field(v, "commitment"),
+                envelope: hex_field(v, "envelope"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn format_vectors_seal_to_the_exact_bytes() {
+    for v in load_vectors() {
+        let k = Dek::from_slice(&v.dek).unwrap();
+        let blob = seal_with_message_id(
+            &k,
+            &DataKeyId::new(v.key_id.clone()).unwrap(),
+            &v.edks,
+            &v.context,
+            &v.plaintext,
+            &v.message_id,
+        )
+        .unwrap();
+        assert_eq!(
+            hex::encode(&blob),
+            hex::encode(&v.envelope),
+            "vector {:?}",
+            v.name
+        );
+    }
+}
+
+#[test]
+fn format_vectors_parse_and_open() {
+    for v in load_vectors() {
+        let env = Envelope::parse(&v.envelope).unwrap();
+        assert_eq!(env.message_id(), &v.message_id, "{}", v.name);
+        assert_eq!(env.key_id().as_str(), v.key_id, "{}", v.name);
+        assert_eq!(env.context(), &v.context, "{}", v.name);
+        assert_eq!(env.edks(), v.edks.as_slice(), "{}", v.name);
+        assert_eq!(
+            env.commitment().as_slice(),
+            v.commitment.as_slice(),
+            "{}",
+            v.name
+        );
+        let k = Dek::from_slice(&v.dek).unwrap();
+        assert_eq!(
+            env.open(&k, &v.context).unwrap().as_slice(),
+            v.plaintext.as_slice()
+        );
+    }
+}
+
+// ---------------------------------------------------------------- round trips
+
+#[test]
+fn round_trip_detached_and_embedded() {
+    for edks in [vec![], vec![local_edk()], vec![local_edk(); MAX_EDKS]] {
+        let (k, c, blob) = sample(&edks);
+        let env = Envelope::parse(&blob).unwrap();
+        assert_eq!(env.edks().len(), edks.len());
+        assert_eq!(env.is_detached(), edks.is_empty());
+        assert_eq!(env.open(&k, &c).unwrap().as_slice(), b"the payload");
+    }
+}
+
+#[test]
+fn round_trip_sizes() {
+    let k = dek(3);
+    let c = ctx("t", "e");
+    for len in [0usize, 1, 15, 16, 17, 1024, 65_537] {
+        let pt: Vec<u8> = (0..len).map(|i| (i % 256) as u8).collect();
+        let blob = seal(&k, &kid(), &[], &c, &pt).unwrap();
+        let env = Envelope::parse(&blob).unwrap();
+        assert_eq!(env.body().len(), len + TAG_LEN);
+        assert_eq!(env.open(&k, &c).unwrap().as_slice(), pt.as_slice());
+    }
+}
+
+#[test]
+fn every_envelope_gets_a_fresh_message_id() {
+    let (k, c, a) = sample(&[]);
+    let b = seal(&k, &kid(), &[], &c, b"the payload").unwrap();
+    let (ea, eb) = (Envelope::parse(&a).unwrap(), Envelope::parse(&b).unwrap());
+    assert_ne!(ea.message_id(), eb.message_id());
+    assert_ne!(
+        ea.body(),
+        eb.body(),
+        "same plaintext must not give the same ciphertext"
+    );
+}
+
+#[test]
+fn seal_refuses_incomplete_context_and_too_many_edks() {
+    let scope = EncryptionContext::for_scope("t", "p").unwrap();
+    assert!(matches!(
+        seal(&dek(1), &kid(), &[], &scope, b"x"),
+        Err(Error::InvalidContext { .. })
+    ));
+    assert!(matches!(
+        seal(&dek(1), &kid(), &vec![local_edk(); 9], &ctx("t", "e"), b"x"),
+        Err(Error::TooLarge { .. })
+    ));
+    // Eight 4 KiB EDKs overflow the 16 KiB header.
+    let big = WrappedDek::new(ProviderId::Aws, "k", vec![1; 4096]).unwrap();
+    assert!(matches!(
+        seal(&dek(1), &kid(), &vec![big; 8], &ctx("t", "e"), b"x"),
+        Err(Error::TooLarge {
+            what: "AEV1 header",
+            ..
+        })
+    ));
+}
+
+// ---------------------------------------------------------------- tamper cases
+
+/// Offsets of interesting fields in a sample envelope (key id "dk-test").
+fn layout(blob: &[u8]) -> (usize, usize, usize, usize) {
+    let env = Envelope::parse(blob).unwrap();
+    let aad_end = env.authenticated_header().len();
+    let commitment_at = aad_end - 4 - COMMITMENT_LEN;
+    let body_start = blob.len() - env.body().len();
+    (39, commitment_at, aad_end, body_start)
+}
+
+#[test]
+fn ciphertext_and_tag_flips_fail_authentication() {
+    let (k, c, blob) = sample(&[]);
+    let (_, _, _, body_start) = layout(&blob);
+    for at in [body_start, blob.len() - TAG_LEN - 1, blob.len() - 1] {
+        let mut t = blob.clone();
+        t[at] ^= 0x01;
+        let env = Envelope::parse(&t).unwrap();
+        assert!(
+            matches!(env.open(&k, &c), Err(Error::AuthenticationFailed)),
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn header_field_flip_fails_authentication() {
+    let (k, c, blob) = sample(&[]);
+    // Flip a key-id byte to another printable character: parses, but the AAD changed.
+    let mut t = blob.clone();
+    t[40] ^= 0x01; // 'd' -> 'e'
+    let env = Envelope::parse(&t).unwrap();
+    assert_eq!(env.key_id().as_str(), "ek-test");
+    assert!(matches!(env.open(&k, &c), Err(Error::AuthenticationFailed)));
+    // Change the body-length field: the structure no longer adds up.
+    let (_, _, aad_end, _) = layout(&blob);
+    let mut t = blob.clone();
+    t[aad_end - 1] ^= 0x01;
+    assert!(matches!(Envelope::parse(&t), Err(Error::Malformed { .. })));
+}
+
+#[test]
+fn rewritten_context_in_header_fails_authentication() {
+    // An attacker edits the tenant in the header ("acme" -> "acmf") and presents the envelope as
+    // the other tenant's: the context check passes, the AEAD does not.
+    let (k, _, blob) = sample(&[]);
+    let pos = blob.windows(4).position(|w| w == b"acme").unwrap();
+    let mut t = blob.clone();
+    t[pos + 3] = b'f';
+    let forged = ctx("acmf", "evt-1");
+    let env = Envelope::parse(&t).unwrap();
+    assert!(matches!(
+        env.open(&k, &forged),
+        Err(Error::AuthenticationFailed)
+    ));
+}
+
+#[test]
+fn context_mismatch_names_the_key() {
+    let (k, _, blob) = sample(&[]);
+    let env = Envelope::parse(&blob).unwrap();
+    match env.open(&k, &ctx("other-tenant", "evt-1")) {
+        Err(Error::ContextMismatch { key }) => assert_eq!(key, "tenant"),
+        other => panic!("expected tenant mismatch, got {other:?}"),
+    }
+    match env.open(&k, &ctx("acme", "evt-2")) {
+        Err(Error::ContextMismatch { key }) => assert_eq!(key, "event"),
+        other => panic!("expected event mismatch, got {other:?}"),
+    }
+    let extra = ctx("acme", "evt-1").with("subject", "s").unwrap();
+    assert!(matches!(
+        env.open(&k, &extra),
+        Err(Error::ContextMismatch { .. })
+    ));
+}
+
+#[test]
+fn wrong_key_and_commitment_tampering_fail_the_commitment() {
+    let (k, c, blob) = sample(&[]);
+    let env = Envelope::parse(&blob).unwrap();
+    assert!(matches!(
+        env.open(&dek(2), &c),
+        Err(Error::CommitmentMismatch)
+    ));
+    let (mid_at, commitment_at, _, _) = layout(&blob);
+    for at in [
+        commitment_at,
+        commitment_at + COMMITMENT_LEN - 1,
+        mid_at - 32,
+        mid_at - 1,
+    ] {
+        let mut t = blob.clone();
+        t[at] ^= 0x80;
+        let env = Envelope::parse(&t).unwrap();
+        assert!(
+            matches!(env.open(&k, &c), Err(Error::CommitmentMismatch)),
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn version_suite_flags_and_truncation_are_typed_errors() {
+    let (_, _, blob) = sample(&[]);
+    let mut t = blob.clone();
+    t[3] = 2;
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::UnsupportedVersion { found: 2 })
+    ));
+    let mut t = blob.clone();
+    t[5] = 2;
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::UnsupportedSuite { found: 2 })
+    ));
+    let mut t = blob.clone();
+    t[6] = 1;
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed { field: "flags", .. })
+    ));
+    let mut t = blob.clone();
+    t[0] = b'X';
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed { field: "magic", .. })
+    ));
+    for len in 0..blob.len() {
+        assert!(
+            Envelope::parse(&blob[..len]).is_err(),
+            "prefix of {len} bytes parsed"
+        );
+    }
+    let mut t = blob.clone();
+    t.push(0);
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed { field: "body", .. })
+    ));
+}
+
+#[test]
+fn edk_section_limits() {
+    let (_, _, blob) = sample(&[]);
+    let (_, _, aad_end, _) = layout(&blob);
+    let mut t = blob.clone();
+    t[aad_end] = 9;
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed {
+            field: "edk_count",
+            ..
+        })
+    ));
+    let mut t = blob.clone();
+    t[aad_end] = 1;
+    t.splice(aad_end + 1..aad_end + 1, [0x07, 0, 1, b'k', 0, 1, 0]);
+    assert!(matches!(
+        Envelope::parse(&t),
+        Err(Error::Malformed {
+            field: "edk.provider",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn exhaustive_single_bit_flips_of_a_detached_envelope_fail() {
+    let (k, c, blob) = sample(&[]);
+    for byte in 0..blob.len() {
+        for bit in 0..8 {
+            let mut t = blob.clone();
+            t[byte] ^= 1 << bit;
+            let outcome = Envelope::parse(&t).and_then(|env| env.open(&k, &c));
+            assert!(
+                outcome.is_err(),
+                "flip of byte {byte} bit {bit} was not detected"
+            );
+        }
+    }
+}
+
+#[test]
+fn debug_is_compact_and_names_the_fields() {
+    let (_, _, blob) = sample(&[local_edk()]);
+    let text = format!("{:?}", Envelope::parse(&blob).unwrap());
+    assert!(text.contains("dk-test") && text.contains("acme") && text.contains("body_len: 27"));
+    assert!(text.len() < 600, "{text}");
+}
+
+#[test]
+fn with_edks_keeps_header_and_body() {
+    let (k, c, blob) = sample(&[local_edk()]);
+    let env = Envelope::parse(&blob).unwrap();
+    let other = WrappedDek::new(ProviderId::Local, "local:main/v2", vec![7; 81]).unwrap();
+    let swapped = env.with_edks(std::slice::from_ref(&other)).unwrap();
+    let env2 = Envelope::parse(&swapped).unwrap();
+    assert_eq!(env2.authenticated_header(), env.authenticated_header());
+    assert_eq!(env2.body(), env.body());
+    assert_eq!(env2.edks(), &[other]);
+    assert_eq!(env2.open(&k, &c).unwrap().as_slice(), b"the payload");
+    assert!(env.with_edks(&vec![local_edk(); 9]).is_err());
+}
+
+// ---------------------------------------------------------------- properties
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Envelope::parse(&bytes);
+        let _ = WrappedDek::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn bytes_behind_a_valid_prefix_never_panic(
+        cut in 0usize..200,
+        tail in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        // Keep a valid beginning so the parser gets past the magic into the variable fields.
+        let (k, c, blob) = sample(&[local_edk()]);
+        let mut t = blob[..cut.min(blob.len())].to_vec();
+        t.extend_from_slice(&tail);
+        if let Ok(env) = Envelope::parse(&t) {
+            let _ = env.open(&k, &c);
+        }
+    }
+
+    #[test]
+    fn any_single_bit_flip_of_any_envelope_fails(
+        pt in proptest::collection::vec(any::<u8>(), 0..256),
+        event in "[0-9a-z]{1,20}",
+        bit in any::<proptest::sample::Index>(),
+    ) {
+        let k = dek(9);
+        let c = ctx("acme", &event);
+        let mut blob = seal(&k, &kid(), &[], &c, &pt).unwrap();
+        let at = bit.index(blob.len() * 8);
+        blob[at / 8] ^= 1 << (at % 8);
+        let outcome = Envelope::parse(&blob).and_then(|env| env.open(&k, &c));
+        prop_assert!(outcome.is_err(), "flip of bit {} went unnoticed", at);
+    }
+
+    #[test]
+    fn round_trip_any_plaintext_and_context(
+        pt in proptest::collection::vec(any::<u8>(), 0..2048),
+        tenant in "[a-z0-9-]{1,20}",
+        event in "[0-9A-Z]{1,26}",
+        extra in proptest::collection::btree_map("[a-z]{1,8}", "\\PC{0,16}", 0..4),
+        key in any::<[u8; 32]>(),
+    ) {
+        let mut c = ctx(&tenant, &event);
+        for (k, v) in &extra {
+            c.insert(k, v).unwrap();
+        }
+        if c.validate_message().is_err() {
+            // `extra` overwrote a required key with an empty value; nothing to test.
+            return Ok(());
+        }
+        let k = Dek::from_slice(&key).unwrap();
+        let blob = seal(&k, &kid(), &[], &c, &pt).unwrap();
+        let env = Envelope::parse(&blob).unwrap();
+        prop_assert_eq!(env.context(), &c);
+        let opened = env.open(&k, &c).unwrap();
+        prop_assert_eq!(opened.as_slice(), pt.as_slice());
+    }
+}
