@@ -102,15 +102,6 @@ impl HmacSecret {
         hex::encode(Sha256::digest(self.bytes.as_slice()))
     }
 
-    /// A short digest that identifies the key without revealing it: HMAC of a fixed label under
-    /// the key itself, so computing it needs the key. Used to derive ids for keys that come
-    /// without one (environment variables).
-    pub fn key_id_digest(&self) -> String {
-        let mut mac = self.mac();
-        mac.update(b"spanforge key id v1");
-        hex::encode(mac.finalize().into_bytes())
-    }
-
     fn mac(&self) -> HmacSha256 {
         // HMAC accepts keys of any length, so this cannot fail.
         <HmacSha256 as KeyInit>::new_from_slice(&self.bytes)
@@ -225,6 +216,15 @@ impl Keyring {
     /// The key whose fingerprint is `hex` (case-insensitive), if the keyring holds it.
     pub fn by_fingerprint(&self, hex: &str) -> Option<&HmacSecret> {
         self.by_fingerprint.get(&hex.to_ascii_lowercase())
+    }
+
+    /// The key under which `first` (a chain's first signed event) verifies, if the keyring
+    /// holds one: how a verifier given several secrets finds where a chain starts without
+    /// being told. Each candidate is checked in constant time.
+    pub fn detect_starting_key(&self, first: &Event) -> Option<&HmacSecret> {
+        self.by_fingerprint
+            .values()
+            .find(|k| check_event(first, k) == EventCheck::Valid)
     }
 
     /// Whether the keyring holds any key.
@@ -430,11 +430,13 @@ impl<'k> ChainVerifier<'k> {
                 }
                 self.current = Some(key);
             } else {
+                // Keep verifying under the current key: a chain that really switched keys
+                // then shows every later event as tampered, while a rotation event that was
+                // merely carried along (the reference itself switches only with a key_map)
+                // verifies as the reference would.
                 report.warnings.push(format!(
-                    "rotation event {id} switches to a key the keyring does not hold; later events cannot be verified"
+                    "rotation event {id} names a key the keyring does not hold; later events are checked under the current key"
                 ));
-                self.current = None;
-                self.missing_key = true;
             }
         }
         check
@@ -618,11 +620,28 @@ mod tests {
         assert_eq!(r.rotations.len(), 1);
         assert!(r.rotations[0].key_found);
 
-        // Without the new key the events after the rotation cannot be verified.
+        // Without the new key the events after the rotation fail under the old one.
         let r = verify(&events, &Keyring::new(a));
         assert!(!r.valid);
         assert_eq!(r.tampered_count, 4);
         assert!(!r.rotations[0].key_found);
+        assert!(
+            r.warnings.iter().any(|w| w.contains("does not hold")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn the_starting_key_is_found_among_several() {
+        let a = key(KEY_A);
+        let b = key(KEY_B);
+        let events = chain(3, &b);
+        let mut ring = Keyring::default();
+        ring.add(a);
+        assert!(ring.detect_starting_key(&events[0]).is_none());
+        ring.add(b.clone());
+        let found = ring.detect_starting_key(&events[0]).expect("b signed it");
+        assert_eq!(found.fingerprint(), b.fingerprint());
     }
 
     #[test]

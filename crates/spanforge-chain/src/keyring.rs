@@ -18,28 +18,21 @@
 //!   verifying the events it signed needs it.
 //! - Key ids are random and say nothing about the secret.
 //!
-//! Resolution of the signing key for a tenant, in order: the tenant's active key in the
-//! keyring; the environment variable `SPANFORGE_KEY_<ORG>` (the Python SDK's convention:
-//! upper case, `-` and `.` as `_`); the keyring's default key; `SPANFORGE_SIGNING_KEY`. There is
-//! no built-in fallback: with none of these, signing fails.
+//! Which key signs for which tenant at run time (keyring entries and the environment
+//! variables of the Python SDK) is decided by the store's key provider; this module only holds
+//! the document.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::compat::{HmacSecret, Keyring};
+use crate::compat::HmacSecret;
 use crate::note::{NoteSigner, NoteVerifier};
 use crate::{Error, Result};
 
 /// The `format` value of a keyring document.
 pub const FORMAT: &str = "spanforge-keyring/v1";
-
-/// The environment variable holding the default HMAC secret (the Python SDK's name).
-pub const ENV_SIGNING_KEY: &str = "SPANFORGE_SIGNING_KEY";
-
-/// The prefix of per-tenant secret variables (the Python SDK's `EnvKeyResolver`).
-pub const ENV_TENANT_KEY_PREFIX: &str = "SPANFORGE_KEY_";
 
 /// Whether a key signs new entries or only verifies old ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -435,117 +428,6 @@ fn classify(e: &serde_json::Error) -> String {
     }
 }
 
-/// A signing key chosen for a tenant, and where it came from.
-#[derive(Debug, Clone)]
-pub struct SigningKey {
-    /// The key id recorded with every event it signs.
-    pub id: String,
-    /// The secret.
-    pub secret: HmacSecret,
-    /// Where the key came from (`keyring`, or the environment variable's name).
-    pub origin: String,
-}
-
-/// The environment variable name for a tenant's key, as the Python SDK spells it.
-pub fn tenant_env_var(tenant: &str) -> String {
-    let mut name = String::from(ENV_TENANT_KEY_PREFIX);
-    name.extend(tenant.chars().map(|c| match c {
-        '-' | '.' => '_',
-        c => c.to_ascii_uppercase(),
-    }));
-    name
-}
-
-/// The id recorded for a key that comes from an environment variable: the variable's name and
-/// a short keyed digest, so that a changed value gets a new id without the id revealing it.
-fn env_key_id(var: &str, secret: &HmacSecret) -> String {
-    format!("env:{var}:{}", &secret.key_id_digest()[..12])
-}
-
-/// Chooses the signing key of `tenant` (`None`: the default tenant) from the keyring and the
-/// environment (`env` returns a variable's value), in the order the module docs give.
-///
-/// Keys from the environment are held to the native minimum length.
-pub fn signing_key(
-    keyring: Option<&KeyringFile>,
-    env: &dyn Fn(&str) -> Option<String>,
-    tenant: Option<&str>,
-) -> Result<SigningKey> {
-    if let (Some(ring), Some(t)) = (keyring, tenant) {
-        if let Some(k) = ring.active_hmac(Some(t)) {
-            return Ok(SigningKey {
-                id: k.id.clone(),
-                secret: k.secret.clone(),
-                origin: "keyring".to_owned(),
-            });
-        }
-    }
-    let from_env = |var: String| -> Result<Option<SigningKey>> {
-        match env(&var) {
-            Some(value) => {
-                let secret =
-                    HmacSecret::new_native(&value).map_err(|e| key_error(format!("{var}: {e}")))?;
-                Ok(Some(SigningKey {
-                    id: env_key_id(&var, &secret),
-                    secret,
-                    origin: var,
-                }))
-            }
-            None => Ok(None),
-        }
-    };
-    if let Some(t) = tenant {
-        if let Some(k) = from_env(tenant_env_var(t))? {
-            return Ok(k);
-        }
-    }
-    if let Some(k) = keyring.and_then(|r| r.active_hmac(None)) {
-        return Ok(SigningKey {
-            id: k.id.clone(),
-            secret: k.secret.clone(),
-            origin: "keyring".to_owned(),
-        });
-    }
-    if let Some(k) = from_env(ENV_SIGNING_KEY.to_owned())? {
-        return Ok(k);
-    }
-    Err(key_error(format!(
-        "no signing key for {}: set {ENV_SIGNING_KEY} (or {}), or create a keyring with `spanforge keys init`",
-        tenant.map_or("the default tenant".to_owned(), |t| format!("tenant {t:?}")),
-        tenant.map_or("SPANFORGE_KEY_<ORG>".to_owned(), tenant_env_var),
-    )))
-}
-
-/// The verification keyring for `tenant`: its starting key as [`signing_key`] would choose it
-/// when the chain began (the oldest applicable key), plus every key a rotation may switch to.
-///
-/// `tenant_keys` lists, for tenants with environment keys, the tenants to look up.
-pub fn verification_keyring(
-    keyring: Option<&KeyringFile>,
-    env: &dyn Fn(&str) -> Option<String>,
-    tenants: &[&str],
-) -> Result<Keyring> {
-    let mut ring = Keyring::default();
-    if let Some(file) = keyring {
-        for k in &file.hmac {
-            ring.add(k.secret.clone());
-        }
-    }
-    if let Some(v) = env(ENV_SIGNING_KEY) {
-        let secret =
-            HmacSecret::new(&v).map_err(|e| key_error(format!("{ENV_SIGNING_KEY}: {e}")))?;
-        ring.add(secret);
-    }
-    for t in tenants {
-        let var = tenant_env_var(t);
-        if let Some(v) = env(&var) {
-            let secret = HmacSecret::new(&v).map_err(|e| key_error(format!("{var}: {e}")))?;
-            ring.add(secret);
-        }
-    }
-    Ok(ring)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,10 +441,6 @@ mod tests {
             }
             Ok(())
         }
-    }
-
-    fn no_env(_: &str) -> Option<String> {
-        None
     }
 
     #[test]
@@ -650,53 +528,5 @@ mod tests {
         );
         let err = KeyringFile::parse(&text).unwrap_err().to_string();
         assert!(err.contains("two active HMAC keys"), "{err}");
-    }
-
-    #[test]
-    fn signing_key_resolution_order() {
-        let mut fill = counter_fill();
-        let mut ring = KeyringFile::generate("l", "t0", &mut fill).unwrap();
-        ring.add_hmac_key(Some("acme"), "t0", &mut fill).unwrap();
-        let acme = ring.active_hmac(Some("acme")).unwrap().id().to_owned();
-        let default = ring.active_hmac(None).unwrap().id().to_owned();
-        let env = |v: &str| match v {
-            "SPANFORGE_KEY_GLOBEX_EU" => {
-                Some("globex-secret-0123456789abcdef0123456789".to_owned())
-            }
-            "SPANFORGE_SIGNING_KEY" => Some("default-env-secret-0123456789abcdef01234".to_owned()),
-            _ => None,
-        };
-        assert_eq!(
-            signing_key(Some(&ring), &env, Some("acme")).unwrap().id,
-            acme
-        );
-        let g = signing_key(Some(&ring), &env, Some("globex-eu")).unwrap();
-        assert!(g.id.starts_with("env:SPANFORGE_KEY_GLOBEX_EU:"), "{}", g.id);
-        assert_eq!(
-            signing_key(Some(&ring), &env, Some("initech")).unwrap().id,
-            default
-        );
-        assert_eq!(signing_key(Some(&ring), &env, None).unwrap().id, default);
-        let only_env = signing_key(None, &env, Some("initech")).unwrap();
-        assert_eq!(only_env.origin, "SPANFORGE_SIGNING_KEY");
-        let err = signing_key(None, &no_env, Some("acme"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("SPANFORGE_KEY_ACME") && err.contains("keys init"),
-            "{err}"
-        );
-        let weak = |v: &str| (v == "SPANFORGE_SIGNING_KEY").then(|| "short".to_owned());
-        let err = signing_key(None, &weak, None).unwrap_err().to_string();
-        assert!(
-            err.contains("SPANFORGE_SIGNING_KEY") && !err.contains("short\""),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn env_var_names_follow_the_python_sdk() {
-        assert_eq!(tenant_env_var("acme-corp"), "SPANFORGE_KEY_ACME_CORP");
-        assert_eq!(tenant_env_var("eu.acme"), "SPANFORGE_KEY_EU_ACME");
     }
 }
