@@ -1,5 +1,8 @@
 //! `spanforge keys`, `ingest` and `audit`: the ledger end to end, through the binary.
 
+// Helpers outside `#[test]` functions may unwrap too: a failure there is a broken fixture.
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
