@@ -61,7 +61,9 @@
 //! None. The crate always builds the same way.
 
 pub mod checkpoint;
+pub mod compat;
 mod error;
+pub mod keyring;
 pub mod merkle;
 pub mod note;
 pub mod tlog_proof;

@@ -13,9 +13,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod catalog;
+mod dates;
 mod events;
+mod ingest;
 mod input;
+mod keyfile;
+mod keys;
 
 /// Compliance evidence for AI systems: validate, ingest and audit AI events.
 #[derive(Debug, Parser)]
@@ -30,6 +35,14 @@ enum Command {
     /// Work with event files (JSONL, one event per line).
     #[command(subcommand)]
     Events(events::Command),
+    /// Validate, sign and append JSONL events to the ledger.
+    Ingest(ingest::IngestArgs),
+    /// Verify the ledger, sign checkpoints, prove single events, export chains.
+    #[command(subcommand)]
+    Audit(audit::Command),
+    /// Create, rotate, list and publish keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
     /// The control catalogs: SOC 2, ISO/IEC 42001, NIST AI RMF, EU AI Act, GDPR, HIPAA.
     #[command(subcommand)]
     Catalog(catalog::Command),
@@ -48,6 +61,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Events(cmd) => events::run(cmd),
+        Command::Ingest(args) => ingest::run(&args),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Keys(cmd) => keys::run(cmd),
         Command::Catalog(cmd) => catalog::run(cmd),
     };
     match result {

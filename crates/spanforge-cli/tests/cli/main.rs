@@ -2,4 +2,5 @@
 
 mod catalog;
 mod events;
+mod ledger;
 mod support;

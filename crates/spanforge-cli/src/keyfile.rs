@@ -1,0 +1,205 @@
+//! Where the CLI finds its ledger and keys: the ledger path, the keyring file (read with its
+//! permissions checked, written atomically with mode 0600) and the key provider built from the
+//! keyring and the environment.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use spanforge_chain::keyring::{KeyStatus, KeyringFile};
+use spanforge_store::{HmacKey, KeyId, SqliteLedger, StaticKeys, TenantId};
+
+/// The default keyring file, in the working directory.
+pub(crate) const DEFAULT_KEYRING: &str = "spanforge-keys.json";
+/// The default ledger file, in the working directory.
+pub(crate) const DEFAULT_DB: &str = "spanforge.db";
+
+/// Options shared by every command that opens the ledger.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LedgerArgs {
+    /// The ledger database (default: $SPANFORGE_DB, else ./spanforge.db).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) db: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+}
+
+/// Options shared by every command that needs keys.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct KeyArgs {
+    /// The keyring file (default: $SPANFORGE_KEYRING, else ./spanforge-keys.json if it exists).
+    /// Without one, keys come from SPANFORGE_SIGNING_KEY and SPANFORGE_KEY_<ORG>.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keyring: Option<PathBuf>,
+}
+
+impl LedgerArgs {
+    /// The ledger path.
+    pub(crate) fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .or_else(|| std::env::var_os("SPANFORGE_DB").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// Opens the ledger, creating it when `create` is set; otherwise a missing file is an error.
+    pub(crate) fn open(&self, create: bool) -> Result<SqliteLedger> {
+        let path = self.db_path();
+        let ledger = if create {
+            SqliteLedger::open(&path)
+        } else {
+            SqliteLedger::open_existing(&path)
+        };
+        ledger.with_context(|| format!("{}: cannot open the ledger", path.display()))
+    }
+}
+
+impl KeyArgs {
+    /// The keyring path that applies, and whether it was named explicitly.
+    pub(crate) fn path(&self) -> (PathBuf, bool) {
+        if let Some(p) = &self.keyring {
+            return (p.clone(), true);
+        }
+        if let Some(p) = std::env::var_os("SPANFORGE_KEYRING") {
+            return (PathBuf::from(p), true);
+        }
+        (PathBuf::from(DEFAULT_KEYRING), false)
+    }
+
+    /// Loads the keyring: an explicitly named one must exist; the default one is optional.
+    pub(crate) fn load(&self) -> Result<Option<KeyringFile>> {
+        let (path, explicit) = self.path();
+        if !explicit && !path.exists() {
+            return Ok(None);
+        }
+        read_keyring(&path).map(Some)
+    }
+
+    /// The key provider: the keyring's keys, then the environment's, as the store resolves them.
+    pub(crate) fn provider(&self) -> Result<StaticKeys> {
+        provider(self.load()?.as_ref())
+    }
+}
+
+/// Reads and parses a keyring file, refusing one that others can read.
+pub(crate) fn read_keyring(path: &Path) -> Result<KeyringFile> {
+    check_private(path)?;
+    let text = zeroize::Zeroizing::new(
+        fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the keyring", path.display()))?,
+    );
+    KeyringFile::parse(&text).with_context(|| format!("{}: invalid keyring", path.display()))
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path)
+        .with_context(|| format!("{}: cannot read the keyring", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "{}: the keyring is readable by others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// Writes `ring` to `path` atomically with mode 0600: a temporary file in the same directory,
+/// synced, then renamed over the target, then the directory synced. `create_new` refuses to
+/// replace an existing file.
+pub(crate) fn write_keyring(path: &Path, ring: &KeyringFile, create_new: bool) -> Result<()> {
+    if create_new && path.exists() {
+        bail!(
+            "{}: a keyring already exists; refusing to overwrite it (it holds the only copy of its keys)",
+            path.display()
+        );
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "keyring".to_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let text = ring.to_json();
+    let result = (|| -> Result<()> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(&tmp)
+            .with_context(|| format!("{}: cannot create", tmp.display()))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path).with_context(|| format!("{}: cannot replace", path.display()))?;
+        if let Ok(d) = fs::File::open(dir) {
+            // Persist the rename; some file systems do not support syncing a directory.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Builds the key provider from a keyring (optional) and the process environment.
+///
+/// Order for a tenant's signing key: the keyring's key for that tenant, `SPANFORGE_KEY_<ORG>`,
+/// the keyring's default key, `SPANFORGE_SIGNING_KEY`. Every retired key stays available for
+/// verification.
+pub(crate) fn provider(ring: Option<&KeyringFile>) -> Result<StaticKeys> {
+    let env_default = std::env::var("SPANFORGE_SIGNING_KEY").ok();
+    let mut keys = StaticKeys::from_env(|name| std::env::var(name).ok())?;
+    let Some(ring) = ring else {
+        return Ok(keys);
+    };
+    let mut has_default = false;
+    for k in ring.hmac_keys() {
+        let key = HmacKey::new(KeyId::new(k.id())?, k.secret().clone());
+        let tenant = k.tenant().map(TenantId::org).transpose()?;
+        match (k.status(), tenant) {
+            (KeyStatus::Active, Some(t)) => keys = keys.with_tenant_key(t, key),
+            (KeyStatus::Active, None) => {
+                has_default = true;
+                keys = keys.with_default_key(key);
+            }
+            (KeyStatus::Retired, t) => keys = keys.with_retired_key(t, key),
+        }
+    }
+    if has_default {
+        // The keyring's default key wins over SPANFORGE_SIGNING_KEY for signing, but events
+        // signed under the environment key must still verify.
+        if let Some(v) = env_default {
+            let secret = spanforge_chain::compat::HmacSecret::new(&v)
+                .context("SPANFORGE_SIGNING_KEY is set but empty")?;
+            keys = keys.with_retired_key(None, HmacKey::derived(secret));
+        }
+    }
+    if let Some(signer) = ring.checkpoint_signer() {
+        // The store takes its own copy of the signer; the secret stays in zeroizing holders.
+        let copy = spanforge_chain::note::NoteSigner::from_skey(&signer.to_skey())?;
+        keys = keys.with_checkpoint_signer(copy);
+    }
+    for v in ring.checkpoint_verifiers() {
+        keys = keys.with_checkpoint_verifier(v);
+    }
+    Ok(keys)
+}
