@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE};
 use spanforge_chain::merkle::leaf_hash;
-use spanforge_event::{Event, EventId, MAX_EVENT_BYTES};
+use spanforge_event::{Checksum, Event, EventId, MAX_EVENT_BYTES};
 
 use crate::backend::{KeyRecord, NewRecord, Reader, TenantState, Writer};
 use crate::error::{Error, Location, Result};
@@ -191,6 +191,7 @@ impl IncomingChain {
     fn check<R: Reader + ?Sized>(
         &mut self,
         reader: &R,
+        pending: &HashSet<EventId>,
         provider: &dyn KeyProvider,
         location: &Location,
         event: &Event,
@@ -217,7 +218,9 @@ impl IncomingChain {
         let linked = match (&self.prev, prev) {
             (Some(expected), found) => found == Some(expected),
             (None, None) => true,
-            (None, Some(found)) => reader.contains_event_id(found.as_str())?,
+            (None, Some(found)) => {
+                pending.contains(found) || reader.contains_event_id(found.as_str())?
+            }
         };
         if !linked {
             let show =
@@ -315,10 +318,65 @@ pub(crate) struct Session {
 }
 
 /// Where one event goes: its chain, position and predecessor.
+#[derive(Debug)]
 struct Plan {
     slot: usize,
     seq: u64,
     prev: Option<EventId>,
+}
+
+/// A chunk of events with their places in the chains, ready to seal.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    locations: Vec<Location>,
+    events: Vec<Event>,
+    plans: Vec<Plan>,
+    ids: HashSet<EventId>,
+}
+
+/// A sealed chunk, ready to store.
+#[derive(Debug)]
+pub(crate) struct Sealed {
+    locations: Vec<Location>,
+    records: Vec<NewRecord>,
+    slots: Vec<usize>,
+    /// The chunk's event ids, which later chunks must treat as stored.
+    pub(crate) ids: HashSet<EventId>,
+}
+
+impl Sealed {
+    /// Stores the chunk, naming the input line of a duplicate id.
+    pub(crate) fn append_to<W: Writer + ?Sized>(&self, tx: &mut W) -> Result<()> {
+        tx.append(&self.records).map_err(|e| match e {
+            Error::DuplicateEventId {
+                location: None,
+                event_id,
+            } => Error::DuplicateEventId {
+                location: self
+                    .records
+                    .iter()
+                    .position(|r| r.event_id.as_str() == event_id)
+                    .and_then(|i| self.locations.get(i).cloned()),
+                event_id,
+            },
+            other => other,
+        })
+    }
+
+    /// How many events the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The id of the chunk's last event.
+    pub(crate) fn last_event_id(&self) -> Option<String> {
+        self.records.last().map(|r| r.event_id.to_string())
+    }
+
+    /// The id of the chunk's first event.
+    pub(crate) fn first_event_id(&self) -> Option<String> {
+        self.records.first().map(|r| r.event_id.to_string())
+    }
 }
 
 impl Session {
@@ -381,18 +439,36 @@ impl Session {
         incoming: &mut IncomingChain,
         events: Vec<(Location, Event)>,
     ) -> Result<()> {
+        let planned = self.plan(tx, provider, incoming, events, &HashSet::new())?;
+        let mut sealed = self.seal(planned)?;
+        self.fold(&mut sealed)?;
+        sealed.append_to(tx)
+    }
+
+    /// Plans a chunk, in order: refuses ids repeated within it, verifies pre-signed events
+    /// (`pending` holds the ids of the chunk sealed but not yet stored, which count as stored),
+    /// and assigns each event its chain, position and predecessor. The chain cursors advance at
+    /// once; if anything later fails, the transaction and this session are discarded together.
+    pub(crate) fn plan<W: Writer + ?Sized>(
+        &mut self,
+        tx: &mut W,
+        provider: &dyn KeyProvider,
+        incoming: &mut IncomingChain,
+        events: Vec<(Location, Event)>,
+        pending: &HashSet<EventId>,
+    ) -> Result<Planned> {
         // Duplicates within the chunk are caught here; duplicates of stored events (or of
         // earlier chunks) by the store's unique index, which then names exactly one event.
-        let mut seen = HashSet::with_capacity(events.len());
+        let mut ids = HashSet::with_capacity(events.len());
         let mut plans = Vec::with_capacity(events.len());
         for (location, event) in &events {
-            if !seen.insert(*event.event_id()) {
+            if !ids.insert(*event.event_id()) {
                 return Err(Error::DuplicateEventId {
                     location: Some(location.clone()),
                     event_id: event.event_id().to_string(),
                 });
             }
-            incoming.check(tx, provider, location, event)?;
+            incoming.check(tx, pending, provider, location, event)?;
             let slot = self.slot(tx, provider, &TenantId::of_event(event))?;
             let chain = &mut self.chains[slot];
             let seq = chain.state.size;
@@ -402,15 +478,30 @@ impl Session {
                     chain.state.id
                 )));
             }
-            // The cursor advances at once; if anything later fails, the transaction and this
-            // session are discarded together.
             let prev = chain.state.head;
             chain.state.head = Some(*event.event_id());
             chain.state.size = seq + 1;
             chain.dirty = true;
             plans.push(Plan { slot, seq, prev });
         }
-        let (locations, events): (Vec<Location>, Vec<Event>) = events.into_iter().unzip();
+        let (locations, events) = events.into_iter().unzip();
+        Ok(Planned {
+            locations,
+            events,
+            plans,
+            ids,
+        })
+    }
+
+    /// Signs, serialises and hashes a planned chunk in parallel. Reads the session only, so it
+    /// can run while the previous chunk is being stored.
+    pub(crate) fn seal(&self, planned: Planned) -> Result<Sealed> {
+        let Planned {
+            locations,
+            events,
+            plans,
+            ids,
+        } = planned;
         let chains = &self.chains;
         let sealed: Vec<std::result::Result<NewRecord, String>> = events
             .into_par_iter()
@@ -433,8 +524,19 @@ impl Session {
                 reason,
             })?);
         }
-        for (record, plan) in records.iter_mut().zip(&plans) {
-            let frontier = &mut self.chains[plan.slot].state.frontier;
+        Ok(Sealed {
+            locations,
+            records,
+            slots: plans.into_iter().map(|p| p.slot).collect(),
+            ids,
+        })
+    }
+
+    /// Appends a sealed chunk's leaves to the tenants' trees, in order, recording the interior
+    /// nodes each append completes.
+    pub(crate) fn fold(&mut self, sealed: &mut Sealed) -> Result<()> {
+        for (record, &slot) in sealed.records.iter_mut().zip(&sealed.slots) {
+            let frontier = &mut self.chains[slot].state.frontier;
             let nodes = &mut record.nodes;
             frontier
                 .append(record.leaf_hash, |id, hash| {
@@ -444,19 +546,7 @@ impl Session {
                 })
                 .map_err(|e| Error::chain("appending to the tree", e))?;
         }
-        tx.append(&records).map_err(|e| match e {
-            Error::DuplicateEventId {
-                location: None,
-                event_id,
-            } => Error::DuplicateEventId {
-                location: records
-                    .iter()
-                    .position(|r| r.event_id.as_str() == event_id)
-                    .and_then(|i| locations.get(i).cloned()),
-                event_id,
-            },
-            other => other,
-        })
+        Ok(())
     }
 
     /// Writes the heads of every chain this session extended.
@@ -526,9 +616,14 @@ pub(crate) fn seal(
     seq: u64,
     prev: Option<&EventId>,
 ) -> std::result::Result<NewRecord, String> {
-    let signed = compat::sign(event, key.secret(), prev);
-    let mut envelope = Vec::with_capacity(1024);
-    signed.write_canonical(&mut envelope);
+    // `compat::sign`, inlined so that the payload is serialised once: its canonical bytes are
+    // hashed for the checksum and then copied into the envelope.
+    let payload = event.payload_canonical();
+    let checksum = Checksum::of_canonical(&payload);
+    let signature = key.secret().sign_parts(event.event_id(), &checksum, prev);
+    let signed = event.with_integrity(checksum, signature, prev.copied());
+    let mut envelope = Vec::with_capacity(payload.len() + 512);
+    signed.write_canonical_parts(&mut envelope, Some(&payload));
     if envelope.len() > MAX_EVENT_BYTES || signed.ascii_compact_len() > MAX_EVENT_BYTES {
         return Err(format!(
             "the event is larger than {MAX_EVENT_BYTES} bytes once signed, so no reader could load it back"

@@ -89,7 +89,8 @@
 //! * [`Ledger`] ([`ledger`]): ingest, append, rotate, checkpoint, prove, export, query.
 //! * [`verify`]: verification and its report.
 //! * [`ingest`]: input lines, JSONL reading, the sealing pipeline.
-//! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema.
+//! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema;
+//!   [`memory`]: an in-memory backend for tests and benchmarks.
 //! * [`keys`]: key ids, HMAC keys, [`KeyProvider`] and [`StaticKeys`].
 //! * [`tenant`]: [`TenantId`] and checkpoint origins.
 //!
@@ -102,6 +103,7 @@ mod error;
 pub mod ingest;
 pub mod keys;
 pub mod ledger;
+pub mod memory;
 pub mod sqlite;
 pub mod tenant;
 pub mod verify;
@@ -118,6 +120,7 @@ pub use ledger::{
     SqliteLedger, StoredEvent, TenantSummary, VerifiedProof, format_checkpoints, parse_origin,
     split_checkpoints, verify_event_proof,
 };
+pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
 pub use tenant::TenantId;
 pub use verify::{
