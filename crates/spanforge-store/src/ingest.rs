@@ -2,7 +2,7 @@
 //! tenants' chains and trees (sign, serialise, hash, append) inside one transaction.
 //!
 //! The sealing pipeline per event is: tenant chain head → [`compat::sign`] with the tenant's key
-//! → canonical envelope (signature included) → [`leaf_hash`] → [`Frontier::append`], which yields
+//! → canonical envelope (signature included) → [`leaf_hash`] → [`Frontier::append`](spanforge_chain::merkle::Frontier::append), which yields
 //! the completed tree nodes → one [`NewRecord`]. Signing and hashing run in parallel over a chunk
 //! of events (the HMAC covers only the predecessor's *id*, which is known before any signature
 //! is computed); the frontier fold and the storage writes are sequential.

@@ -508,7 +508,7 @@ mod tests {
         let report = mem.verify(&keys(&mk), &VerifyOptions::new()).unwrap();
         assert!(report.valid, "{report:#?}");
         let proof = mem
-            .prove(&keys(&mk), &event(7, "b").event_id().to_string())
+            .prove(&keys(&mk), event(7, "b").event_id().as_str())
             .unwrap();
         let verifier = NoteSigner::from_seed(&mk, &[3; 32]).unwrap().verifier();
         crate::verify_event_proof(proof.to_text().as_bytes(), &verifier, None).unwrap();
@@ -532,7 +532,7 @@ mod tests {
         assert_eq!(mem.tenants().unwrap(), before);
         assert_eq!(mem.keys(None).unwrap().len(), 1);
         assert!(
-            mem.get(&event(10, "c").event_id().to_string())
+            mem.get(event(10, "c").event_id().as_str())
                 .unwrap()
                 .is_none()
         );
