@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -101,13 +101,24 @@ impl<R: BufRead> Iterator for JsonlLines<R> {
         if self.failed {
             return None;
         }
+        // No line longer than an event may be (plus its line ending) is read into memory.
+        let limit = MAX_EVENT_BYTES as u64 + 2;
         loop {
             self.buf.clear();
             self.line += 1;
             let location = Location::new(self.source.clone(), self.line);
-            match self.reader.read_line(&mut self.buf) {
+            match self.reader.by_ref().take(limit).read_line(&mut self.buf) {
                 Ok(0) => return None,
-                Ok(_) => {
+                Ok(n) => {
+                    if n as u64 == limit && !self.buf.ends_with('\n') {
+                        self.failed = true;
+                        return Some(Err(Error::Input {
+                            location,
+                            reason: format!(
+                                "the line is longer than the {MAX_EVENT_BYTES}-byte event limit"
+                            ),
+                        }));
+                    }
                     let text = self.buf.trim_end_matches(['\n', '\r']);
                     if text.trim().is_empty() {
                         continue;
@@ -662,4 +673,37 @@ pub(crate) fn parse_chunk(lines: Vec<InputLine>) -> Result<Vec<(Location, Event)
         })
         .collect();
     parsed.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_lines_are_numbered_bounded_and_utf8_checked() {
+        let text = "a\n\n  \r\nb\r\nc";
+        let lines: Vec<InputLine> = JsonlLines::new("f", text.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        let got: Vec<(u64, String)> = lines
+            .iter()
+            .map(|l| match &l.content {
+                InputContent::Json(t) => (l.location.line, t.clone()),
+                InputContent::Event(_) => (0, String::new()),
+            })
+            .collect();
+        assert_eq!(got, vec![(1, "a".into()), (4, "b".into()), (5, "c".into())]);
+
+        let long = format!("x\n{}\n", "y".repeat(MAX_EVENT_BYTES + 5));
+        let mut it = JsonlLines::new("big", long.as_bytes());
+        assert!(it.next().unwrap().is_ok());
+        let err = it.next().unwrap().unwrap_err();
+        assert_eq!(err.location().unwrap().line, 2);
+        assert!(it.next().is_none());
+
+        let bad = b"ok\n\xff\xfe\n";
+        let mut it = JsonlLines::new("bin", &bad[..]);
+        assert!(it.next().unwrap().is_ok());
+        assert_eq!(it.next().unwrap().unwrap_err().location().unwrap().line, 2);
+    }
 }
