@@ -176,6 +176,9 @@ pub struct IngestReceipt {
     pub last_event_id: Option<String>,
     /// The heads of the tenants written to, after the last commit.
     pub tenants: Vec<TenantHead>,
+    /// Things that did not stop the ingest but that an operator should know (for example signed
+    /// input verified under a key shorter than 32 bytes).
+    pub warnings: Vec<String>,
 }
 
 /// The verification state of the chain that pre-signed input events form, in input order within
@@ -195,6 +198,7 @@ pub(crate) struct IncomingChain {
     prev: Option<EventId>,
     keys: HashMap<TenantId, Option<HmacKey>>,
     pub(crate) verified: u64,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl IncomingChain {
@@ -281,6 +285,7 @@ impl IncomingChain {
                     .find(|k| compat::check_event(event, k.secret()) == EventCheck::Valid);
                 match found {
                     Some(key) => {
+                        self.warn_if_weak(&key, location);
                         self.keys.insert(tenant.clone(), Some(key));
                     }
                     None => {
@@ -305,11 +310,32 @@ impl IncomingChain {
                 }
                 None => None,
             };
+            if let Some(key) = &next {
+                self.warn_if_weak(key, location);
+            }
             self.keys.insert(tenant, next);
         }
         self.prev = Some(*event.event_id());
         self.verified += 1;
         Ok(true)
+    }
+}
+
+impl IncomingChain {
+    /// Notes (once per key) that signed input verified under a key the ledger itself would
+    /// refuse to sign with: accepted, as the reference accepts it, but worth knowing.
+    fn warn_if_weak(&mut self, key: &HmacKey, location: &Location) {
+        if key.secret().is_weak() {
+            let text = format!(
+                "{location}: signed input verified under key {}, which is shorter than {} bytes",
+                key.id(),
+                compat::MIN_NATIVE_SECRET_BYTES
+            );
+            let id = format!(" key {} ", key.id());
+            if !self.warnings.iter().any(|w| w.contains(&id)) {
+                self.warnings.push(text);
+            }
+        }
     }
 }
 

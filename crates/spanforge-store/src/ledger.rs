@@ -544,6 +544,7 @@ impl<B: Backend> Ledger<B> {
             }
             receipt.last_event_id.clone_from(&last_id);
             receipt.verified_presigned = incoming.verified;
+            receipt.warnings.clone_from(&incoming.warnings);
             merge_heads(&mut receipt.tenants, session.heads());
             on_commit(&BatchReceipt {
                 events: in_tx,

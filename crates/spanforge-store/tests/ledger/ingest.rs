@@ -316,6 +316,8 @@ fn weak_native_keys_are_refused_but_weak_input_keys_verify() {
     let chain = reference_chain(&events(0, 4, None), "short-secret");
     let receipt = t.ledger.ingest(&keys, lines("ref.jsonl", &chain)).unwrap();
     assert_eq!(receipt.verified_presigned, 4);
+    assert_eq!(receipt.warnings.len(), 1, "{:?}", receipt.warnings);
+    assert!(receipt.warnings[0].contains("shorter than 32 bytes"));
     assert!(t.ledger.verify(&keys, &VerifyOptions::new()).unwrap().valid);
 }
 
