@@ -192,6 +192,11 @@ pub struct IngestReceipt {
 ///   tenant's key: the first event of a tenant is tried against every key configured for that
 ///   tenant, after which the chain stays on that key until a `llm.audit.key.rotated` event
 ///   switches to the configured key whose SHA-256 fingerprint the rotation names.
+///
+/// What this cannot show: the compatible signature covers only `event_id`, `payload` and
+/// `prev_id`, so an edit to any other field of a signed input event (timestamp, type, org,
+/// tags, ...) made before ingest, or a cut at the end of the input, verifies. From ingest on, the
+/// ledger's tree covers every field.
 #[derive(Debug, Default)]
 pub(crate) struct IncomingChain {
     source: Option<Arc<str>>,

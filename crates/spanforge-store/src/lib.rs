@@ -27,7 +27,9 @@
 //! * **Append-only**: the API has no update or delete path, and SQLite triggers refuse `UPDATE`
 //!   and `DELETE` on events, keys and checkpoints.
 //! * **Laundering is refused**: events that arrive already signed are verified as a chain
-//!   before they are re-signed; one tampered or unlinked event refuses the whole input.
+//!   before they are re-signed; one tampered or unlinked event refuses the whole input. (The
+//!   compatible signature covers only `event_id`, `payload` and `prev_id`, so edits to other
+//!   fields made *before* ingest cannot be seen; from ingest on the tree covers every field.)
 //! * **Anti-truncation**: [`Ledger::checkpoint`] signs `(size, root)` with Ed25519 as a C2SP
 //!   `tlog-checkpoint`; [`Ledger::verify`] compares size *and* root with checkpoints kept outside
 //!   the database, so truncation, rollback and forks are detected.
