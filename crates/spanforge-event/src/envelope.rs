@@ -508,8 +508,24 @@ impl Event {
 
     /// Appends [`Event::to_canonical_json`]'s bytes to `out` (no newline), without other allocation.
     pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        self.write_canonical_parts(out, None);
+    }
+
+    /// Like [`Event::write_canonical`], and returns the range of `out` that holds the payload's
+    /// canonical bytes (the checksum input), so a caller that needs both hashes the payload without
+    /// serialising it twice.
+    ///
+    /// When `payload_canonical` is given it is copied in place of serialising the payload again; it
+    /// must be this event's [`Event::payload_canonical`] (a caller that signs has just computed it),
+    /// otherwise the output is not this event's canonical form.
+    pub fn write_canonical_parts(
+        &self,
+        out: &mut Vec<u8>,
+        payload_canonical: Option<&[u8]>,
+    ) -> std::ops::Range<usize> {
         let mut extra = self.extra.iter().peekable();
         let mut first = true;
+        let mut payload = 0..0;
         out.push(b'{');
         for (name, field) in FIELDS {
             // Unknown fields are interleaved in key order.
@@ -517,13 +533,24 @@ impl Event {
                 write_key(key, out, &mut first);
                 json::write_canonical(value, out);
             }
-            self.write_field(name, field, out, &mut first);
+            if let Field::Payload = field {
+                write_key(name, out, &mut first);
+                let start = out.len();
+                match payload_canonical {
+                    Some(bytes) => out.extend_from_slice(bytes),
+                    None => json::write_canonical(&self.payload, out),
+                }
+                payload = start..out.len();
+            } else {
+                self.write_field(name, field, out, &mut first);
+            }
         }
         for (key, value) in extra {
             write_key(key, out, &mut first);
             json::write_canonical(value, out);
         }
         out.push(b'}');
+        payload
     }
 
     /// Writes one field with its key, if the event has it.
@@ -812,6 +839,20 @@ mod tests {
         assert_eq!(e.timestamp().unix_micros(), 1_767_434_401_250_000);
         assert_eq!(Event::from_value(json::parse(FULL).unwrap()).unwrap(), e);
         assert_eq!(e.ascii_compact_len(), FULL.len());
+    }
+
+    #[test]
+    fn canonical_parts_locate_and_reuse_the_payload() {
+        // An unknown field whose value holds a "payload" key sorts before the real payload.
+        let line = FULL.replacen('{', r#"{"aa":{"payload":{"x":1}},"#, 1);
+        let e = Event::from_json_str(&line).unwrap();
+        let mut out = Vec::new();
+        let span = e.write_canonical_parts(&mut out, None);
+        assert_eq!(out, e.to_canonical_json().as_bytes());
+        assert_eq!(&out[span.clone()], e.payload_canonical().as_slice());
+        let mut reused = Vec::new();
+        let span2 = e.write_canonical_parts(&mut reused, Some(&e.payload_canonical()));
+        assert_eq!((reused, span2), (out, span));
     }
 
     #[test]

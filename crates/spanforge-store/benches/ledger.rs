@@ -1,1 +1,199 @@
-fn main() {}
+//! Ledger throughput on realistic ~500-byte span events.
+//!
+//! Run with `cargo bench -p spanforge-store --bench ledger`. Groups:
+//! * `seal/memory`: sign + serialise + leaf hash + tree append into the in-memory backend
+//!   (the sealing pipeline without SQLite), per event;
+//! * `ingest/sqlite_durable`: `append_batch` of parsed events into SQLite, one durable commit
+//!   (WAL, `synchronous=FULL`) per batch; `ingest/sqlite_jsonl` does the same from JSON lines,
+//!   parsing included;
+//! * `verify/sqlite`: full verification of a 200,000-event SQLite ledger (both cores);
+//! * `proof`: verifying one exported tlog-proof bundle (note signature + inclusion path), and the
+//!   inclusion path alone.
+
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use spanforge_chain::compat::HmacSecret;
+use spanforge_chain::note::NoteSigner;
+use spanforge_event::{Event, EventId, Timestamp};
+use spanforge_store::{
+    HmacKey, InputLine, Ledger, Location, MemoryBackend, SqliteLedger, StaticKeys, VerifyOptions,
+    verify_event_proof,
+};
+
+const T0: i64 = 1_767_434_400_000_000;
+const BATCH: u64 = 8192;
+const VERIFY_EVENTS: u64 = 200_000;
+
+/// A realistic span event of about 500 bytes (before signing), in one of four tenants.
+fn event_json(n: u64) -> String {
+    let ts_micros = T0 + n as i64 * 1000;
+    let id = EventId::from_parts(
+        (ts_micros / 1000) as u64,
+        (0xBE7C_u128 << 64) | u128::from(n),
+    )
+    .expect("valid ULID parts");
+    let ts = Timestamp::from_unix_micros(ts_micros).expect("valid timestamp");
+    let org = ["acme", "globex", "initech", "umbrella"][(n % 4) as usize];
+    format!(
+        concat!(
+            r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed","org_id":"{org}","#,
+            r#""payload":{{"duration_ms":1250.5,"finish_reason":"stop","model":{{"name":"gpt-4o","system":"openai"}},"#,
+            r#""operation":"chat","span_id":"00f067aa0ba902b7","span_kind":"CLIENT","status":"ok","temperature":0.7,"#,
+            r#""token_usage":{{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"#,
+            r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}},"schema_version":"2.0","session_id":"s-{s}","#,
+            r#""source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{{"env":"prod"}},"#,
+            r#""timestamp":"{ts}","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#
+        ),
+        a = n % 97,
+        id = id,
+        org = org,
+        s = n % 13,
+        ts = ts.as_str(),
+    )
+}
+
+fn events(start: u64, count: u64) -> Vec<Event> {
+    (start..start + count)
+        .map(|n| Event::from_json_str(&event_json(n)).expect("bench events are valid"))
+        .collect()
+}
+
+fn keys(log_key_name: &str) -> StaticKeys {
+    StaticKeys::new()
+        .with_default_key(HmacKey::derived(
+            HmacSecret::new_native("bench-signing-secret-0123456789abcdefghijkl")
+                .expect("a 32-byte secret"),
+        ))
+        .with_checkpoint_signer(NoteSigner::from_seed(log_key_name, &[5; 32]).expect("signer"))
+}
+
+fn seal(c: &mut Criterion) {
+    let mut group = c.benchmark_group("seal");
+    group.throughput(Throughput::Elements(BATCH));
+    group.sample_size(20);
+    let template = events(0, BATCH);
+    println!(
+        "event size: {} bytes unsigned",
+        template[0].to_canonical_json().len()
+    );
+    group.bench_function("memory", |b| {
+        b.iter_batched(
+            || {
+                let ledger = Ledger::new(MemoryBackend::new().expect("entropy"));
+                let keys = keys(&ledger.log_key_name());
+                (ledger, keys, template.clone())
+            },
+            |(mut ledger, keys, events)| {
+                ledger.append_batch(&keys, events).expect("append");
+                ledger
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
+fn ingest(c: &mut Criterion) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(BATCH));
+    group.sample_size(20);
+
+    let mut ledger = SqliteLedger::open(dir.path().join("ingest.db")).expect("open");
+    let k = keys(&ledger.log_key_name());
+    let mut next = 1_000_000_000u64;
+    group.bench_function("sqlite_durable", |b| {
+        b.iter_batched(
+            || {
+                next += BATCH;
+                events(next, BATCH)
+            },
+            |events| ledger.append_batch(&k, events).expect("append"),
+            BatchSize::PerIteration,
+        );
+    });
+
+    let mut ledger = SqliteLedger::open(dir.path().join("jsonl.db")).expect("open");
+    let k = keys(&ledger.log_key_name());
+    let source: Arc<str> = Arc::from("bench.jsonl");
+    group.bench_function("sqlite_jsonl", |b| {
+        b.iter_batched(
+            || {
+                next += BATCH;
+                (next..next + BATCH)
+                    .map(|n| {
+                        Ok(InputLine::json(
+                            Location::new(source.clone(), n),
+                            event_json(n),
+                        ))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |lines| ledger.ingest(&k, lines).expect("ingest"),
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let mut ledger = SqliteLedger::open(dir.path().join("verify.db")).expect("open");
+    let k = keys(&ledger.log_key_name());
+    let mut n = 0;
+    while n < VERIFY_EVENTS {
+        ledger
+            .append_batch(&k, events(n, BATCH.min(VERIFY_EVENTS - n)))
+            .expect("append");
+        n += BATCH;
+    }
+    let mut group = c.benchmark_group("verify");
+    group.throughput(Throughput::Elements(VERIFY_EVENTS));
+    group.sample_size(10);
+    group.bench_function("sqlite", |b| {
+        b.iter(|| {
+            let report = ledger.verify(&k, &VerifyOptions::new()).expect("verify");
+            assert!(report.valid);
+            black_box(report.events)
+        });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("proof");
+    let id = events(123_457, 1)[0].event_id().to_string();
+    let proof = ledger.prove(&k, &id).expect("prove");
+    let text = proof.to_text();
+    let verifier = k.checkpoint_verifiers().remove(0);
+    group.bench_function("verify_bundle", |b| {
+        b.iter(|| verify_event_proof(black_box(text.as_bytes()), &verifier, None).expect("valid"));
+    });
+    let cp = proof.bundle.clone();
+    let checkpoint = spanforge_chain::checkpoint::SignedCheckpoint::parse_unverified(
+        cp.checkpoint_note().as_bytes(),
+    )
+    .expect("checkpoint");
+    let leaf = spanforge_chain::merkle::leaf_hash(proof.envelope.as_bytes());
+    group.bench_function("verify_inclusion_path", |b| {
+        b.iter(|| {
+            spanforge_chain::merkle::verify_inclusion(
+                cp.index(),
+                checkpoint.checkpoint().size(),
+                black_box(&leaf),
+                cp.path(),
+                checkpoint.checkpoint().root(),
+            )
+            .expect("valid")
+        });
+    });
+    group.finish();
+}
+
+use spanforge_store::KeyProvider as _;
+
+criterion_group!(benches, seal, ingest, verify);
+criterion_main!(benches);

@@ -2,20 +2,20 @@
 //! tenants' chains and trees (sign, serialise, hash, append) inside one transaction.
 //!
 //! The sealing pipeline per event is: tenant chain head → [`compat::sign`] with the tenant's key
-//! → canonical envelope (signature included) → [`leaf_hash`] → [`Frontier::append`], which yields
+//! → canonical envelope (signature included) → [`leaf_hash`] → [`Frontier::append`](spanforge_chain::merkle::Frontier::append), which yields
 //! the completed tree nodes → one [`NewRecord`]. Signing and hashing run in parallel over a chunk
 //! of events (the HMAC covers only the predecessor's *id*, which is known before any signature
 //! is computed); the frontier fold and the storage writes are sequential.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE};
 use spanforge_chain::merkle::leaf_hash;
-use spanforge_event::{Event, EventId, MAX_EVENT_BYTES};
+use spanforge_event::{Checksum, Event, EventId, MAX_EVENT_BYTES};
 
 use crate::backend::{KeyRecord, NewRecord, Reader, TenantState, Writer};
 use crate::error::{Error, Location, Result};
@@ -101,13 +101,24 @@ impl<R: BufRead> Iterator for JsonlLines<R> {
         if self.failed {
             return None;
         }
+        // No line longer than an event may be (plus its line ending) is read into memory.
+        let limit = MAX_EVENT_BYTES as u64 + 2;
         loop {
             self.buf.clear();
             self.line += 1;
             let location = Location::new(self.source.clone(), self.line);
-            match self.reader.read_line(&mut self.buf) {
+            match self.reader.by_ref().take(limit).read_line(&mut self.buf) {
                 Ok(0) => return None,
-                Ok(_) => {
+                Ok(n) => {
+                    if n as u64 == limit && !self.buf.ends_with('\n') {
+                        self.failed = true;
+                        return Some(Err(Error::Input {
+                            location,
+                            reason: format!(
+                                "the line is longer than the {MAX_EVENT_BYTES}-byte event limit"
+                            ),
+                        }));
+                    }
                     let text = self.buf.trim_end_matches(['\n', '\r']);
                     if text.trim().is_empty() {
                         continue;
@@ -165,6 +176,9 @@ pub struct IngestReceipt {
     pub last_event_id: Option<String>,
     /// The heads of the tenants written to, after the last commit.
     pub tenants: Vec<TenantHead>,
+    /// Things that did not stop the ingest but that an operator should know (for example signed
+    /// input verified under a key shorter than 32 bytes).
+    pub warnings: Vec<String>,
 }
 
 /// The verification state of the chain that pre-signed input events form, in input order within
@@ -178,12 +192,18 @@ pub struct IngestReceipt {
 ///   tenant's key: the first event of a tenant is tried against every key configured for that
 ///   tenant, after which the chain stays on that key until a `llm.audit.key.rotated` event
 ///   switches to the configured key whose SHA-256 fingerprint the rotation names.
+///
+/// What this cannot show: the compatible signature covers only `event_id`, `payload` and
+/// `prev_id`, so an edit to any other field of a signed input event (timestamp, type, org,
+/// tags, ...) made before ingest, or a cut at the end of the input, verifies. From ingest on, the
+/// ledger's tree covers every field.
 #[derive(Debug, Default)]
 pub(crate) struct IncomingChain {
     source: Option<Arc<str>>,
     prev: Option<EventId>,
     keys: HashMap<TenantId, Option<HmacKey>>,
     pub(crate) verified: u64,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl IncomingChain {
@@ -191,6 +211,7 @@ impl IncomingChain {
     fn check<R: Reader + ?Sized>(
         &mut self,
         reader: &R,
+        pending: &HashSet<EventId>,
         provider: &dyn KeyProvider,
         location: &Location,
         event: &Event,
@@ -217,7 +238,9 @@ impl IncomingChain {
         let linked = match (&self.prev, prev) {
             (Some(expected), found) => found == Some(expected),
             (None, None) => true,
-            (None, Some(found)) => reader.contains_event_id(found.as_str())?,
+            (None, Some(found)) => {
+                pending.contains(found) || reader.contains_event_id(found.as_str())?
+            }
         };
         if !linked {
             let show =
@@ -267,6 +290,7 @@ impl IncomingChain {
                     .find(|k| compat::check_event(event, k.secret()) == EventCheck::Valid);
                 match found {
                     Some(key) => {
+                        self.warn_if_weak(&key, location);
                         self.keys.insert(tenant.clone(), Some(key));
                     }
                     None => {
@@ -291,11 +315,32 @@ impl IncomingChain {
                 }
                 None => None,
             };
+            if let Some(key) = &next {
+                self.warn_if_weak(key, location);
+            }
             self.keys.insert(tenant, next);
         }
         self.prev = Some(*event.event_id());
         self.verified += 1;
         Ok(true)
+    }
+}
+
+impl IncomingChain {
+    /// Notes (once per key) that signed input verified under a key the ledger itself would
+    /// refuse to sign with: accepted, as the reference accepts it, but worth knowing.
+    fn warn_if_weak(&mut self, key: &HmacKey, location: &Location) {
+        if key.secret().is_weak() {
+            let text = format!(
+                "{location}: signed input verified under key {}, which is shorter than {} bytes",
+                key.id(),
+                compat::MIN_NATIVE_SECRET_BYTES
+            );
+            let id = format!(" key {} ", key.id());
+            if !self.warnings.iter().any(|w| w.contains(&id)) {
+                self.warnings.push(text);
+            }
+        }
     }
 }
 
@@ -315,10 +360,65 @@ pub(crate) struct Session {
 }
 
 /// Where one event goes: its chain, position and predecessor.
+#[derive(Debug)]
 struct Plan {
     slot: usize,
     seq: u64,
     prev: Option<EventId>,
+}
+
+/// A chunk of events with their places in the chains, ready to seal.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    locations: Vec<Location>,
+    events: Vec<Event>,
+    plans: Vec<Plan>,
+    ids: HashSet<EventId>,
+}
+
+/// A sealed chunk, ready to store.
+#[derive(Debug)]
+pub(crate) struct Sealed {
+    locations: Vec<Location>,
+    records: Vec<NewRecord>,
+    slots: Vec<usize>,
+    /// The chunk's event ids, which later chunks must treat as stored.
+    pub(crate) ids: HashSet<EventId>,
+}
+
+impl Sealed {
+    /// Stores the chunk, naming the input line of a duplicate id.
+    pub(crate) fn append_to<W: Writer + ?Sized>(&self, tx: &mut W) -> Result<()> {
+        tx.append(&self.records).map_err(|e| match e {
+            Error::DuplicateEventId {
+                location: None,
+                event_id,
+            } => Error::DuplicateEventId {
+                location: self
+                    .records
+                    .iter()
+                    .position(|r| r.event_id.as_str() == event_id)
+                    .and_then(|i| self.locations.get(i).cloned()),
+                event_id,
+            },
+            other => other,
+        })
+    }
+
+    /// How many events the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The id of the chunk's last event.
+    pub(crate) fn last_event_id(&self) -> Option<String> {
+        self.records.last().map(|r| r.event_id.to_string())
+    }
+
+    /// The id of the chunk's first event.
+    pub(crate) fn first_event_id(&self) -> Option<String> {
+        self.records.first().map(|r| r.event_id.to_string())
+    }
 }
 
 impl Session {
@@ -381,18 +481,36 @@ impl Session {
         incoming: &mut IncomingChain,
         events: Vec<(Location, Event)>,
     ) -> Result<()> {
+        let planned = self.plan(tx, provider, incoming, events, &HashSet::new())?;
+        let mut sealed = self.seal(planned)?;
+        self.fold(&mut sealed)?;
+        sealed.append_to(tx)
+    }
+
+    /// Plans a chunk, in order: refuses ids repeated within it, verifies pre-signed events
+    /// (`pending` holds the ids of the chunk sealed but not yet stored, which count as stored),
+    /// and assigns each event its chain, position and predecessor. The chain cursors advance at
+    /// once; if anything later fails, the transaction and this session are discarded together.
+    pub(crate) fn plan<W: Writer + ?Sized>(
+        &mut self,
+        tx: &mut W,
+        provider: &dyn KeyProvider,
+        incoming: &mut IncomingChain,
+        events: Vec<(Location, Event)>,
+        pending: &HashSet<EventId>,
+    ) -> Result<Planned> {
         // Duplicates within the chunk are caught here; duplicates of stored events (or of
         // earlier chunks) by the store's unique index, which then names exactly one event.
-        let mut seen = HashSet::with_capacity(events.len());
+        let mut ids = HashSet::with_capacity(events.len());
         let mut plans = Vec::with_capacity(events.len());
         for (location, event) in &events {
-            if !seen.insert(*event.event_id()) {
+            if !ids.insert(*event.event_id()) {
                 return Err(Error::DuplicateEventId {
                     location: Some(location.clone()),
                     event_id: event.event_id().to_string(),
                 });
             }
-            incoming.check(tx, provider, location, event)?;
+            incoming.check(tx, pending, provider, location, event)?;
             let slot = self.slot(tx, provider, &TenantId::of_event(event))?;
             let chain = &mut self.chains[slot];
             let seq = chain.state.size;
@@ -402,15 +520,30 @@ impl Session {
                     chain.state.id
                 )));
             }
-            // The cursor advances at once; if anything later fails, the transaction and this
-            // session are discarded together.
             let prev = chain.state.head;
             chain.state.head = Some(*event.event_id());
             chain.state.size = seq + 1;
             chain.dirty = true;
             plans.push(Plan { slot, seq, prev });
         }
-        let (locations, events): (Vec<Location>, Vec<Event>) = events.into_iter().unzip();
+        let (locations, events) = events.into_iter().unzip();
+        Ok(Planned {
+            locations,
+            events,
+            plans,
+            ids,
+        })
+    }
+
+    /// Signs, serialises and hashes a planned chunk in parallel. Reads the session only, so it
+    /// can run while the previous chunk is being stored.
+    pub(crate) fn seal(&self, planned: Planned) -> Result<Sealed> {
+        let Planned {
+            locations,
+            events,
+            plans,
+            ids,
+        } = planned;
         let chains = &self.chains;
         let sealed: Vec<std::result::Result<NewRecord, String>> = events
             .into_par_iter()
@@ -433,8 +566,19 @@ impl Session {
                 reason,
             })?);
         }
-        for (record, plan) in records.iter_mut().zip(&plans) {
-            let frontier = &mut self.chains[plan.slot].state.frontier;
+        Ok(Sealed {
+            locations,
+            records,
+            slots: plans.into_iter().map(|p| p.slot).collect(),
+            ids,
+        })
+    }
+
+    /// Appends a sealed chunk's leaves to the tenants' trees, in order, recording the interior
+    /// nodes each append completes.
+    pub(crate) fn fold(&mut self, sealed: &mut Sealed) -> Result<()> {
+        for (record, &slot) in sealed.records.iter_mut().zip(&sealed.slots) {
+            let frontier = &mut self.chains[slot].state.frontier;
             let nodes = &mut record.nodes;
             frontier
                 .append(record.leaf_hash, |id, hash| {
@@ -444,19 +588,7 @@ impl Session {
                 })
                 .map_err(|e| Error::chain("appending to the tree", e))?;
         }
-        tx.append(&records).map_err(|e| match e {
-            Error::DuplicateEventId {
-                location: None,
-                event_id,
-            } => Error::DuplicateEventId {
-                location: records
-                    .iter()
-                    .position(|r| r.event_id.as_str() == event_id)
-                    .and_then(|i| locations.get(i).cloned()),
-                event_id,
-            },
-            other => other,
-        })
+        Ok(())
     }
 
     /// Writes the heads of every chain this session extended.
@@ -526,10 +658,19 @@ pub(crate) fn seal(
     seq: u64,
     prev: Option<&EventId>,
 ) -> std::result::Result<NewRecord, String> {
-    let signed = compat::sign(event, key.secret(), prev);
-    let mut envelope = Vec::with_capacity(1024);
-    signed.write_canonical(&mut envelope);
-    if envelope.len() > MAX_EVENT_BYTES || signed.ascii_compact_len() > MAX_EVENT_BYTES {
+    // `compat::sign`, inlined so that the payload is serialised once: its canonical bytes are
+    // hashed for the checksum and then copied into the envelope.
+    let payload = event.payload_canonical();
+    let checksum = Checksum::of_canonical(&payload);
+    let signature = key.secret().sign_parts(event.event_id(), &checksum, prev);
+    let signed = event.with_integrity(checksum, signature, prev.copied());
+    let mut envelope = Vec::with_capacity(payload.len() + 512);
+    signed.write_canonical_parts(&mut envelope, Some(&payload));
+    // Escaping non-ASCII grows a byte to at most six, so the ASCII measure (the reference's
+    // `from_dict` guard) only needs computing for envelopes above a sixth of the limit.
+    if envelope.len() > MAX_EVENT_BYTES
+        || (envelope.len() > MAX_EVENT_BYTES / 6 && signed.ascii_compact_len() > MAX_EVENT_BYTES)
+    {
         return Err(format!(
             "the event is larger than {MAX_EVENT_BYTES} bytes once signed, so no reader could load it back"
         ));
@@ -567,4 +708,37 @@ pub(crate) fn parse_chunk(lines: Vec<InputLine>) -> Result<Vec<(Location, Event)
         })
         .collect();
     parsed.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_lines_are_numbered_bounded_and_utf8_checked() {
+        let text = "a\n\n  \r\nb\r\nc";
+        let lines: Vec<InputLine> = JsonlLines::new("f", text.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        let got: Vec<(u64, String)> = lines
+            .iter()
+            .map(|l| match &l.content {
+                InputContent::Json(t) => (l.location.line, t.clone()),
+                InputContent::Event(_) => (0, String::new()),
+            })
+            .collect();
+        assert_eq!(got, vec![(1, "a".into()), (4, "b".into()), (5, "c".into())]);
+
+        let long = format!("x\n{}\n", "y".repeat(MAX_EVENT_BYTES + 5));
+        let mut it = JsonlLines::new("big", long.as_bytes());
+        assert!(it.next().unwrap().is_ok());
+        let err = it.next().unwrap().unwrap_err();
+        assert_eq!(err.location().unwrap().line, 2);
+        assert!(it.next().is_none());
+
+        let bad = b"ok\n\xff\xfe\n";
+        let mut it = JsonlLines::new("bin", &bad[..]);
+        assert!(it.next().unwrap().is_ok());
+        assert_eq!(it.next().unwrap().unwrap_err().location().unwrap().line, 2);
+    }
 }

@@ -2,6 +2,7 @@
 //! key rotation, checkpoints, inclusion proofs, export and queries. Verification lives in
 //! [`crate::verify`].
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use spanforge_chain::checkpoint::{Checkpoint, SignedCheckpoint};
@@ -20,7 +21,7 @@ use crate::backend::{
 };
 use crate::error::{Error, Result};
 use crate::ingest::{
-    BatchReceipt, CHUNK, ChainCursor, IncomingChain, IngestReceipt, InputLine, Session,
+    BatchReceipt, CHUNK, ChainCursor, IncomingChain, IngestReceipt, InputLine, Sealed, Session,
     check_current_key, parse_chunk,
 };
 use crate::keys::{HmacKey, KeyId, KeyProvider};
@@ -471,28 +472,65 @@ impl<B: Backend> Ledger<B> {
             let mut in_tx = 0u64;
             let mut first_id = None;
             let mut last_id = None;
+            // Pipeline: while the pool seals chunk k+1, this thread stores chunk k. Errors are
+            // reported in input order: a failure storing chunk k wins over one in chunk k+1.
+            let mut pending: Option<Sealed> = None;
             loop {
                 let want = match commit_every {
                     Some(n) => chunk_cap.min(n - in_tx as usize),
                     None => chunk_cap,
                 };
-                let mut lines = Vec::with_capacity(want);
-                for item in input.by_ref().take(want) {
-                    lines.push(item?);
-                }
-                if lines.is_empty() {
-                    break;
-                }
-                let events = parse_chunk(lines)?;
+                let planned = if want == 0 {
+                    Ok(None)
+                } else {
+                    pull(&mut input, want).and_then(|lines| {
+                        if lines.is_empty() {
+                            return Ok(None);
+                        }
+                        let events = parse_chunk(lines)?;
+                        let empty = HashSet::new();
+                        let stored_soon = pending.as_ref().map_or(&empty, |p| &p.ids);
+                        session
+                            .plan(&mut tx, keys, &mut incoming, events, stored_soon)
+                            .map(Some)
+                    })
+                };
+                let planned = match planned {
+                    Ok(Some(planned)) => planned,
+                    Ok(None) => break,
+                    Err(e) => {
+                        if let Some(p) = pending.take() {
+                            p.append_to(&mut tx)?;
+                        }
+                        return Err(e);
+                    }
+                };
+                let mut sealed = None;
+                let mut stored = Ok(());
+                rayon::in_place_scope(|scope| {
+                    let session = &session;
+                    scope.spawn(|_| sealed = Some(session.seal(planned)));
+                    if let Some(p) = pending.take() {
+                        stored = p.append_to(&mut tx);
+                    }
+                });
+                stored?;
+                let mut sealed = sealed.ok_or_else(|| Error::NotALedger {
+                    reason: "a sealing task did not run".to_owned(),
+                })??;
+                session.fold(&mut sealed)?;
                 if first_id.is_none() {
-                    first_id = events.first().map(|(_, e)| e.event_id().to_string());
+                    first_id = sealed.first_event_id();
                 }
-                last_id = events.last().map(|(_, e)| e.event_id().to_string());
-                in_tx += events.len() as u64;
-                session.seal_and_append(&mut tx, keys, &mut incoming, events)?;
+                last_id = sealed.last_event_id();
+                in_tx += sealed.len() as u64;
+                pending = Some(sealed);
                 if commit_every.is_some_and(|n| in_tx as usize >= n) {
                     break;
                 }
+            }
+            if let Some(p) = pending.take() {
+                p.append_to(&mut tx)?;
             }
             if in_tx == 0 {
                 break;
@@ -506,6 +544,7 @@ impl<B: Backend> Ledger<B> {
             }
             receipt.last_event_id.clone_from(&last_id);
             receipt.verified_presigned = incoming.verified;
+            receipt.warnings.clone_from(&incoming.warnings);
             merge_heads(&mut receipt.tenants, session.heads());
             on_commit(&BatchReceipt {
                 events: in_tx,
@@ -876,6 +915,18 @@ impl<B: Backend> Ledger<B> {
             .map(|r| StoredEvent::from_record(tenant, r))
             .collect()
     }
+}
+
+/// Takes up to `want` input lines; a read error is returned as is.
+fn pull(
+    input: &mut impl Iterator<Item = Result<InputLine>>,
+    want: usize,
+) -> Result<Vec<InputLine>> {
+    let mut lines = Vec::with_capacity(want);
+    for item in input.by_ref().take(want) {
+        lines.push(item?);
+    }
+    Ok(lines)
 }
 
 fn merge_heads(into: &mut Vec<crate::ingest::TenantHead>, heads: Vec<crate::ingest::TenantHead>) {

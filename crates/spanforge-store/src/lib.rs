@@ -27,7 +27,9 @@
 //! * **Append-only**: the API has no update or delete path, and SQLite triggers refuse `UPDATE`
 //!   and `DELETE` on events, keys and checkpoints.
 //! * **Laundering is refused**: events that arrive already signed are verified as a chain
-//!   before they are re-signed; one tampered or unlinked event refuses the whole input.
+//!   before they are re-signed; one tampered or unlinked event refuses the whole input. (The
+//!   compatible signature covers only `event_id`, `payload` and `prev_id`, so edits to other
+//!   fields made *before* ingest cannot be seen; from ingest on the tree covers every field.)
 //! * **Anti-truncation**: [`Ledger::checkpoint`] signs `(size, root)` with Ed25519 as a C2SP
 //!   `tlog-checkpoint`; [`Ledger::verify`] compares size *and* root with checkpoints kept outside
 //!   the database, so truncation, rollback and forks are detected.
@@ -89,7 +91,8 @@
 //! * [`Ledger`] ([`ledger`]): ingest, append, rotate, checkpoint, prove, export, query.
 //! * [`verify`]: verification and its report.
 //! * [`ingest`]: input lines, JSONL reading, the sealing pipeline.
-//! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema.
+//! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema;
+//!   [`memory`]: an in-memory backend for tests and benchmarks.
 //! * [`keys`]: key ids, HMAC keys, [`KeyProvider`] and [`StaticKeys`].
 //! * [`tenant`]: [`TenantId`] and checkpoint origins.
 //!
@@ -102,6 +105,7 @@ mod error;
 pub mod ingest;
 pub mod keys;
 pub mod ledger;
+pub mod memory;
 pub mod sqlite;
 pub mod tenant;
 pub mod verify;
@@ -118,6 +122,7 @@ pub use ledger::{
     SqliteLedger, StoredEvent, TenantSummary, VerifiedProof, format_checkpoints, parse_origin,
     split_checkpoints, verify_event_proof,
 };
+pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
 pub use tenant::TenantId;
 pub use verify::{

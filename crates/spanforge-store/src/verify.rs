@@ -27,7 +27,8 @@ use spanforge_chain::checkpoint::Checkpoint;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE, TOMBSTONE_TYPE};
 use spanforge_chain::merkle::{self, Frontier, HASH_LEN, Hash, leaf_hash};
 use spanforge_chain::note::NoteVerifier;
-use spanforge_event::{Event, EventId};
+use spanforge_event::{Checksum, Event, EventId};
+use subtle::ConstantTimeEq;
 
 use crate::backend::{Backend, Reader, Record, TenantKey, TenantState};
 use crate::error::Result;
@@ -306,7 +307,7 @@ fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
     out.prev_id = event.prev_id().copied();
 
     let mut canonical = Vec::with_capacity(row.envelope.len());
-    event.write_canonical(&mut canonical);
+    let payload_span = event.write_canonical_parts(&mut canonical, None);
     if canonical != row.envelope {
         reasons.push("the envelope is not in canonical form".to_owned());
     }
@@ -343,7 +344,7 @@ fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
             }
             match &segment.key {
                 None => out.unverified = true,
-                Some(key) => match compat::check_event(&event, key.secret()) {
+                Some(key) => match check_integrity(&event, canonical.get(payload_span), key) {
                     EventCheck::Valid => {}
                     EventCheck::ChecksumMismatch => {
                         reasons.push("its checksum does not match its payload".to_owned());
@@ -375,6 +376,28 @@ fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
     }
     out.reasons = reasons;
     out
+}
+
+/// [`compat::check_event`] with the payload's canonical bytes already at hand (a slice of the
+/// re-serialised envelope), so the payload is not serialised a second time.
+fn check_integrity(event: &Event, payload: Option<&[u8]>, key: &HmacKey) -> EventCheck {
+    let (Some(checksum), Some(signature), Some(payload)) =
+        (event.checksum(), event.signature(), payload)
+    else {
+        return compat::check_event(event, key.secret());
+    };
+    let actual = Checksum::of_canonical(payload);
+    if !bool::from(actual.digest().ct_eq(checksum.digest())) {
+        return EventCheck::ChecksumMismatch;
+    }
+    let expected = key
+        .secret()
+        .sign_parts(event.event_id(), checksum, event.prev_id());
+    if bool::from(expected.mac().ct_eq(signature.mac())) {
+        EventCheck::Valid
+    } else {
+        EventCheck::SignatureMismatch
+    }
 }
 
 /// A checkpoint root to compare when the rebuilt tree reaches its size.

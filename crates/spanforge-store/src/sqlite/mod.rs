@@ -205,7 +205,7 @@ fn configure(conn: &Connection) -> Result<()> {
 }
 
 /// A random (version 4) UUID for a new ledger.
-fn new_ledger_id() -> Result<String> {
+pub(crate) fn new_ledger_id() -> Result<String> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|_| Error::Entropy)?;
     b[6] = (b[6] & 0x0f) | 0x40;

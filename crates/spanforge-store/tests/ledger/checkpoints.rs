@@ -283,7 +283,7 @@ fn an_event_is_proven_to_an_auditor_with_only_the_public_key() {
     verify_event_proof(text.as_bytes(), &public, Some(line.as_bytes())).unwrap();
     let other = t
         .ledger
-        .get(&events(22, 1, Some("acme"))[0].event_id().to_string())
+        .get(events(22, 1, Some("acme"))[0].event_id().as_str())
         .unwrap()
         .unwrap()
         .envelope;

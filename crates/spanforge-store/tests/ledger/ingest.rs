@@ -316,6 +316,8 @@ fn weak_native_keys_are_refused_but_weak_input_keys_verify() {
     let chain = reference_chain(&events(0, 4, None), "short-secret");
     let receipt = t.ledger.ingest(&keys, lines("ref.jsonl", &chain)).unwrap();
     assert_eq!(receipt.verified_presigned, 4);
+    assert_eq!(receipt.warnings.len(), 1, "{:?}", receipt.warnings);
+    assert!(receipt.warnings[0].contains("shorter than 32 bytes"));
     assert!(t.ledger.verify(&keys, &VerifyOptions::new()).unwrap().valid);
 }
 
@@ -432,4 +434,26 @@ fn append_batch_is_one_durable_transaction() {
     );
     // A second connection sees exactly the committed batch.
     assert_eq!(count_rows(&t.path), 100);
+}
+
+#[test]
+fn a_signed_chain_may_continue_from_an_event_earlier_in_the_same_input() {
+    // The first chunk (4096 lines) is still being stored while the second is planned: the
+    // signed event on line 4097 names the unsigned event on line 4096 as its predecessor.
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    let unsigned = events(0, 4096, None);
+    let last = *unsigned[4095].event_id();
+    let key = HmacSecret::new(SECRET).unwrap();
+    let mut signed: Vec<spanforge_event::Event> = Vec::new();
+    for e in events(5000, 3, None) {
+        let prev = signed.last().map_or(last, |p| *p.event_id());
+        signed.push(spanforge_chain::compat::sign(e, &key, Some(&prev)));
+    }
+    let mut all = unsigned;
+    all.extend(signed);
+    let receipt = t.ledger.ingest(&keys, lines("mixed.jsonl", &all)).unwrap();
+    assert_eq!(receipt.verified_presigned, 3);
+    assert_eq!(receipt.events, 4099);
+    assert!(t.ledger.verify(&keys, &VerifyOptions::new()).unwrap().valid);
 }

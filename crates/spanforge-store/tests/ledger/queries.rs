@@ -19,7 +19,11 @@ fn mixed(n: u64, org: Option<&str>) -> Event {
         "llm.eval.score.recorded",
         "decision.made",
     ][(n % 3) as usize];
-    let model = if n % 2 == 0 { "gpt-4o" } else { "claude-3" };
+    let model = if n.is_multiple_of(2) {
+        "gpt-4o"
+    } else {
+        "claude-3"
+    };
     Event::from_json_str(&event_json(n, org, T0 + n as i64 * 1_000_000, kind, model)).unwrap()
 }
 

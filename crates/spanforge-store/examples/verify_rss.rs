@@ -1,0 +1,130 @@
+//! Builds a large SQLite ledger and verifies it, reporting throughput, CPU time and peak memory
+//! (`VmHWM` from `/proc/self/status`), so the "memory stays flat while verifying" claim can be
+//! checked on any size the disk allows.
+//!
+//! ```text
+//! cargo run --release -p spanforge-store --example verify_rss -- build /path/ledger.db 2000000
+//! cargo run --release -p spanforge-store --example verify_rss -- verify /path/ledger.db
+//! ```
+//!
+//! Run the two steps as separate processes: the peak memory of `verify` is then verification's
+//! own. CPU time is user + system time of the process (all threads); on a shared machine it is
+//! a steadier measure than wall time.
+
+use std::time::Instant;
+
+use spanforge_chain::compat::HmacSecret;
+use spanforge_event::{Event, EventId, Timestamp};
+use spanforge_store::{HmacKey, SqliteLedger, StaticKeys, VerifyOptions};
+
+const T0: i64 = 1_767_434_400_000_000;
+const BATCH: u64 = 8192;
+
+fn event(n: u64) -> Result<Event, Box<dyn std::error::Error>> {
+    let ts_micros = T0 + n as i64 * 1000;
+    let id = EventId::from_parts(
+        (ts_micros / 1000) as u64,
+        (0x5EED_u128 << 64) | u128::from(n),
+    )?;
+    let ts = Timestamp::from_unix_micros(ts_micros)?;
+    let org = ["acme", "globex", "initech", "umbrella"][(n % 4) as usize];
+    Ok(Event::from_json_str(&format!(
+        concat!(
+            r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed","org_id":"{org}","#,
+            r#""payload":{{"duration_ms":1250.5,"finish_reason":"stop","model":{{"name":"gpt-4o","system":"openai"}},"#,
+            r#""operation":"chat","span_id":"00f067aa0ba902b7","span_kind":"CLIENT","status":"ok","temperature":0.7,"#,
+            r#""token_usage":{{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"#,
+            r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}},"schema_version":"2.0","session_id":"s-{s}","#,
+            r#""source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{{"env":"prod"}},"#,
+            r#""timestamp":"{ts}","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#
+        ),
+        a = n % 97,
+        id = id,
+        org = org,
+        s = n % 13,
+        ts = ts.as_str(),
+    ))?)
+}
+
+fn keys() -> Result<StaticKeys, Box<dyn std::error::Error>> {
+    Ok(
+        StaticKeys::new().with_default_key(HmacKey::derived(HmacSecret::new_native(
+            "rss-example-signing-secret-0123456789abcdef",
+        )?)),
+    )
+}
+
+/// Peak resident set size in KiB.
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// User + system CPU time of this process, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: verify_rss build PATH COUNT | verify_rss verify PATH";
+    let (Some(mode), Some(path)) = (args.get(1), args.get(2)) else {
+        return Err(usage.into());
+    };
+    let keys = keys()?;
+    let mut ledger = SqliteLedger::open(path)?;
+    let start = Instant::now();
+    let cpu0 = cpu_seconds();
+    match mode.as_str() {
+        "build" => {
+            let count: u64 = args.get(3).ok_or(usage)?.parse()?;
+            let mut n = ledger.tenants()?.iter().map(|t| t.size).sum::<u64>();
+            let end = n + count;
+            while n < end {
+                let batch = (n..(n + BATCH).min(end))
+                    .map(event)
+                    .collect::<Result<Vec<_>, _>>()?;
+                n += batch.len() as u64;
+                ledger.append_batch(&keys, batch)?;
+            }
+            report("appended", count, start, cpu0);
+        }
+        "verify" => {
+            let report_ = ledger.verify(&keys, &VerifyOptions::new())?;
+            report("verified", report_.events, start, cpu0);
+            println!("valid: {}", report_.valid);
+            if !report_.valid {
+                return Err("the ledger did not verify".into());
+            }
+        }
+        _ => return Err(usage.into()),
+    }
+    Ok(())
+}
+
+fn report(what: &str, events: u64, start: Instant, cpu0: f64) {
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "{what} {events} events in {wall:.2} s wall ({:.0} events/s), {cpu:.2} s CPU ({:.0} events per CPU-second), peak RSS {} MiB",
+        events as f64 / wall,
+        events as f64 / cpu.max(1e-9),
+        vm_hwm_kib() / 1024
+    );
+}
