@@ -201,7 +201,7 @@ pub struct IngestReceipt {
 pub(crate) struct IncomingChain {
     source: Option<Arc<str>>,
     prev: Option<EventId>,
-    keys: HashMap<TenantId, Option<HmacKey>>,
+    keys: HashMap<TenantId, HmacKey>,
     pub(crate) verified: u64,
     pub(crate) warnings: Vec<String>,
 }
@@ -263,7 +263,7 @@ impl IncomingChain {
             reason,
         };
         match self.keys.get(&tenant) {
-            Some(Some(key)) => match compat::check_event(event, key.secret()) {
+            Some(key) => match compat::check_event(event, key.secret()) {
                 EventCheck::Valid => {}
                 EventCheck::ChecksumMismatch => {
                     return Err(tampered("its checksum does not match its payload".into()));
@@ -275,11 +275,6 @@ impl IncomingChain {
                     )));
                 }
             },
-            Some(None) => {
-                return Err(tampered(format!(
-                    "tenant {tenant}'s chain rotated to a key that is not configured, so this event cannot be verified"
-                )));
-            }
             None => {
                 if event.payload_checksum() != *checksum {
                     return Err(tampered("its checksum does not match its payload".into()));
@@ -291,7 +286,7 @@ impl IncomingChain {
                 match found {
                     Some(key) => {
                         self.warn_if_weak(&key, location);
-                        self.keys.insert(tenant.clone(), Some(key));
+                        self.keys.insert(tenant.clone(), key);
                     }
                     None => {
                         return Err(tampered(format!(
@@ -318,7 +313,14 @@ impl IncomingChain {
             if let Some(key) = &next {
                 self.warn_if_weak(key, location);
             }
-            self.keys.insert(tenant, next);
+            // A rotation to a key we do not hold keeps the current key, as the reference's
+            // verify_chain does without a key_map: if the chain really switched keys, the
+            // next event fails under the current one and the input is refused there; if the
+            // rotation event was only carried along (for example a foreign chain's rotation
+            // in our own export), the chain goes on verifying.
+            if let Some(key) = next {
+                self.keys.insert(tenant, key);
+            }
         }
         self.prev = Some(*event.event_id());
         self.verified += 1;
