@@ -910,7 +910,7 @@ impl<B: Backend> Ledger<B> {
         let Some(state) = read.tenant(tenant)? else {
             return Ok(Vec::new());
         };
-        read.records_of_type(state.key, KEY_ROTATED_TYPE)?
+        read.rotation_records(state.key)?
             .into_iter()
             .map(|r| StoredEvent::from_record(tenant, r))
             .collect()
