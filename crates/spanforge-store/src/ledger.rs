@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use spanforge_chain::checkpoint::{Checkpoint, SignedCheckpoint};
-use spanforge_chain::compat::KEY_ROTATED_TYPE;
 use spanforge_chain::merkle::{self, Hash, NodeId, NodeStore};
 use spanforge_chain::note::{Note, NoteVerifier};
 use spanforge_chain::tlog_proof::{Leaf, TlogProof};
