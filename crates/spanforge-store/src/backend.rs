@@ -170,9 +170,9 @@ pub trait Reader {
     /// Whether an event with this id is stored.
     fn contains_event_id(&self, event_id: &str) -> Result<bool>;
 
-    /// Every record of `tenant` whose type is exactly `event_type`, in `seq` order (used for key
-    /// rotations, so backends should index it).
-    fn records_of_type(&self, tenant: TenantKey, event_type: &str) -> Result<Vec<Record>>;
+    /// Every key-rotation event (`llm.audit.key.rotated`) of `tenant`, in `seq` order. Backends
+    /// should index these, and only these, so that the index costs nothing per ordinary event.
+    fn rotation_records(&self, tenant: TenantKey) -> Result<Vec<Record>>;
 
     /// Up to `limit` records matching `filter` that come after `after` (a `(ts_micros, seq)`
     /// position, exclusive) in `(ts_micros, seq)` order.

@@ -662,7 +662,10 @@ pub(crate) fn seal(
 ) -> std::result::Result<NewRecord, String> {
     // `compat::sign`, inlined so that the payload is serialised once: its canonical bytes are
     // hashed for the checksum and then copied into the envelope.
-    let payload = event.payload_canonical();
+    // Written directly (not through `payload_canonical`, which sizes its buffer with a separate
+    // pass over the payload).
+    let mut payload = Vec::with_capacity(512);
+    spanforge_event::json::write_canonical(event.payload(), &mut payload);
     let checksum = Checksum::of_canonical(&payload);
     let signature = key.secret().sign_parts(event.event_id(), &checksum, prev);
     let signed = event.with_integrity(checksum, signature, prev.copied());

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use spanforge_chain::checkpoint::{Checkpoint, SignedCheckpoint};
-use spanforge_chain::compat::KEY_ROTATED_TYPE;
 use spanforge_chain::merkle::{self, Hash, NodeId, NodeStore};
 use spanforge_chain::note::{Note, NoteVerifier};
 use spanforge_chain::tlog_proof::{Leaf, TlogProof};
@@ -910,7 +909,7 @@ impl<B: Backend> Ledger<B> {
         let Some(state) = read.tenant(tenant)? else {
             return Ok(Vec::new());
         };
-        read.records_of_type(state.key, KEY_ROTATED_TYPE)?
+        read.rotation_records(state.key)?
             .into_iter()
             .map(|r| StoredEvent::from_record(tenant, r))
             .collect()

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use spanforge_chain::compat::KEY_ROTATED_TYPE;
 use spanforge_chain::merkle::{Frontier, HASH_LEN, Hash, NodeId};
 
 use crate::backend::{
@@ -175,11 +176,11 @@ impl Reader for State {
         Ok(self.by_id.contains_key(event_id))
     }
 
-    fn records_of_type(&self, tenant: TenantKey, event_type: &str) -> Result<Vec<Record>> {
+    fn rotation_records(&self, tenant: TenantKey) -> Result<Vec<Record>> {
         Ok(self
             .tenant_events(tenant)
             .iter()
-            .filter(|r| r.event_type == event_type)
+            .filter(|r| r.event_type == KEY_ROTATED_TYPE)
             .cloned()
             .collect())
     }
@@ -304,9 +305,9 @@ macro_rules! forward_reader {
                 let $s = self;
                 $state.contains_event_id(id)
             }
-            fn records_of_type(&self, t: TenantKey, ty: &str) -> Result<Vec<Record>> {
+            fn rotation_records(&self, t: TenantKey) -> Result<Vec<Record>> {
                 let $s = self;
-                $state.records_of_type(t, ty)
+                $state.rotation_records(t)
             }
             fn query(
                 &self,

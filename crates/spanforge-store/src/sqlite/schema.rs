@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 ///
 /// * `events.id` is `(tenant << 40) | seq`, so rowid order is `(tenant, seq)` order and a
 ///   tenant's chain is one contiguous rowid range; no separate `(tenant, seq)` index is needed.
+/// * Three secondary indexes: `event_id` (unique), `(tenant, ts)` for time queries and
+///   `(tenant, model_id, ts)` for model queries. Key rotations have a partial index of their own,
+///   so it costs nothing per ordinary event; event-type prefixes filter the time index.
 /// * `events.nodes` holds the interior Merkle nodes the event's append completed
 ///   ([`NewRecord::nodes`](crate::NewRecord::nodes)); with `leaf_hash` that is the whole tree.
 /// * `events`, `keys` and `checkpoints` refuse `UPDATE` and `DELETE` through triggers. Only
@@ -57,7 +60,7 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_time ON events (tenant, ts);
 CREATE INDEX events_model ON events (tenant, model_id, ts) WHERE model_id IS NOT NULL;
-CREATE INDEX events_type ON events (tenant, event_type);
+CREATE INDEX events_rotation ON events (tenant) WHERE event_type = 'llm.audit.key.rotated';
 
 CREATE TABLE checkpoints (
     tenant INTEGER NOT NULL REFERENCES tenants (tenant),
