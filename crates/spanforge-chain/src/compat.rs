@@ -10,8 +10,8 @@
 //! signature covers only the event id, the payload (through the checksum) and the predecessor
 //! id ([`COMPAT_COVERED_FIELDS`]). A change to the timestamp, type, org, actor or tags still
 //! verifies, and cutting events off the end of a chain is invisible. The native ledger closes
-//! both holes with a Merkle tree over the whole envelope and signed checkpoints; see
-//! [`crate::ledger`].
+//! both holes with a Merkle tree over the whole envelope ([`crate::merkle`]) and signed
+//! checkpoints ([`crate::checkpoint`]); the `spanforge-store` ledger seals events into both.
 //!
 //! Verification streams: [`ChainVerifier`] takes one event at a time and keeps only the
 //! predecessor id and the current key, so a chain of any length verifies in constant memory.

@@ -30,7 +30,7 @@ pub(crate) struct LedgerArgs {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct KeyArgs {
     /// The keyring file (default: $SPANFORGE_KEYRING, else ./spanforge-keys.json if it exists).
-    /// Without one, keys come from SPANFORGE_SIGNING_KEY and SPANFORGE_KEY_<ORG>.
+    /// Without one, keys come from `SPANFORGE_SIGNING_KEY` and `SPANFORGE_KEY_<ORG>`.
     #[arg(long, value_name = "FILE")]
     pub(crate) keyring: Option<PathBuf>,
 }
