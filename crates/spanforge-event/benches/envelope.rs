@@ -1,38 +1,20 @@
 //! Envelope throughput: parse + guard + validate + canonicalise realistic `llm.trace.span.completed` events.
 //!
 //! Run with `cargo bench -p spanforge-event --bench envelope`. The target is 300,000 events per second on one
-//! core for `span_552b/read_validate_write`.
+//! core for `span_552b/read_validate_write`. `reference_jsonl/validate_lines` is the CLI's `events validate`
+//! workload: every line of the reference corpus read, validated and written back into one reused buffer.
+//!
+//! Timings on a shared machine are noisy; `examples/event_loop.rs` runs the same workloads a fixed number of times
+//! for counting instructions with callgrind.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_main};
 use spanforge_event::Event;
 
-/// An unsigned span event with model, token usage, trace ids and tags (552 bytes).
-const SPAN_552B: &str = concat!(
-    r#"{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"llm.trace.span.completed","org_id":"acme","#,
-    r#""payload":{"duration_ms":1250.0,"finish_reason":"stop","model":{"name":"gpt-4o","system":"openai"},"#,
-    r#""operation":"chat","span_name":"chat","status":"ok","temperature":0.7,"#,
-    r#""token_usage":{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"schema_version":"2.0","#,
-    r#""source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{"env":"prod","region":"eu-west-1"},"#,
-    r#""timestamp":"2026-01-03T10:00:01.250000Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#
-);
-
-/// A signed span event whose payload is what the reference's `SpanPayload.to_dict()` writes (984 bytes).
-const SPAN_SIGNED_984B: &str = concat!(
-    r#"{"checksum":"sha256:ab48237b1ab2be1100e93021ef858d06198e4e23d532bde23955f8e5b165d40a","#,
-    r#""event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"llm.trace.span.completed","org_id":"acme","#,
-    r#""payload":{"duration_ms":1250.0,"end_time_unix_nano":1767434401250000000,"finish_reason":"stop","#,
-    r#""model":{"name":"gpt-4o","system":"openai"},"operation":"chat","reasoning_steps":[],"#,
-    r#""span_id":"00f067aa0ba902b7","span_kind":"CLIENT","span_name":"chat","#,
-    r#""start_time_unix_nano":1767434400000000000,"status":"ok","temperature":0.7,"#,
-    r#""token_usage":{"input_tokens":120,"output_tokens":80,"total_tokens":200},"tool_calls":[],"#,
-    r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"},"prev_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2","#,
-    r#""schema_version":"2.0","#,
-    r#""signature":"hmac-sha256:8670bc140de2609103490ed7cb4917d20722e3a6dcf7790a9939229a1e5a72a9","#,
-    r#""source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{"env":"prod","region":"eu-west-1"},"#,
-    r#""timestamp":"2026-01-03T10:00:01.250000Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#
-);
+#[path = "common/mod.rs"]
+mod common;
+use common::{REFERENCE_JSONL, SPAN_552B, SPAN_SIGNED_984B};
 
 fn envelope(c: &mut Criterion) {
     for (name, text) in [
@@ -80,6 +62,37 @@ fn envelope(c: &mut Criterion) {
         });
         group.finish();
     }
+    jsonl(c);
+}
+
+/// What `events validate` does with a JSONL file: read each line, validate it, write it back canonically into one
+/// reused buffer. One iteration is one pass over the 92-line reference corpus; throughput counts lines.
+fn jsonl(c: &mut Criterion) {
+    let lines: Vec<&str> = REFERENCE_JSONL.lines().collect();
+    for line in &lines {
+        let event = Event::from_json_str(line).expect("the reference corpus is valid");
+        assert_eq!(
+            event.to_canonical_json(),
+            *line,
+            "the reference corpus is canonical"
+        );
+    }
+    let mut group = c.benchmark_group("reference_jsonl");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.bench_function("validate_lines", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            let mut written = 0;
+            for line in black_box(&lines) {
+                out.clear();
+                let e = Event::from_json_str(line).expect("valid");
+                e.write_canonical(&mut out);
+                written += out.len();
+            }
+            black_box(written)
+        });
+    });
+    group.finish();
 }
 
 // The macro defines an undocumented public function.
