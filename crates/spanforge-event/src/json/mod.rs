@@ -59,7 +59,10 @@ mod value;
 mod write;
 
 pub use number::Number;
-pub use parse::{Limits, ParseError, ParseErrorKind, parse, parse_with_limits};
+pub(crate) use parse::{Decline, Member, MemberReader};
+pub use parse::{
+    Limits, ParseError, ParseErrorKind, parse, parse_and_check_canonical, parse_with_limits,
+};
 pub use value::{IntoIter, Iter, Map, Value};
 pub use write::{ascii_compact_len, canonical_len, to_canonical_string, write_canonical};
 
