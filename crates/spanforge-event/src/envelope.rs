@@ -332,7 +332,7 @@ impl Event {
     fn read_members(text: &str) -> Result<Result<Self>, json::Decline> {
         let mut reader = json::MemberReader::open(text)?;
         let mut raw = RawFields::default();
-        let mut extra: Vec<(String, Value)> = Vec::new();
+        let mut extra: Vec<(json::Key, Value)> = Vec::new();
         let mut walk = FieldWalk::new();
         let mut dropped_null = false;
         let mut payload_span = None;
@@ -363,7 +363,7 @@ impl Event {
                 },
                 None => match reader.value()? {
                     Value::Null => dropped_null = true,
-                    value => extra.push((key.into_owned(), value)),
+                    value => extra.push((json::Key::new(&key), value)),
                 },
             }
         }
@@ -406,10 +406,10 @@ impl Event {
             return Err(EventError::wrong_type(WHOLE_EVENT, "a JSON object", &value));
         };
         let mut raw = RawFields::default();
-        let mut extra: Vec<(String, Value)> = Vec::new();
+        let mut extra: Vec<(json::Key, Value)> = Vec::new();
         // The object's keys arrive in code point order.
         let mut walk = FieldWalk::new();
-        for (key, value) in map {
+        for (key, value) in map.into_entries() {
             let known = walk.classify(&key);
             // A null top-level value counts as absent, for known and unknown fields alike.
             if value.is_null() {
@@ -425,7 +425,7 @@ impl Event {
 
     /// Applies the guards and every field rule to the fields read, in the reference's order. `extra` holds the
     /// unknown fields in strictly increasing key order, none `null`.
-    fn check(raw: RawFields<'_>, extra: Vec<(String, Value)>) -> Result<Self> {
+    fn check(raw: RawFields<'_>, extra: Vec<(json::Key, Value)>) -> Result<Self> {
         // The guards run before any field rule, in the reference's order: tag count, then payload depth.
         if let Some(Value::Object(tags)) = &raw.tags
             && tags.len() > MAX_TAGS

@@ -63,7 +63,7 @@ pub(crate) use parse::{Decline, Member, MemberReader};
 pub use parse::{
     Limits, ParseError, ParseErrorKind, parse, parse_and_check_canonical, parse_with_limits,
 };
-pub use value::{IntoIter, Iter, Map, Value};
+pub use value::{IntoIter, Iter, Key, Map, Value};
 pub use write::{ascii_compact_len, canonical_len, to_canonical_string, write_canonical};
 
 /// Parses UTF-8 bytes, as read from a file or socket, with the given [`Limits`].

@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 
 use super::number::{Number, float_text_is_canonical};
-use super::value::{Map, Value};
+use super::value::{Key, Map, Value};
 
 /// Limits applied while parsing untrusted text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -330,7 +330,7 @@ enum Frame {
         /// Offset of the `{`, to locate a duplicate key on the error path.
         open: usize,
         /// The key of the member whose value is being read.
-        key: String,
+        key: Key,
         /// Whether the keys so far arrived in strictly ascending order.
         sorted: bool,
     },
@@ -358,7 +358,7 @@ struct Parser<'a> {
 struct Scratch {
     stack: Vec<Frame>,
     items: Vec<Value>,
-    members: Vec<(String, Value)>,
+    members: Vec<(Key, Value)>,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -604,8 +604,8 @@ impl<'a> Parser<'a> {
 
     /// Parses an object key at its opening quote and the ':' after it, leaving the position at the
     /// value.
-    fn member_key(&mut self) -> PResult<String> {
-        let key = self.string()?;
+    fn member_key(&mut self) -> PResult<Key> {
+        let key = Key::new(&self.string_cow()?);
         self.skip_whitespace();
         if self.peek() != Some(b':') {
             return Err(self.unexpected("':' after an object key"));
@@ -616,7 +616,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Sorts the members of one object by key, rejecting duplicate keys.
-    fn sort_members(&self, open: usize, entries: &mut [(String, Value)]) -> PResult<()> {
+    fn sort_members(&self, open: usize, entries: &mut [(Key, Value)]) -> PResult<()> {
         // Input written with `sort_keys=True` arrives sorted and never gets here. Otherwise sort;
         // then any duplicate sits next to its twin.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -624,7 +624,10 @@ impl<'a> Parser<'a> {
             .windows(2)
             .find(|w| matches!(w, [a, b] if a.0 == b.0))
         {
-            let key = pair.first().map(|(k, _)| k.clone()).unwrap_or_default();
+            let key = pair
+                .first()
+                .map(|(k, _)| String::from(k.as_str()))
+                .unwrap_or_default();
             let offset = self.locate_second_key(open, &key);
             return Err(self.error_at(offset, ParseErrorKind::DuplicateKey { key }));
         }
