@@ -212,6 +212,8 @@ struct RawFields<'a> {
     timestamp: Option<Raw<'a>>,
     source: Option<Raw<'a>>,
     payload: Option<Value>,
+    /// The payload's [`Value::depth`] when the reader counted it while parsing.
+    payload_depth: Option<usize>,
     trace_id: Option<Raw<'a>>,
     span_id: Option<Raw<'a>>,
     parent_span_id: Option<Raw<'a>>,
@@ -346,6 +348,7 @@ impl Event {
                     } else {
                         payload_span = Some(spanned.span);
                         raw.payload = Some(spanned.value);
+                        raw.payload_depth = Some(spanned.depth);
                     }
                 }
                 Some(field @ Field::Tags) => match reader.value()? {
@@ -436,7 +439,7 @@ impl Event {
             });
         }
         if let Some(payload) = &raw.payload {
-            check_payload_depth(payload)?;
+            check_depth(raw.payload_depth.unwrap_or_else(|| payload.depth()))?;
         }
         let tags = raw.tags.map(Tags::from_json).transpose()?;
 
@@ -900,7 +903,11 @@ impl TryFrom<Value> for Event {
 }
 
 pub(crate) fn check_payload_depth(payload: &Value) -> Result<()> {
-    let depth = payload.depth();
+    check_depth(payload.depth())
+}
+
+/// The depth guard, for a payload whose depth is known.
+fn check_depth(depth: usize) -> Result<()> {
     if depth > MAX_PAYLOAD_DEPTH {
         return Err(EventError::TooDeep {
             field: "payload".to_owned(),

@@ -606,6 +606,35 @@ mod fast_path {
             line.replacen("\"tags\":{", "\"tags\":{\"b\":\"1\",\"a\":\"2\",", 1),
             line.replacen('}', ",}", 1),
             line[..line.len() - 1].to_owned(),
+            // Payload depth 10 passes the guard, 11 does not, with or without arrays on the way.
+            line.replacen(
+                "\"payload\":{",
+                &format!("\"payload\":{{\"d\":{}1{},", "[".repeat(8), "]".repeat(8)),
+                1,
+            ),
+            line.replacen(
+                "\"payload\":{",
+                &format!("\"payload\":{{\"d\":{}1{},", "[".repeat(9), "]".repeat(9)),
+                1,
+            ),
+            line.replacen(
+                "\"payload\":{",
+                &format!(
+                    "\"payload\":{{\"d\":{}{{}}{},",
+                    "[{\"x\":".repeat(4),
+                    "}]".repeat(4)
+                ),
+                1,
+            ),
+            line.replacen(
+                "\"payload\":{",
+                &format!(
+                    "\"payload\":{{\"d\":{}[]{},",
+                    "[{\"x\":".repeat(5),
+                    "}]".repeat(5)
+                ),
+                1,
+            ),
         ];
         for (n, text) in cases.iter().enumerate() {
             if let Err(why) = agree(text) {

@@ -351,6 +351,8 @@ struct Parser<'a> {
     canonical: bool,
     /// Work space for [`Parser::value`], kept between the values of one document so that it is allocated once.
     scratch: Scratch,
+    /// The [`Value::depth`] of the value [`Parser::value`] read last, counted while reading it.
+    last_depth: usize,
 }
 
 /// The open containers and the members waiting in them, shared by all nesting levels.
@@ -378,6 +380,7 @@ impl<'a> Parser<'a> {
             base_depth: 0,
             canonical: true,
             scratch: Scratch::default(),
+            last_depth: 0,
         }
     }
 
@@ -463,7 +466,11 @@ impl<'a> Parser<'a> {
             items,
             members,
         } = scratch;
+        // A value that starts at nesting level `n` below this one makes the depth at least `n + 1`, and the
+        // deepest such start sets it, which is what `Value::depth` computes afterwards.
+        let mut deepest = 0;
         'value: loop {
+            deepest = deepest.max(stack.len());
             // A value starts here at nesting level `base_depth + stack.len()`; it adds one more
             // than that to the depth.
             if self.base_depth + stack.len() >= self.max_depth {
@@ -523,6 +530,7 @@ impl<'a> Parser<'a> {
             // they end.
             loop {
                 let Some(frame) = stack.last_mut() else {
+                    self.last_depth = deepest + 1;
                     return Ok(done);
                 };
                 self.skip_whitespace();
@@ -744,11 +752,27 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses a string starting at its opening quote, borrowing it from the text when it holds no escapes.
+    #[inline]
     fn string_cow(&mut self) -> PResult<Cow<'a, str>> {
-        let open = self.pos;
-        let start = open + 1;
-        self.pos = scan_plain(self.bytes, start);
+        let start = self.pos + 1;
+        let end = scan_plain(self.bytes, start);
         // Every byte that stops the scan is ASCII, so slices end on character boundaries.
+        if self.bytes.get(end) == Some(&b'"')
+            && let Some(s) = self.text.get(start..end)
+        {
+            self.pos = end + 1;
+            return Ok(Cow::Borrowed(s));
+        }
+        self.string_with_escapes(start, end)
+    }
+
+    /// The rest of [`Parser::string_cow`] for a string whose plain run, from `start`, stops at `end` on anything
+    /// but its closing quote: an escape, a control character or the end of the input. Kept out of line so that
+    /// the common case stays small.
+    #[inline(never)]
+    fn string_with_escapes(&mut self, start: usize, end: usize) -> PResult<Cow<'a, str>> {
+        let open = start - 1;
+        self.pos = end;
         match self.peek() {
             Some(b'"') => {
                 let s = self.text.get(start..self.pos).unwrap_or_default();
@@ -927,10 +951,12 @@ pub(crate) enum Member<'a> {
     Value(Value),
 }
 
-/// A value as [`MemberReader::value_span`] reads it: the value and where its text lies in the document.
+/// A value as [`MemberReader::value_span`] reads it: the value, where its text lies in the document, and its
+/// [`Value::depth`], counted while reading it.
 pub(crate) struct Spanned {
     pub(crate) value: Value,
     pub(crate) span: Range<usize>,
+    pub(crate) depth: usize,
 }
 
 /// Reads a document whose top level is an object one member at a time, so that a caller can take the members it
@@ -1028,9 +1054,11 @@ impl<'a> MemberReader<'a> {
     pub(crate) fn value_span(&mut self) -> Result<Spanned, Decline> {
         let start = self.parser.pos;
         let value = self.parser.value()?;
+        debug_assert_eq!(self.parser.last_depth, value.depth());
         Ok(Spanned {
             value,
             span: start..self.parser.pos,
+            depth: self.parser.last_depth,
         })
     }
 
