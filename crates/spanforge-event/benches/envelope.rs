@@ -1,104 +1,25 @@
-//! Envelope throughput: parse + guard + validate + canonicalise realistic `llm.trace.span.completed` events.
+//! Envelope throughput: parse + guard + validate + canonicalise realistic `llm.trace.span.completed` events, with
+//! the system allocator (what the library gets by default).
 //!
 //! Run with `cargo bench -p spanforge-event --bench envelope`. The target is 300,000 events per second on one
 //! core for `span_552b/read_validate_write`. `reference_jsonl/validate_lines` is the CLI's `events validate`
 //! workload: every line of the reference corpus read, validated and written back into one reused buffer.
+//! `--bench envelope_mimalloc` runs the same groups with mimalloc as the global allocator, as a binary may choose.
 //!
 //! Timings on a shared machine are noisy; `examples/event_loop.rs` runs the same workloads a fixed number of times
 //! for counting instructions with callgrind.
 
-use std::hint::black_box;
-
-use criterion::{Criterion, Throughput, criterion_main};
-use spanforge_event::Event;
+use criterion::criterion_main;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{REFERENCE_JSONL, SPAN_552B, SPAN_SIGNED_984B};
-
-fn envelope(c: &mut Criterion) {
-    for (name, text) in [
-        ("span_552b", SPAN_552B),
-        ("span_signed_984b", SPAN_SIGNED_984B),
-    ] {
-        let event = Event::from_json_str(text).expect("the bench event is valid");
-        assert_eq!(
-            event.to_canonical_json(),
-            text,
-            "the bench event is already canonical"
-        );
-        if let Some(checksum) = event.checksum() {
-            assert_eq!(
-                checksum,
-                &event.payload_checksum(),
-                "the bench event's checksum is real"
-            );
-        }
-
-        let mut group = c.benchmark_group(name);
-        group.throughput(Throughput::Elements(1));
-        group.bench_function("read_validate_write", |b| {
-            let mut out = Vec::with_capacity(1024);
-            b.iter(|| {
-                out.clear();
-                let e = Event::from_json_str(black_box(text)).expect("valid");
-                e.write_canonical(&mut out);
-                black_box(out.len())
-            });
-        });
-        group.bench_function("read_validate", |b| {
-            b.iter(|| Event::from_json_str(black_box(text)).expect("valid"));
-        });
-        group.bench_function("write", |b| {
-            let mut out = Vec::with_capacity(1024);
-            b.iter(|| {
-                out.clear();
-                black_box(&event).write_canonical(&mut out);
-                black_box(out.len())
-            });
-        });
-        group.bench_function("payload_checksum", |b| {
-            b.iter(|| black_box(&event).payload_checksum())
-        });
-        group.finish();
-    }
-    jsonl(c);
-}
-
-/// What `events validate` does with a JSONL file: read each line, validate it, write it back canonically into one
-/// reused buffer. One iteration is one pass over the 92-line reference corpus; throughput counts lines.
-fn jsonl(c: &mut Criterion) {
-    let lines: Vec<&str> = REFERENCE_JSONL.lines().collect();
-    for line in &lines {
-        let event = Event::from_json_str(line).expect("the reference corpus is valid");
-        assert_eq!(
-            event.to_canonical_json(),
-            *line,
-            "the reference corpus is canonical"
-        );
-    }
-    let mut group = c.benchmark_group("reference_jsonl");
-    group.throughput(Throughput::Elements(lines.len() as u64));
-    group.bench_function("validate_lines", |b| {
-        let mut out = Vec::with_capacity(4096);
-        b.iter(|| {
-            let mut written = 0;
-            for line in black_box(&lines) {
-                out.clear();
-                let e = Event::from_json_str(line).expect("valid");
-                e.write_canonical(&mut out);
-                written += out.len();
-            }
-            black_box(written)
-        });
-    });
-    group.finish();
-}
+#[path = "groups/mod.rs"]
+mod groups;
 
 // The macro defines an undocumented public function.
 #[allow(missing_docs)]
 mod group {
-    criterion::criterion_group!(benches, super::envelope);
+    criterion::criterion_group!(benches, super::groups::envelope);
 }
 use group::benches;
 

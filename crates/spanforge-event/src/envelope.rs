@@ -278,7 +278,7 @@ impl FieldWalk {
     /// The known field named `key`, if any; `key` must be greater than every key passed before.
     fn classify(&mut self, key: &str) -> Option<Field> {
         while let Some(&(name, field)) = FIELDS.get(self.next) {
-            match name.cmp(key) {
+            match json::compare_keys(name.as_bytes(), key.as_bytes()) {
                 Ordering::Less => self.next += 1,
                 Ordering::Equal => {
                     self.next += 1;

@@ -59,7 +59,7 @@ mod value;
 mod write;
 
 pub use number::Number;
-pub(crate) use parse::{Decline, Member, MemberReader};
+pub(crate) use parse::{Decline, Member, MemberReader, compare_keys};
 pub use parse::{
     Limits, ParseError, ParseErrorKind, parse, parse_and_check_canonical, parse_with_limits,
 };

@@ -174,6 +174,9 @@ impl fmt::Debug for Value {
     }
 }
 
+/// The longest key stored inline (`smol_str`'s inline capacity).
+const INLINE_KEY_LEN: usize = 23;
+
 /// An object key: a string that derefs to `str`, stored inline (without an allocation of its own)
 /// when it is at most 23 bytes long, as nearly all keys are.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -183,7 +186,13 @@ impl Key {
     /// Makes a key from a string slice.
     #[must_use]
     pub fn new(key: &str) -> Self {
-        Key(SmolStr::new(key))
+        // `new_inline` copies byte by byte where `new` calls `memcpy`, which is faster for short keys; it
+        // requires (and asserts) that the key fits, which the length check guarantees.
+        if key.len() <= INLINE_KEY_LEN {
+            Key(SmolStr::new_inline(key))
+        } else {
+            Key(SmolStr::new(key))
+        }
     }
 
     /// Returns the key as a string slice.
@@ -597,6 +606,32 @@ mod tests {
         }
         assert_eq!(map.iter().next(), Some((&Key::from("Z"), &Value::Null)));
         assert_eq!(map.iter().len(), 3);
+    }
+
+    #[test]
+    fn keys_of_every_length_keep_their_text_and_order() {
+        let texts: Vec<String> = [0, 1, 22, 23, 24, 100]
+            .iter()
+            .flat_map(|&n| ["a".repeat(n), "é".repeat(n / 2)])
+            .collect();
+        for text in &texts {
+            let key = Key::new(text);
+            assert_eq!(key.as_str(), text);
+            assert_eq!(&*key, text.as_str());
+            assert_eq!(Key::from(text.clone()), key);
+            assert_eq!(String::from(key.clone()), *text);
+            assert_eq!(format!("{key}"), *text);
+            assert_eq!(format!("{key:?}"), format!("{text:?}"));
+        }
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(Key::new(a).cmp(&Key::new(b)), a.cmp(b));
+                assert_eq!(
+                    crate::json::parse::compare_keys(a.as_bytes(), b.as_bytes()),
+                    a.cmp(b)
+                );
+            }
+        }
     }
 
     #[test]
