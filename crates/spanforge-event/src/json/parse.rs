@@ -1007,6 +1007,7 @@ impl<'a> MemberReader<'a> {
     }
 
     /// Reads the next member's key and the `:` after it, or returns `None` when the object closes.
+    #[inline]
     pub(crate) fn next_key(&mut self) -> Result<Option<Cow<'a, str>>, Decline> {
         let p = &mut self.parser;
         if self.closed {
@@ -1053,6 +1054,7 @@ impl<'a> MemberReader<'a> {
     }
 
     /// Reads a member's value: a string as such, anything else as a [`Value`].
+    #[inline]
     pub(crate) fn string_or_value(&mut self) -> Result<Member<'a>, Decline> {
         if self.parser.peek() == Some(b'"') {
             Ok(Member::Str(self.parser.string_cow()?))
@@ -1062,11 +1064,13 @@ impl<'a> MemberReader<'a> {
     }
 
     /// Reads a member's value as a [`Value`].
+    #[inline]
     pub(crate) fn value(&mut self) -> Result<Value, Decline> {
         Ok(self.parser.value()?)
     }
 
     /// Reads a member's value as a [`Value`], with where its text lies.
+    #[inline]
     pub(crate) fn value_span(&mut self) -> Result<Spanned, Decline> {
         let start = self.parser.pos;
         let value = self.parser.value()?;
