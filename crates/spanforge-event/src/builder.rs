@@ -280,6 +280,7 @@ impl EventBuilder {
             signature: None,
             prev_id: None,
             extra: self.extra,
+            verbatim: envelope::Verbatim::default(),
         };
         let size = event.ascii_compact_len() + INTEGRITY_RESERVE;
         if size > MAX_EVENT_BYTES {

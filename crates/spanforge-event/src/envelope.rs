@@ -1,7 +1,9 @@
 //! The event envelope: reading it from JSON (with the DoS guards), checking every field once, and writing it back
 //! as the reference's canonical JSON, byte for byte.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use crate::error::{EventError, Result, WHOLE_EVENT, kind_of};
 use crate::event_type::EventType;
@@ -95,7 +97,7 @@ pub const REQUIRED_FIELDS: [&str; 6] = [
 /// values *inside* the payload or inside an unknown field are kept.
 ///
 /// Equality compares every field (two events with the same id but different payloads differ).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Event {
     pub(crate) schema_version: SchemaVersion,
     pub(crate) event_id: EventId,
@@ -115,51 +117,177 @@ pub struct Event {
     pub(crate) signature: Option<Signature>,
     pub(crate) prev_id: Option<EventId>,
     pub(crate) extra: Map,
+    /// The text the event was read from, when that was its canonical JSON; cleared by every change.
+    pub(crate) verbatim: Verbatim,
 }
 
-/// The raw values of the known fields, taken out of the parsed object before they are checked.
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The verbatim text is a copy of what the fields say, so it is left out.
+        f.debug_struct("Event")
+            .field("schema_version", &self.schema_version)
+            .field("event_id", &self.event_id)
+            .field("event_type", &self.event_type)
+            .field("timestamp", &self.timestamp)
+            .field("source", &self.source)
+            .field("payload", &self.payload)
+            .field("trace_id", &self.trace_id)
+            .field("span_id", &self.span_id)
+            .field("parent_span_id", &self.parent_span_id)
+            .field("org_id", &self.org_id)
+            .field("team_id", &self.team_id)
+            .field("actor_id", &self.actor_id)
+            .field("session_id", &self.session_id)
+            .field("tags", &self.tags)
+            .field("checksum", &self.checksum)
+            .field("signature", &self.signature)
+            .field("prev_id", &self.prev_id)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+/// The canonical JSON an event was read from, kept when the input already was canonical so that writing the event
+/// and hashing its payload copy bytes instead of walking the tree again.
+///
+/// It is a cache of what the fields say, so it takes no part in equality: an event read from canonical text equals
+/// the same event read from any other rendering, or built.
+#[derive(Clone, Default)]
+pub(crate) struct Verbatim(Option<VerbatimText>);
+
+#[derive(Clone)]
+pub(crate) struct VerbatimText {
+    /// The event's canonical JSON.
+    text: Box<str>,
+    /// Where the payload's canonical JSON lies in `text`.
+    payload: Range<usize>,
+}
+
+impl Verbatim {
+    /// The event's canonical JSON, if kept.
+    fn event(&self) -> Option<&str> {
+        self.0.as_ref().map(|v| &*v.text)
+    }
+
+    /// The payload's canonical JSON, if kept.
+    fn payload(&self) -> Option<&[u8]> {
+        self.0
+            .as_ref()
+            .and_then(|v| v.text.as_bytes().get(v.payload.clone()))
+    }
+}
+
+impl PartialEq for Verbatim {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Verbatim {}
+
+/// A known field's value before it is checked. Strings are borrowed from the input text where the fast reader can
+/// do so; everything else (and every field the general path reads) is a parsed [`Value`].
+enum Raw<'a> {
+    Str(Cow<'a, str>),
+    Json(Value),
+}
+
+impl From<Value> for Raw<'_> {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::String(s) => Raw::Str(Cow::Owned(s)),
+            other => Raw::Json(other),
+        }
+    }
+}
+
+/// The raw values of the known fields, taken out of the input before they are checked. Both ways of reading an
+/// event (the fast member reader and the general parser) fill this, and one function checks it, so the two cannot
+/// apply different rules.
 #[derive(Default)]
-struct RawFields {
-    schema_version: Option<Value>,
-    event_id: Option<Value>,
-    event_type: Option<Value>,
-    timestamp: Option<Value>,
-    source: Option<Value>,
+struct RawFields<'a> {
+    schema_version: Option<Raw<'a>>,
+    event_id: Option<Raw<'a>>,
+    event_type: Option<Raw<'a>>,
+    timestamp: Option<Raw<'a>>,
+    source: Option<Raw<'a>>,
     payload: Option<Value>,
-    trace_id: Option<Value>,
-    span_id: Option<Value>,
-    parent_span_id: Option<Value>,
-    org_id: Option<Value>,
-    team_id: Option<Value>,
-    actor_id: Option<Value>,
-    session_id: Option<Value>,
+    /// The payload's [`Value::depth`] when the reader counted it while parsing.
+    payload_depth: Option<usize>,
+    trace_id: Option<Raw<'a>>,
+    span_id: Option<Raw<'a>>,
+    parent_span_id: Option<Raw<'a>>,
+    org_id: Option<Raw<'a>>,
+    team_id: Option<Raw<'a>>,
+    actor_id: Option<Raw<'a>>,
+    session_id: Option<Raw<'a>>,
     tags: Option<Value>,
-    checksum: Option<Value>,
-    signature: Option<Value>,
-    prev_id: Option<Value>,
+    checksum: Option<Raw<'a>>,
+    signature: Option<Raw<'a>>,
+    prev_id: Option<Raw<'a>>,
 }
 
-impl RawFields {
-    fn slot(&mut self, field: Field) -> &mut Option<Value> {
-        match field {
+impl<'a> RawFields<'a> {
+    /// The slot of a field whose value should be a string; `None` for `payload` and `tags`.
+    fn text_slot(&mut self, field: Field) -> Option<&mut Option<Raw<'a>>> {
+        Some(match field {
             Field::ActorId => &mut self.actor_id,
             Field::Checksum => &mut self.checksum,
             Field::EventId => &mut self.event_id,
             Field::EventType => &mut self.event_type,
             Field::OrgId => &mut self.org_id,
             Field::ParentSpanId => &mut self.parent_span_id,
-            Field::Payload => &mut self.payload,
             Field::PrevId => &mut self.prev_id,
             Field::SchemaVersion => &mut self.schema_version,
             Field::SessionId => &mut self.session_id,
             Field::Signature => &mut self.signature,
             Field::Source => &mut self.source,
             Field::SpanId => &mut self.span_id,
-            Field::Tags => &mut self.tags,
             Field::TeamId => &mut self.team_id,
             Field::Timestamp => &mut self.timestamp,
             Field::TraceId => &mut self.trace_id,
+            Field::Payload | Field::Tags => return None,
+        })
+    }
+
+    /// Stores a known field's parsed value (which is not `null`).
+    fn set(&mut self, field: Field, value: Value) {
+        match field {
+            Field::Payload => self.payload = Some(value),
+            Field::Tags => self.tags = Some(value),
+            _ => {
+                if let Some(slot) = self.text_slot(field) {
+                    *slot = Some(Raw::from(value));
+                }
+            }
         }
+    }
+}
+
+/// Classifies keys that arrive in strictly increasing code point order: since `FIELDS` is sorted too, one forward
+/// walk over it finds every known key with a comparison or two instead of a 17-way string match.
+struct FieldWalk {
+    next: usize,
+}
+
+impl FieldWalk {
+    fn new() -> Self {
+        FieldWalk { next: 0 }
+    }
+
+    /// The known field named `key`, if any; `key` must be greater than every key passed before.
+    fn classify(&mut self, key: &str) -> Option<Field> {
+        while let Some(&(name, field)) = FIELDS.get(self.next) {
+            match json::compare_keys(name.as_bytes(), key.as_bytes()) {
+                Ordering::Less => self.next += 1,
+                Ordering::Equal => {
+                    self.next += 1;
+                    return Some(field);
+                }
+                Ordering::Greater => return None,
+            }
+        }
+        None
     }
 }
 
@@ -169,6 +297,10 @@ impl Event {
     /// The size guard measures the UTF-8 length of `text` against [`MAX_EVENT_BYTES`], as the reference's
     /// `Event.from_json` does, before parsing. Then the payload depth ([`MAX_PAYLOAD_DEPTH`]) and tag count
     /// ([`MAX_TAGS`]) guards apply, then the field rules.
+    ///
+    /// When `text` already is the event's canonical JSON (as every line the reference's `to_json()` writes is), the
+    /// event keeps a copy of it, and [`Event::write_canonical`] and [`Event::payload_checksum`] use those bytes
+    /// instead of writing the event again. Every rule is checked either way.
     ///
     /// ```
     /// # use spanforge_event::Event;
@@ -188,7 +320,73 @@ impl Event {
                 limit: MAX_EVENT_BYTES,
             });
         }
-        Self::from_checked_size(json::parse(text)?)
+        match Self::read_members(text) {
+            Ok(checked) => checked,
+            // The member reader declined (a syntax error, keys out of order or duplicated, a top level that is not
+            // an object): the general parser reads the text, or reports exactly what is wrong with it.
+            Err(json::Decline) => Self::from_checked_size(json::parse(text)?),
+        }
+    }
+
+    /// The fast way to read an event: the top-level members one at a time, the known string fields borrowed from
+    /// `text` rather than copied into a tree and out again. It accepts only what [`json::parse`] accepts, with the
+    /// same members, and hands them to the same checks as [`Event::from_checked_size`]; it declines the rest.
+    fn read_members(text: &str) -> Result<Result<Self>, json::Decline> {
+        let mut reader = json::MemberReader::open(text)?;
+        let mut raw = RawFields::default();
+        let mut extra: Vec<(json::Key, Value)> = Vec::new();
+        let mut walk = FieldWalk::new();
+        let mut dropped_null = false;
+        let mut payload_span = None;
+        while let Some(key) = reader.next_key()? {
+            let field = walk.classify(&key);
+            match field {
+                Some(Field::Payload) => {
+                    let spanned = reader.value_span()?;
+                    if spanned.value.is_null() {
+                        dropped_null = true;
+                    } else {
+                        payload_span = Some(spanned.span);
+                        raw.payload = Some(spanned.value);
+                        raw.payload_depth = Some(spanned.depth);
+                    }
+                }
+                Some(field @ Field::Tags) => match reader.value()? {
+                    Value::Null => dropped_null = true,
+                    value => raw.set(field, value),
+                },
+                Some(field) => match reader.string_or_value()? {
+                    json::Member::Str(s) => {
+                        if let Some(slot) = raw.text_slot(field) {
+                            *slot = Some(Raw::Str(s));
+                        }
+                    }
+                    json::Member::Value(Value::Null) => dropped_null = true,
+                    json::Member::Value(value) => raw.set(field, value),
+                },
+                None => match reader.value()? {
+                    Value::Null => dropped_null = true,
+                    value => extra.push((json::Key::new(&key), value)),
+                },
+            }
+        }
+        let canonical = reader.finish()?;
+        let event = match Self::check(raw, extra) {
+            Ok(event) => event,
+            Err(e) => return Ok(Err(e)),
+        };
+        // The event's canonical JSON is the canonical JSON of the object read, less the top-level nulls: every
+        // field is written back as it was read (ids and timestamps as written, registered types by their one name,
+        // digests only in lowercase hex, which is all the checks let through). So when the text was canonical and
+        // dropped no null, it is the event's canonical JSON.
+        let verbatim = match payload_span {
+            Some(payload) if canonical && !dropped_null => Verbatim(Some(VerbatimText {
+                text: text.into(),
+                payload,
+            })),
+            _ => Verbatim::default(),
+        };
+        Ok(Ok(Self { verbatim, ..event }))
     }
 
     /// Reads one event from an already parsed JSON value, applying the DoS guards and every rule.
@@ -211,32 +409,26 @@ impl Event {
             return Err(EventError::wrong_type(WHOLE_EVENT, "a JSON object", &value));
         };
         let mut raw = RawFields::default();
-        let mut extra: Vec<(String, Value)> = Vec::new();
-        // The object's keys arrive in code point order, as `FIELDS` is sorted, so one forward walk over `FIELDS`
-        // classifies every key with a comparison or two instead of a 17-way string match.
-        let mut next_field = 0;
-        for (key, value) in map {
-            let mut known = None;
-            while let Some(&(name, field)) = FIELDS.get(next_field) {
-                match name.cmp(key.as_str()) {
-                    Ordering::Less => next_field += 1,
-                    Ordering::Equal => {
-                        known = Some(field);
-                        next_field += 1;
-                        break;
-                    }
-                    Ordering::Greater => break,
-                }
-            }
+        let mut extra: Vec<(json::Key, Value)> = Vec::new();
+        // The object's keys arrive in code point order.
+        let mut walk = FieldWalk::new();
+        for (key, value) in map.into_entries() {
+            let known = walk.classify(&key);
             // A null top-level value counts as absent, for known and unknown fields alike.
             if value.is_null() {
                 continue;
             }
             match known {
-                Some(field) => *raw.slot(field) = Some(value),
+                Some(field) => raw.set(field, value),
                 None => extra.push((key, value)),
             }
         }
+        Self::check(raw, extra)
+    }
+
+    /// Applies the guards and every field rule to the fields read, in the reference's order. `extra` holds the
+    /// unknown fields in strictly increasing key order, none `null`.
+    fn check(raw: RawFields<'_>, extra: Vec<(json::Key, Value)>) -> Result<Self> {
         // The guards run before any field rule, in the reference's order: tag count, then payload depth.
         if let Some(Value::Object(tags)) = &raw.tags
             && tags.len() > MAX_TAGS
@@ -247,7 +439,7 @@ impl Event {
             });
         }
         if let Some(payload) = &raw.payload {
-            check_payload_depth(payload)?;
+            check_depth(raw.payload_depth.unwrap_or_else(|| payload.depth()))?;
         }
         let tags = raw.tags.map(Tags::from_json).transpose()?;
 
@@ -274,7 +466,7 @@ impl Event {
         let event_id = EventId::parse(&event_id)?;
         let event_type = EventType::parse(&event_type)?;
         let timestamp = Timestamp::parse(&timestamp)?;
-        let source = Source::parse_owned(source)?;
+        let source = Source::parse_owned(source.into_owned())?;
         check_payload_not_empty(&payload)?;
 
         let trace_id = optional_str(raw.trace_id, "trace_id")?
@@ -318,7 +510,8 @@ impl Event {
             checksum,
             signature,
             prev_id,
-            extra: extra.into_iter().collect(),
+            extra: Map::from_sorted_unique(extra),
+            verbatim: Verbatim::default(),
         })
     }
 
@@ -441,6 +634,7 @@ impl Event {
     /// Returns the event with `checksum` set.
     #[must_use]
     pub fn with_checksum(mut self, checksum: Checksum) -> Self {
+        self.verbatim = Verbatim::default();
         self.checksum = Some(checksum);
         self
     }
@@ -448,6 +642,7 @@ impl Event {
     /// Returns the event with `signature` set.
     #[must_use]
     pub fn with_signature(mut self, signature: Signature) -> Self {
+        self.verbatim = Verbatim::default();
         self.signature = Some(signature);
         self
     }
@@ -455,6 +650,7 @@ impl Event {
     /// Returns the event with `prev_id` set (or removed, for the first event of a chain).
     #[must_use]
     pub fn with_prev_id(mut self, prev_id: Option<EventId>) -> Self {
+        self.verbatim = Verbatim::default();
         self.prev_id = prev_id;
         self
     }
@@ -475,10 +671,30 @@ impl Event {
     /// Returns the event with `checksum`, `signature` and `prev_id` removed.
     #[must_use]
     pub fn without_integrity(mut self) -> Self {
+        self.verbatim = Verbatim::default();
         self.checksum = None;
         self.signature = None;
         self.prev_id = None;
         self
+    }
+
+    /// Whether [`Event::write_canonical`] copies the text the event was read from: true when
+    /// [`Event::from_json_str`] was given the event's canonical JSON (as every line the reference's `to_json()`
+    /// writes is) and the event has not been changed since.
+    ///
+    /// A validator can use this to flag lines that are valid but not canonical.
+    ///
+    /// ```
+    /// # use spanforge_event::Event;
+    /// let line = r#"{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"decision.made","payload":{"ok":true},"schema_version":"2.0","source":"bot@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}"#;
+    /// assert!(Event::from_json_str(line).unwrap().writes_verbatim());
+    /// let spaced = line.replace(r#""ok":true"#, r#""ok": true"#);
+    /// let event = Event::from_json_str(&spaced).unwrap();
+    /// assert!(!event.writes_verbatim());
+    /// assert_eq!(event.to_canonical_json(), line);
+    /// ```
+    pub fn writes_verbatim(&self) -> bool {
+        self.verbatim.0.is_some()
     }
 
     /// The canonical JSON of the payload: the bytes the reference hashes for `checksum`.
@@ -490,16 +706,25 @@ impl Event {
 
     /// Appends [`Event::payload_canonical`]'s bytes to `out`, so a caller checking many events can reuse one buffer.
     pub fn write_payload_canonical(&self, out: &mut Vec<u8>) {
-        json::write_canonical(&self.payload, out);
+        match self.verbatim.payload() {
+            Some(bytes) => out.extend_from_slice(bytes),
+            None => json::write_canonical(&self.payload, out),
+        }
     }
 
     /// `sha256:` + SHA-256 of [`Event::payload_canonical`]; equal to [`Event::checksum`] on an intact signed event.
     pub fn payload_checksum(&self) -> Checksum {
-        Checksum::of_canonical(&self.payload_canonical())
+        match self.verbatim.payload() {
+            Some(bytes) => Checksum::of_canonical(bytes),
+            None => Checksum::of_canonical(&self.payload_canonical()),
+        }
     }
 
     /// The event as the reference's `to_json()` writes it: canonical JSON of the envelope, absent fields left out.
     pub fn to_canonical_json(&self) -> String {
+        if let Some(text) = self.verbatim.event() {
+            return text.to_owned();
+        }
         let mut out = Vec::with_capacity(512);
         self.write_canonical(&mut out);
         String::from_utf8(out)
@@ -507,6 +732,9 @@ impl Event {
     }
 
     /// Appends [`Event::to_canonical_json`]'s bytes to `out` (no newline), without other allocation.
+    ///
+    /// An event read from text that already was canonical copies that text; any other event is written from its
+    /// fields.
     pub fn write_canonical(&self, out: &mut Vec<u8>) {
         self.write_canonical_parts(out, None);
     }
@@ -517,8 +745,24 @@ impl Event {
     ///
     /// When `payload_canonical` is given it is copied in place of serialising the payload again; it
     /// must be this event's [`Event::payload_canonical`] (a caller that signs has just computed it),
-    /// otherwise the output is not this event's canonical form.
+    /// otherwise the output is not this event's canonical form. An event read from canonical text
+    /// copies that text and ignores `payload_canonical`.
     pub fn write_canonical_parts(
+        &self,
+        out: &mut Vec<u8>,
+        payload_canonical: Option<&[u8]>,
+    ) -> std::ops::Range<usize> {
+        if let Some(v) = &self.verbatim.0 {
+            let start = out.len();
+            out.extend_from_slice(v.text.as_bytes());
+            return start + v.payload.start..start + v.payload.end;
+        }
+        self.write_fields(out, payload_canonical)
+    }
+
+    /// Writes the canonical JSON from the fields, whether or not the verbatim text is kept, and
+    /// returns where the payload lies in `out`.
+    pub(crate) fn write_fields(
         &self,
         out: &mut Vec<u8>,
         payload_canonical: Option<&[u8]>,
@@ -694,7 +938,11 @@ impl TryFrom<Value> for Event {
 }
 
 pub(crate) fn check_payload_depth(payload: &Value) -> Result<()> {
-    let depth = payload.depth();
+    check_depth(payload.depth())
+}
+
+/// The depth guard, for a payload whose depth is known.
+fn check_depth(depth: usize) -> Result<()> {
     if depth > MAX_PAYLOAD_DEPTH {
         return Err(EventError::TooDeep {
             field: "payload".to_owned(),
@@ -721,19 +969,19 @@ pub(crate) fn check_payload_not_empty(payload: &Value) -> Result<()> {
     }
 }
 
-fn required_str(value: Option<Value>, field: &str, expected: &str) -> Result<String> {
+fn required_str<'a>(value: Option<Raw<'a>>, field: &str, expected: &str) -> Result<Cow<'a, str>> {
     match value {
         None => Err(EventError::missing(field, expected)),
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(EventError::wrong_type(field, expected, &other)),
+        Some(Raw::Str(s)) => Ok(s),
+        Some(Raw::Json(other)) => Err(EventError::wrong_type(field, expected, &other)),
     }
 }
 
-fn optional_str(value: Option<Value>, field: &str) -> Result<Option<String>> {
+fn optional_str<'a>(value: Option<Raw<'a>>, field: &str) -> Result<Option<Cow<'a, str>>> {
     match value {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(EventError::WrongType {
+        Some(Raw::Str(s)) => Ok(Some(s)),
+        Some(Raw::Json(other)) => Err(EventError::WrongType {
             field: field.to_owned(),
             expected: "a string".to_owned(),
             received: kind_of(&other),
@@ -741,10 +989,10 @@ fn optional_str(value: Option<Value>, field: &str) -> Result<Option<String>> {
     }
 }
 
-fn optional_context(value: Option<Value>, field: &str) -> Result<Option<String>> {
+fn optional_context(value: Option<Raw<'_>>, field: &str) -> Result<Option<String>> {
     match optional_str(value, field)? {
         Some(s) if s.is_empty() => Err(EventError::invalid(field, "a non-empty string", &s)),
-        other => Ok(other),
+        other => Ok(other.map(Cow::into_owned)),
     }
 }
 

@@ -128,17 +128,24 @@ impl Source {
 /// The reference's rule `^[a-zA-Z][a-zA-Z0-9._\-]*@\d+\.\d+\.\d+(?:[.\-][a-zA-Z0-9.]+)?$`, with ASCII digits
 /// only and no trailing newline (Python's `\d` and `$` would also allow those).
 fn is_valid_source(s: &str) -> bool {
-    let Some((name, version)) = s.split_once('@') else {
+    // The name: a letter, then letters, digits, '.', '_' or '-' up to the first '@' (one pass, no search).
+    let bytes = s.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let mut at = None;
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        if b == b'@' {
+            at = Some(i);
+            break;
+        }
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+            return false;
+        }
+    }
+    let Some(v) = at.and_then(|i| bytes.get(i + 1..)) else {
         return false;
     };
-    let mut name_bytes = name.bytes();
-    if !name_bytes.next().is_some_and(|b| b.is_ascii_alphabetic()) {
-        return false;
-    }
-    if !name_bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-        return false;
-    }
-    let v = version.as_bytes();
     let mut pos = 0;
     for part in 0..3 {
         let start = pos;

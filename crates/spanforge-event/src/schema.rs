@@ -224,7 +224,7 @@ fn write_pretty(value: &Value, indent: usize, out: &mut Vec<u8>) {
                     out.push(b',');
                 }
                 newline(out, indent + 1);
-                json::write_canonical(&Value::String(key.to_owned()), out);
+                json::write_canonical(&Value::String(key.to_string()), out);
                 out.extend_from_slice(b": ");
                 write_pretty(item, indent + 1, out);
             }

@@ -18,20 +18,20 @@ pub const MAX_TAGS: usize = 50;
 /// assert!(Tags::from_pairs([("env", "")]).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct Tags(Vec<(String, String)>);
+pub struct Tags(Vec<(json::Key, String)>);
 
 impl Tags {
     /// Builds tags from key/value pairs; a repeated key keeps its last value.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self> {
-        let mut items: Vec<(String, String)> = Vec::new();
+        let mut items: Vec<(json::Key, String)> = Vec::new();
         for (k, v) in pairs {
             let (k, v) = (k.into(), v.into());
             check_pair(&k, &v)?;
             match items.binary_search_by(|(key, _)| key.as_str().cmp(&k)) {
                 Ok(i) => items[i].1 = v,
-                Err(i) => items.insert(i, (k, v)),
+                Err(i) => items.insert(i, (json::Key::from(k), v)),
             }
         }
         if items.len() > MAX_TAGS {
@@ -60,7 +60,7 @@ impl Tags {
         }
         let mut items = Vec::with_capacity(map.len());
         // The map iterates in key order, so `items` comes out sorted.
-        for (k, v) in map {
+        for (k, v) in map.into_entries() {
             let json::Value::String(v) = v else {
                 return Err(EventError::wrong_type(
                     format!("tags.{k}"),

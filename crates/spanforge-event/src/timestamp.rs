@@ -48,28 +48,23 @@ pub struct Timestamp {
 impl Timestamp {
     /// Parses and checks a timestamp.
     pub fn parse(s: &str) -> Result<Self> {
-        let bytes = s.as_bytes();
         let fail = || EventError::invalid("timestamp", EXPECTED, s);
-        if bytes.len() != TIMESTAMP_LEN {
+        let Ok(bytes) = <&[u8; TIMESTAMP_LEN]>::try_from(s.as_bytes()) else {
             return Err(fail());
+        };
+        // Every byte is checked against a fixed shape (`d` for a digit, anything else for itself), without
+        // stopping early, so that the loop compiles to straight-line code.
+        const SHAPE: &[u8; TIMESTAMP_LEN] = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
+        let mut mismatch = false;
+        for (&b, &want) in bytes.iter().zip(SHAPE) {
+            mismatch |= if want == b'd' {
+                !b.is_ascii_digit()
+            } else {
+                b != want
+            };
         }
-        // Positions of the separators in YYYY-MM-DDTHH:MM:SS.ffffffZ.
-        for (i, &b) in bytes.iter().enumerate() {
-            let want = match i {
-                4 | 7 => Some(b'-'),
-                10 => Some(b'T'),
-                13 | 16 => Some(b':'),
-                19 => Some(b'.'),
-                26 => Some(b'Z'),
-                _ => None,
-            };
-            let ok = match want {
-                Some(sep) => b == sep,
-                None => b.is_ascii_digit(),
-            };
-            if !ok {
-                return Err(fail());
-            }
+        if mismatch {
+            return Err(fail());
         }
         let num = |from: usize, to: usize| {
             bytes[from..to]

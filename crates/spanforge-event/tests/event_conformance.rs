@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use spanforge_event::json::{self, Value};
 use spanforge_event::{Event, EventError, EventId, EventType, RegisteredType, Source, Timestamp};
 
+mod common;
+
 fn data_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -431,6 +433,217 @@ mod rotated_chain {
     }
 }
 
+/// `Event::from_json_str` reads most lines with a fast member reader and keeps canonical input verbatim; these tests
+/// hold it to the general path (`json::parse`, then `Event::from_value`, which never keeps text and always writes
+/// from the fields) on every line of every corpus.
+mod fast_path {
+    use super::*;
+
+    /// Reads `text` both ways and checks that they agree: the same event or the same error, the same canonical
+    /// bytes and payload bytes, and verbatim text kept exactly when the input is the event's canonical JSON.
+    pub(crate) fn agree(text: &str) -> Result<Option<Event>, String> {
+        let fast = Event::from_json_str(text);
+        let general = json::parse(text)
+            .map_err(EventError::from)
+            .and_then(Event::from_value);
+        match (fast, general) {
+            (Ok(fast), Ok(general)) => {
+                if fast != general {
+                    return Err(format!("events differ:\n{fast:?}\n{general:?}"));
+                }
+                if general.writes_verbatim() {
+                    return Err("from_value kept verbatim text".to_owned());
+                }
+                let written = general.to_canonical_json();
+                if fast.to_canonical_json() != written {
+                    return Err(format!(
+                        "canonical JSON differs:\n  fast    {}\n  fields  {written}",
+                        fast.to_canonical_json()
+                    ));
+                }
+                let mut buf = b"prefix".to_vec();
+                fast.write_canonical(&mut buf);
+                if buf.get(6..) != Some(written.as_bytes()) {
+                    return Err("write_canonical differs".to_owned());
+                }
+                if fast.payload_canonical() != general.payload_canonical()
+                    || fast.payload_checksum() != general.payload_checksum()
+                {
+                    return Err("payload bytes differ".to_owned());
+                }
+                let mut payload = b"prefix".to_vec();
+                fast.write_payload_canonical(&mut payload);
+                if payload.get(6..) != Some(general.payload_canonical().as_slice()) {
+                    return Err("write_payload_canonical differs".to_owned());
+                }
+                if fast.writes_verbatim() != (text == written) {
+                    return Err(format!(
+                        "verbatim {} for a text that {} canonical",
+                        fast.writes_verbatim(),
+                        if text == written { "is" } else { "is not" }
+                    ));
+                }
+                // Any change drops the verbatim text, and writing then follows the fields.
+                let changed = fast.clone().with_prev_id(None);
+                if changed.writes_verbatim()
+                    || changed.to_canonical_json()
+                        != general.clone().with_prev_id(None).to_canonical_json()
+                {
+                    return Err("a changed event still writes its old text".to_owned());
+                }
+                Ok(Some(fast))
+            }
+            (Err(fast), Err(general)) if fast.to_string() == general.to_string() => Ok(None),
+            (fast, general) => Err(format!("outcomes differ: {fast:?} vs {general:?}")),
+        }
+    }
+
+    fn check_all(name: &str, texts: impl IntoIterator<Item = (usize, String)>) -> (usize, usize) {
+        let (mut ok, mut verbatim) = (0, 0);
+        for (n, text) in texts {
+            match agree(&text) {
+                Ok(Some(event)) => {
+                    ok += 1;
+                    verbatim += usize::from(event.writes_verbatim());
+                }
+                Ok(None) => {}
+                Err(why) => panic!("{name} line {n}: {why}\n  input {text}"),
+            }
+        }
+        (ok, verbatim)
+    }
+
+    #[test]
+    fn reference_lines_are_read_verbatim_and_agree() {
+        for name in ["reference_events.jsonl", "reference_chain_rotated.jsonl"] {
+            let corpus = lines(name);
+            let (ok, verbatim) = check_all(name, corpus.clone());
+            assert_eq!((ok, verbatim), (corpus.len(), corpus.len()), "{name}");
+        }
+    }
+
+    #[test]
+    fn noncanonical_and_invalid_lines_agree() {
+        let noncanonical: Vec<(usize, String)> = lines("reference_noncanonical.jsonl")
+            .into_iter()
+            .flat_map(|(n, case)| {
+                let m = record(&case);
+                [
+                    (n, str_of(&m, "input").to_owned()),
+                    (n, str_of(&m, "canonical").to_owned()),
+                ]
+            })
+            .collect();
+        let (ok, verbatim) = check_all("reference_noncanonical.jsonl", noncanonical.clone());
+        assert_eq!((ok, verbatim), (noncanonical.len(), noncanonical.len() / 2));
+        let invalid = lines("invalid_events.jsonl")
+            .into_iter()
+            .map(|(n, case)| (n, str_of(&record(&case), "line").to_owned()));
+        assert_eq!(check_all("invalid_events.jsonl", invalid), (0, 0));
+    }
+
+    /// Every field value the reference judged, put into an otherwise valid event: the fast path borrows these
+    /// strings from the input instead of copying them, and must accept and reject exactly what the general path
+    /// does, with the same message.
+    #[test]
+    fn field_cases_in_whole_events_agree() {
+        let base = Event::from_json_str(&lines("reference_events.jsonl")[0].1).unwrap();
+        let base = json::parse(&base.to_canonical_json()).unwrap();
+        let mut texts = Vec::new();
+        for (n, case) in lines("field_cases.jsonl") {
+            let m = record(&case);
+            let (field, value) = (str_of(&m, "field"), str_of(&m, "value"));
+            let mut event = base.as_object().unwrap().clone();
+            event.insert(field, value);
+            let value = Value::Object(event);
+            texts.push((n, json::to_canonical_string(&value)));
+            let style = common::Style {
+                spaces: n % 2 == 0,
+                reverse_keys: n % 3 == 0,
+                floats: common::Floats::Canonical,
+                escapes: n % 5 == 0,
+            };
+            texts.push((n, common::noncanonical(&value, style)));
+        }
+        let (ok, verbatim) = check_all("field_cases.jsonl", texts);
+        assert!(
+            ok > 1000 && verbatim > 500,
+            "{ok} accepted, {verbatim} verbatim"
+        );
+    }
+
+    #[test]
+    fn odd_shapes_agree() {
+        let line = &lines("reference_events.jsonl")[0].1;
+        let cases = [
+            String::new(),
+            " ".to_owned(),
+            "[]".to_owned(),
+            "{}".to_owned(),
+            "null".to_owned(),
+            format!("\u{feff}{line}"),
+            format!("{line} "),
+            format!(" {line}"),
+            format!("{line}x"),
+            format!("{line}}}"),
+            line.replacen('{', "{\"checksum\":null,", 1),
+            line.replacen('{', "{\"zzz\":1,", 1),
+            line.replacen('{', "{\"a\":1,\"a\":2,", 1),
+            line.replacen('{', "{\"\\u0061\":1,\"a\":2,", 1),
+            line.replacen('{', "{\"payload\":{},", 1),
+            line.replacen('{', "{\"aaa\":{\"x\":[1,2,{\"y\":null}]},", 1),
+            line.replacen("\"event_id\":", "\"event_id\":null,\"event_id2\":", 1),
+            line.replacen("\"org_id\":\"acme\"", "\"org_id\":null", 1),
+            line.replacen("\"org_id\":\"acme\"", "\"org_id\":[\"acme\"]", 1),
+            line.replacen("\"org_id\":\"acme\"", "\"org_id\":\"ac\\u006de\"", 1),
+            line.replacen("\"org_id\":\"acme\"", "\"org_id\":\"\"", 1),
+            line.replacen("\"org_id\":\"acme\"", "\"org_id\" : \"acme\"", 1),
+            line.replacen("\"payload\":{", "\"payload\":{\"zz\":1e5,", 1),
+            line.replacen("\"payload\":{", "\"payload\":{\"zz\":-0,", 1),
+            line.replacen("\"payload\":{", "\"payload\":{\"\":1.50,", 1),
+            line.replacen("\"payload\":{", "\"payload\":{\"a\":1,\"a\":1,", 1),
+            line.replacen("\"payload\":{", "\"payload\":[{", 1),
+            line.replacen("\"tags\":{", "\"tags\":{\"b\":\"1\",\"a\":\"2\",", 1),
+            line.replacen('}', ",}", 1),
+            line[..line.len() - 1].to_owned(),
+            // Payload depth 10 passes the guard, 11 does not, with or without arrays on the way.
+            line.replacen(
+                "\"payload\":{",
+                &format!("\"payload\":{{\"d\":{}1{},", "[".repeat(8), "]".repeat(8)),
+                1,
+            ),
+            line.replacen(
+                "\"payload\":{",
+                &format!("\"payload\":{{\"d\":{}1{},", "[".repeat(9), "]".repeat(9)),
+                1,
+            ),
+            line.replacen(
+                "\"payload\":{",
+                &format!(
+                    "\"payload\":{{\"d\":{}{{}}{},",
+                    "[{\"x\":".repeat(4),
+                    "}]".repeat(4)
+                ),
+                1,
+            ),
+            line.replacen(
+                "\"payload\":{",
+                &format!(
+                    "\"payload\":{{\"d\":{}[]{},",
+                    "[{\"x\":".repeat(5),
+                    "}]".repeat(5)
+                ),
+                1,
+            ),
+        ];
+        for (n, text) in cases.iter().enumerate() {
+            if let Err(why) = agree(text) {
+                panic!("case {n}: {why}\n  input {text}");
+            }
+        }
+    }
+}
+
 mod schema_file {
     use super::*;
 
@@ -727,6 +940,40 @@ mod properties {
             let again = Event::from_json_str(&signed.to_canonical_json()).unwrap();
             prop_assert_eq!(again.checksum(), Some(&e.payload_checksum()));
             prop_assert_eq!(e.ascii_compact_len(), json::ascii_compact_len(&json::parse(&text).unwrap()));
+        }
+
+        #[test]
+        fn canonical_events_are_read_verbatim(e in event()) {
+            let signed = e.clone().with_checksum(e.payload_checksum());
+            prop_assert!(!signed.writes_verbatim());
+            let text = signed.to_canonical_json();
+            let back = super::fast_path::agree(&text).map_err(TestCaseError::fail)?;
+            let back = back.ok_or_else(|| TestCaseError::fail("rejected"))?;
+            prop_assert!(back.writes_verbatim(), "not verbatim: {}", text);
+            prop_assert_eq!(&back, &signed);
+            prop_assert_eq!(back.payload_canonical(), e.payload_canonical());
+        }
+
+        #[test]
+        fn noncanonical_events_are_written_from_their_fields(
+            e in event(),
+            spaces in any::<bool>(),
+            reverse_keys in any::<bool>(),
+            floats in proptest::sample::select(vec![
+                common::Floats::Canonical,
+                common::Floats::UpperExponent,
+                common::Floats::TrailingZero,
+            ]),
+            escapes in any::<bool>(),
+        ) {
+            let canonical = e.to_canonical_json();
+            let style = common::Style { spaces, reverse_keys, floats, escapes };
+            let text = common::noncanonical(&json::parse(&canonical).unwrap(), style);
+            let back = super::fast_path::agree(&text).map_err(TestCaseError::fail)?;
+            let back = back.ok_or_else(|| TestCaseError::fail("rejected"))?;
+            prop_assert!(!back.writes_verbatim(), "verbatim: {}", text);
+            prop_assert_eq!(&back, &e);
+            prop_assert_eq!(back.to_canonical_json(), canonical);
         }
     }
 }

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 use spanforge_event::json::{
-    Limits, Map, Number, ParseErrorKind, Value, ascii_compact_len, parse, parse_with_limits,
-    to_canonical_string, write_canonical,
+    Limits, Map, Number, ParseErrorKind, Value, ascii_compact_len, parse,
+    parse_and_check_canonical, parse_with_limits, to_canonical_string, write_canonical,
 };
+
+mod common;
 
 /// Locates `shared/`: `SPANFORGE_SHARED_DIR` if set, else `<workspace root>/../shared`.
 fn shared_dir() -> PathBuf {
@@ -75,6 +77,18 @@ mod vectors {
                             "line {line_no}: canonical text does not re-parse to itself"
                         )),
                     }
+                    // The canonical check agrees with the writer, on both texts.
+                    match parse_and_check_canonical(&input) {
+                        Ok((again, flag)) if again == value && flag == (input == canonical) => {}
+                        other => failures.push(format!(
+                            "line {line_no}: canonical check on the input: {other:?}"
+                        )),
+                    }
+                    if parse_and_check_canonical(&canonical).map(|(_, flag)| flag) != Ok(true) {
+                        failures.push(format!(
+                            "line {line_no}: canonical text not recognised as canonical"
+                        ));
+                    }
                 }
             }
         }
@@ -122,6 +136,19 @@ mod python_corpus {
                     if ours != expected {
                         fail(format!("canonical {ours:?}, CPython {expected:?}"));
                         continue;
+                    }
+                    // The text is recognised as canonical exactly when it is the canonical text.
+                    match parse_and_check_canonical(input) {
+                        Ok((again, flag)) if again == value => {
+                            if flag != (input == expected) {
+                                fail(format!("canonical check says {flag}"));
+                                continue;
+                            }
+                        }
+                        other => {
+                            fail(format!("parse_and_check_canonical disagrees: {other:?}"));
+                            continue;
+                        }
                     }
                     let ascii = record["n"].as_u64().and_then(|n| usize::try_from(n).ok());
                     if ascii != Some(ascii_compact_len(&value)) {
@@ -195,6 +222,10 @@ mod properties {
                 Number::integer_from_decimal(&s).expect("the pattern produces decimal integers")
             }),
             any::<f64>().prop_map(Number::from_f64),
+            // Short decimals such as 0.7 or 1250.0, as event payloads carry them.
+            (-10_000_000i64..10_000_000, 0i32..10).prop_map(|(n, k)| {
+                Number::from_f64(format!("{n}e-{k}").parse().expect("a float literal"))
+            }),
             any::<u64>().prop_map(|bits| Number::from_f64(f64::from_bits(bits))),
             prop::sample::select(vec![
                 0.0,
@@ -250,6 +281,36 @@ mod properties {
             write_canonical(&value, &mut bytes);
             prop_assert_eq!(bytes, text.clone().into_bytes());
             prop_assert_eq!(value.to_string(), text);
+        }
+
+        #[test]
+        fn canonical_text_is_recognised_as_canonical(value in any_value()) {
+            let text = to_canonical_string(&value);
+            let (again, canonical) = parse_and_check_canonical(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e} in {text}")))?;
+            prop_assert!(canonical, "not recognised: {}", text);
+            prop_assert_eq!(&again, &value);
+        }
+
+        #[test]
+        fn noncanonical_renderings_are_recognised_and_canonicalise_identically(
+            value in any_value(),
+            spaces in any::<bool>(),
+            reverse_keys in any::<bool>(),
+            floats in prop::sample::select(vec![
+                common::Floats::Canonical,
+                common::Floats::UpperExponent,
+                common::Floats::TrailingZero,
+            ]),
+            escapes in any::<bool>(),
+        ) {
+            let style = common::Style { spaces, reverse_keys, floats, escapes };
+            let text = common::noncanonical(&value, style);
+            let (again, canonical) = parse_and_check_canonical(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e} in {text}")))?;
+            prop_assert!(!canonical, "taken for canonical: {}", text);
+            prop_assert_eq!(&again, &value);
+            prop_assert_eq!(to_canonical_string(&again), to_canonical_string(&value));
         }
 
         #[test]

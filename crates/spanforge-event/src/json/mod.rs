@@ -47,6 +47,12 @@
 //! order mark, raw control characters in strings, leading zeros, trailing commas, comments and
 //! single quotes, and rejects any text after the value.
 //!
+//! # Text that already is canonical
+//! Nearly every event line was written by the reference's `to_json()` and so already is canonical.
+//! [`parse_and_check_canonical`] reports, at almost no cost while parsing, whether the input is
+//! byte for byte the canonical text of its value; the envelope layer uses the same check to keep
+//! such lines verbatim instead of writing them again.
+//!
 //! # Byte-exact paths
 //! Only [`write_canonical`] and [`to_canonical_string`] (and `Display` for [`Value`], which uses
 //! them) are byte-exact. The `serde::Serialize` implementation exists for embedding values in other
@@ -59,8 +65,11 @@ mod value;
 mod write;
 
 pub use number::Number;
-pub use parse::{Limits, ParseError, ParseErrorKind, parse, parse_with_limits};
-pub use value::{IntoIter, Iter, Map, Value};
+pub(crate) use parse::{Decline, Member, MemberReader, compare_keys};
+pub use parse::{
+    Limits, ParseError, ParseErrorKind, parse, parse_and_check_canonical, parse_with_limits,
+};
+pub use value::{IntoIter, Iter, Key, Map, Value};
 pub use write::{ascii_compact_len, canonical_len, to_canonical_string, write_canonical};
 
 /// Parses UTF-8 bytes, as read from a file or socket, with the given [`Limits`].

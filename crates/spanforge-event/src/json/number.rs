@@ -317,6 +317,98 @@ pub(crate) fn write_f64<S: super::write::Sink>(value: f64, out: &mut S) {
     }
 }
 
+/// Whether `text`, a JSON float literal that parses to `value`, is exactly what [`write_f64`] writes for `value`.
+pub(crate) fn float_text_is_canonical(text: &str, value: f64) -> bool {
+    if is_short_positional(text) {
+        return true;
+    }
+    let mut rendered = ArrayBuf::default();
+    write_f64(value, &mut rendered);
+    rendered.as_bytes() == Some(text.as_bytes())
+}
+
+/// Whether `text` is a float literal that is canonical on its face, without rendering its value: positional
+/// notation `-?I.F` with at most 15 significant digits, a decimal exponent from -4 to 15, and no trailing zero in
+/// the fraction except the `.0` of an integral value. Most floats in event payloads look like this (`0.7`,
+/// `1250.0`, `0.0003`).
+///
+/// Why that is enough: every decimal with at most 15 significant digits survives the round trip through a double
+/// (15 is `f64::DIGITS`), so no two such decimals read as the same double. The shortest digits that read back as
+/// the double (what Python's `repr` and Ryū write) therefore are the literal's own digits, and in that exponent
+/// range Python lays them out positionally exactly as the conditions above describe. A `false` answer only means
+/// "not obviously canonical": the caller then renders the value and compares.
+fn is_short_positional(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let Some(dot) = unsigned.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, frac) = unsigned.split_at(dot);
+    let frac = frac.get(1..).unwrap_or_default();
+    if int.is_empty()
+        || frac.is_empty()
+        || !int.iter().all(u8::is_ascii_digit)
+        || !frac.iter().all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    if int == b"0" {
+        let zeros = frac.iter().take_while(|&&b| b == b'0').count();
+        if zeros == frac.len() {
+            // Zero is written `0.0` (or `-0.0`).
+            return frac == b"0";
+        }
+        // 0.000ddd has the exponent -4; one more zero and Python switches to `1e-05`.
+        let significant = frac.len() - zeros;
+        zeros <= 3 && significant <= 15 && frac.last() != Some(&b'0')
+    } else if int.first() == Some(&b'0') || int.len() > 16 {
+        // A leading zero is not JSON; 17 integer digits mean the exponent 16, written `1e+16`.
+        false
+    } else if frac == b"0" {
+        let trailing_zeros = int.iter().rev().take_while(|&&b| b == b'0').count();
+        int.len() - trailing_zeros <= 15
+    } else {
+        int.len() + frac.len() <= 15 && frac.last() != Some(&b'0')
+    }
+}
+
+/// A fixed buffer long enough for any float [`write_f64`] writes (at most 24 bytes, as in
+/// `-1.7976931348623157e+308`); it remembers an overflow rather than dropping bytes silently.
+#[derive(Default)]
+struct ArrayBuf {
+    buf: [u8; 32],
+    len: usize,
+    overflow: bool,
+}
+
+impl ArrayBuf {
+    /// The bytes written, or `None` after an overflow.
+    fn as_bytes(&self) -> Option<&[u8]> {
+        if self.overflow {
+            None
+        } else {
+            self.buf.get(..self.len)
+        }
+    }
+}
+
+impl super::write::Sink for ArrayBuf {
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + b.len()) {
+            Some(slot) => {
+                slot.copy_from_slice(b);
+                self.len += b.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        self.bytes(&[b]);
+    }
+}
+
 impl PartialEq for Number {
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
@@ -472,6 +564,71 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(repr(*value), *expected, "formatting {value:e}");
+        }
+    }
+
+    fn rendered(value: f64) -> String {
+        let mut out = Vec::new();
+        write_f64(value, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn short_positional_floats_are_recognised_without_rendering() {
+        for canonical in [
+            "0.0",
+            "-0.0",
+            "0.7",
+            "1250.0",
+            "0.0001",
+            "0.000123",
+            "-1.5",
+            "100000.0",
+            "1000000000000000.0",
+            "1234567890123450.0",
+            "123456789012345.0",
+            "0.123456789012345",
+            "12345678.1234567",
+        ] {
+            assert!(is_short_positional(canonical), "{canonical}");
+            assert_eq!(rendered(canonical.parse().unwrap()), canonical);
+        }
+        for other in [
+            "0.00",
+            "0.70",
+            "1.50",
+            "1250.00",
+            "0.00001",
+            "10000000000000000.0",
+            "1.0e5",
+            "1e5",
+            "0.1234567890123456",
+            "1234567890123456.0",
+            "12345678.12345678",
+            "-",
+            "1.",
+            ".5",
+            "01.5",
+            "1.5.1",
+        ] {
+            assert!(!is_short_positional(other), "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The shortcut never vouches for a literal that rendering would write differently.
+        #[test]
+        fn short_positional_implies_canonical(
+            text in "-?(0|[1-9][0-9]{0,17})\\.[0-9]{1,19}",
+        ) {
+            let value: f64 = text.parse().unwrap();
+            if is_short_positional(&text) {
+                proptest::prop_assert_eq!(rendered(value), text.clone());
+            }
+            proptest::prop_assert_eq!(
+                float_text_is_canonical(&text, value),
+                rendered(value) == text
+            );
         }
     }
 

@@ -1,10 +1,12 @@
 //! A strict, byte-level JSON parser that accepts what Python's `json.loads` accepts (minus
 //! duplicate keys and lone surrogates) and builds a [`Value`] tree.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
-use super::number::Number;
-use super::value::{Map, Value};
+use super::number::{Number, float_text_is_canonical};
+use super::value::{Key, Map, Value};
 
 /// Limits applied while parsing untrusted text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,14 +249,37 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
 /// # Errors
 /// As [`parse`], with the limits given.
 pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Value, ParseError> {
-    let mut parser = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        max_depth: limits.max_depth.min(Limits::HARD_MAX_DEPTH),
-        max_int_digits: limits.max_int_digits,
-    };
-    parser.document()
+    Parser::new(text, limits).document()
+}
+
+/// Parses `text` with the default [`Limits`] and reports whether `text` already is the canonical text of the value
+/// ([`to_canonical_string`](super::to_canonical_string) would write exactly these bytes).
+///
+/// The check runs while parsing, at almost no cost: the text is canonical when it has no whitespace, the keys of
+/// every object strictly increase in code point order, every number is written as the canonical writer writes it
+/// (`1.0` but not `1.00`, `1E5`, `-0` or `1e400`) and every string escape is the one the canonical writer uses
+/// (`\n` and `\u001f`, but not `\/`, `\u0041` or `\u001F`). Text written by the reference SDK's `to_json()` or
+/// by this crate's writer passes, so a caller can keep such text as the value's canonical form instead of writing
+/// it again.
+///
+/// ```
+/// use spanforge_event::json::{parse_and_check_canonical, to_canonical_string};
+///
+/// let (value, canonical) = parse_and_check_canonical(r#"{"a":[1.0,"\n"],"b":null}"#)?;
+/// assert!(canonical);
+/// let (same, canonical) = parse_and_check_canonical(r#"{"b": null, "a": [1.00, "\u000a"]}"#)?;
+/// assert!(!canonical);
+/// assert_eq!(same, value);
+/// assert_eq!(to_canonical_string(&same), r#"{"a":[1.0,"\n"],"b":null}"#);
+/// # Ok::<(), spanforge_event::json::ParseError>(())
+/// ```
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_and_check_canonical(text: &str) -> Result<(Value, bool), ParseError> {
+    let mut parser = Parser::new(text, Limits::default());
+    let value = parser.document()?;
+    Ok((value, parser.canonical))
 }
 
 /// Returns the index of the first byte at or after `from` that ends a run of plain string content
@@ -305,7 +330,7 @@ enum Frame {
         /// Offset of the `{`, to locate a duplicate key on the error path.
         open: usize,
         /// The key of the member whose value is being read.
-        key: String,
+        key: Key,
         /// Whether the keys so far arrived in strictly ascending order.
         sorted: bool,
     },
@@ -317,6 +342,25 @@ struct Parser<'a> {
     pos: usize,
     max_depth: usize,
     max_int_digits: usize,
+    /// The nesting level at which [`Parser::value`] reads: 0 for a whole document, 1 for the members of a
+    /// top-level object read by [`MemberReader`].
+    base_depth: usize,
+    /// Whether everything read so far is byte for byte the canonical text of what it denotes. Any whitespace, an
+    /// object whose keys are out of order, a number or an escape written otherwise than the canonical writer
+    /// writes it clears it for good.
+    canonical: bool,
+    /// Work space for [`Parser::value`], kept between the values of one document so that it is allocated once.
+    scratch: Scratch,
+    /// The [`Value::depth`] of the value [`Parser::value`] read last, counted while reading it.
+    last_depth: usize,
+}
+
+/// The open containers and the members waiting in them, shared by all nesting levels.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Frame>,
+    items: Vec<Value>,
+    members: Vec<(Key, Value)>,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -326,6 +370,20 @@ const A_VALUE: &str =
     "a JSON value (object, array, string, number, true, false, null, NaN or Infinity)";
 
 impl<'a> Parser<'a> {
+    fn new(text: &'a str, limits: Limits) -> Self {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            max_depth: limits.max_depth.min(Limits::HARD_MAX_DEPTH),
+            max_int_digits: limits.max_int_digits,
+            base_depth: 0,
+            canonical: true,
+            scratch: Scratch::default(),
+            last_depth: 0,
+        }
+    }
+
     fn error_at(&self, offset: usize, kind: ParseErrorKind) -> ParseError {
         ParseError::at(self.text, offset, kind)
     }
@@ -353,6 +411,7 @@ impl<'a> Parser<'a> {
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
+            self.canonical = false;
         }
     }
 
@@ -365,6 +424,7 @@ impl<'a> Parser<'a> {
             return Err(self.error_at(self.pos, ParseErrorKind::EmptyInput));
         }
         let value = self.value()?;
+        self.skip_whitespace();
         if let Some(found) = self
             .text
             .get(self.pos..)
@@ -380,15 +440,40 @@ impl<'a> Parser<'a> {
     /// The parser keeps its own stack of open arrays and objects instead of recursing, so no input
     /// can exhaust the thread's stack while parsing, whatever the depth limit. Members of all open
     /// containers wait on two shared scratch stacks; when a container closes, its members move
-    /// into one exactly sized allocation.
+    /// into one exactly sized allocation. Whitespace after the value is left unread.
     fn value(&mut self) -> PResult<Value> {
-        let mut stack: Vec<Frame> = Vec::new();
-        let mut items: Vec<Value> = Vec::new();
-        let mut members: Vec<(String, Value)> = Vec::new();
+        if let Some(b'{' | b'[') = self.peek()
+            && self.scratch.stack.capacity() == 0
+        {
+            // Event payloads nest a few levels with a dozen or so members open at once: reserving that much once
+            // saves growing the vectors a step at a time.
+            self.scratch.stack.reserve(8);
+            self.scratch.members.reserve(16);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = self.value_in(&mut scratch);
+        // An error can leave members behind; the space is kept, empty, for the next value.
+        scratch.stack.clear();
+        scratch.items.clear();
+        scratch.members.clear();
+        self.scratch = scratch;
+        result
+    }
+
+    fn value_in(&mut self, scratch: &mut Scratch) -> PResult<Value> {
+        let Scratch {
+            stack,
+            items,
+            members,
+        } = scratch;
+        // A value that starts at nesting level `n` below this one makes the depth at least `n + 1`, and the
+        // deepest such start sets it, which is what `Value::depth` computes afterwards.
+        let mut deepest = 0;
         'value: loop {
-            // A value starts here at nesting level `stack.len()`; it adds `stack.len() + 1` to
-            // the depth.
-            if stack.len() >= self.max_depth {
+            deepest = deepest.max(stack.len());
+            // A value starts here at nesting level `base_depth + stack.len()`; it adds one more
+            // than that to the depth.
+            if self.base_depth + stack.len() >= self.max_depth {
                 let limit = self.max_depth;
                 return Err(self.error_at(self.pos, ParseErrorKind::TooDeep { limit }));
             }
@@ -444,10 +529,13 @@ impl<'a> Parser<'a> {
             // A value is complete: hand it to the innermost open container, closing containers as
             // they end.
             loop {
+                let Some(frame) = stack.last_mut() else {
+                    self.last_depth = deepest + 1;
+                    return Ok(done);
+                };
                 self.skip_whitespace();
-                match stack.last_mut() {
-                    None => return Ok(done),
-                    Some(Frame::Array { start }) => {
+                match frame {
+                    Frame::Array { start } => {
                         items.push(done);
                         match self.peek() {
                             Some(b',') => {
@@ -464,24 +552,24 @@ impl<'a> Parser<'a> {
                             }
                             Some(b']') => {
                                 self.pos += 1;
-                                // `drain` knows its length, so the new vector is exactly sized.
-                                done = Value::Array(items.drain(*start..).collect());
+                                // `split_off` moves the members out with one copy into an exactly sized vector.
+                                done = Value::Array(items.split_off(*start));
                                 stack.pop();
                             }
                             _ => return Err(self.unexpected("',' or ']' after an array element")),
                         }
                     }
-                    Some(Frame::Object {
+                    Frame::Object {
                         start,
                         open,
                         key,
                         sorted,
-                    }) => {
+                    } => {
                         let member = std::mem::take(key);
                         if members.len() > *start
                             && let Some((last, _)) = members.last()
                         {
-                            *sorted &= *last < member;
+                            *sorted &= compare_keys(last.as_bytes(), member.as_bytes()).is_lt();
                         }
                         members.push((member, done));
                         match self.peek() {
@@ -507,9 +595,10 @@ impl<'a> Parser<'a> {
                                 let (start, open, sorted) = (*start, *open, *sorted);
                                 let entries = members.get_mut(start..).unwrap_or_default();
                                 if !sorted {
+                                    self.canonical = false;
                                     self.sort_members(open, entries)?;
                                 }
-                                let map = Map::from_sorted_unique(members.drain(start..).collect());
+                                let map = Map::from_sorted_unique(members.split_off(start));
                                 done = Value::Object(map);
                                 stack.pop();
                             }
@@ -523,8 +612,8 @@ impl<'a> Parser<'a> {
 
     /// Parses an object key at its opening quote and the ':' after it, leaving the position at the
     /// value.
-    fn member_key(&mut self) -> PResult<String> {
-        let key = self.string()?;
+    fn member_key(&mut self) -> PResult<Key> {
+        let key = Key::new(&self.string_cow()?);
         self.skip_whitespace();
         if self.peek() != Some(b':') {
             return Err(self.unexpected("':' after an object key"));
@@ -535,7 +624,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Sorts the members of one object by key, rejecting duplicate keys.
-    fn sort_members(&self, open: usize, entries: &mut [(String, Value)]) -> PResult<()> {
+    fn sort_members(&self, open: usize, entries: &mut [(Key, Value)]) -> PResult<()> {
         // Input written with `sort_keys=True` arrives sorted and never gets here. Otherwise sort;
         // then any duplicate sits next to its twin.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -543,7 +632,10 @@ impl<'a> Parser<'a> {
             .windows(2)
             .find(|w| matches!(w, [a, b] if a.0 == b.0))
         {
-            let key = pair.first().map(|(k, _)| k.clone()).unwrap_or_default();
+            let key = pair
+                .first()
+                .map(|(k, _)| String::from(k.as_str()))
+                .unwrap_or_default();
             let offset = self.locate_second_key(open, &key);
             return Err(self.error_at(offset, ParseErrorKind::DuplicateKey { key }));
         }
@@ -616,6 +708,9 @@ impl<'a> Parser<'a> {
             // and underflows to ±0, like Python's float().
             let literal = self.text.get(start..self.pos).unwrap_or("NaN");
             let value: f64 = literal.parse().unwrap_or(f64::NAN);
+            if self.canonical && !float_text_is_canonical(literal, value) {
+                self.canonical = false;
+            }
             return Ok(Number::from_f64(value));
         }
         let digits = self.text.get(int_start..int_end).unwrap_or("");
@@ -628,10 +723,12 @@ impl<'a> Parser<'a> {
                 },
             ));
         }
-        Ok(Number::from_digits(
-            negative,
-            digits.trim_start_matches('0'),
-        ))
+        let significant = digits.trim_start_matches('0');
+        if negative && significant.is_empty() {
+            // `-0` is the integer 0, written `0`.
+            self.canonical = false;
+        }
+        Ok(Number::from_digits(negative, significant))
     }
 
     fn hex4(&mut self) -> PResult<u32> {
@@ -651,19 +748,36 @@ impl<'a> Parser<'a> {
 
     /// Parses a string starting at its opening quote.
     fn string(&mut self) -> PResult<String> {
-        let open = self.pos;
-        let start = open + 1;
-        self.pos = scan_plain(self.bytes, start);
+        self.string_cow().map(Cow::into_owned)
+    }
+
+    /// Parses a string starting at its opening quote, borrowing it from the text when it holds no escapes.
+    #[inline]
+    fn string_cow(&mut self) -> PResult<Cow<'a, str>> {
+        let start = self.pos + 1;
+        let end = scan_plain(self.bytes, start);
         // Every byte that stops the scan is ASCII, so slices end on character boundaries.
+        if self.bytes.get(end) == Some(&b'"')
+            && let Some(s) = self.text.get(start..end)
+        {
+            self.pos = end + 1;
+            return Ok(Cow::Borrowed(s));
+        }
+        self.string_with_escapes(start, end)
+    }
+
+    /// The rest of [`Parser::string_cow`] for a string whose plain run, from `start`, stops at `end` on anything
+    /// but its closing quote: an escape, a control character or the end of the input. Kept out of line so that
+    /// the common case stays small.
+    #[inline(never)]
+    fn string_with_escapes(&mut self, start: usize, end: usize) -> PResult<Cow<'a, str>> {
+        let open = start - 1;
+        self.pos = end;
         match self.peek() {
             Some(b'"') => {
-                let s = self
-                    .text
-                    .get(start..self.pos)
-                    .unwrap_or_default()
-                    .to_owned();
+                let s = self.text.get(start..self.pos).unwrap_or_default();
                 self.pos += 1;
-                return Ok(s);
+                return Ok(Cow::Borrowed(s));
             }
             Some(b'\\') => {}
             Some(b) => return Err(self.control_character(b)),
@@ -676,7 +790,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => self.escape(&mut out)?,
                 Some(b) => return Err(self.control_character(b)),
@@ -700,7 +814,11 @@ impl<'a> Parser<'a> {
         let c = match self.peek() {
             Some(b'"') => '"',
             Some(b'\\') => '\\',
-            Some(b'/') => '/',
+            Some(b'/') => {
+                // The canonical writer leaves '/' unescaped.
+                self.canonical = false;
+                '/'
+            }
             Some(b'b') => '\u{8}',
             Some(b'f') => '\u{c}',
             Some(b'n') => '\n',
@@ -709,6 +827,10 @@ impl<'a> Parser<'a> {
             Some(b'u') => {
                 self.pos += 1;
                 let c = self.unicode_escape(backslash)?;
+                if self.canonical {
+                    let escape = self.bytes.get(backslash..self.pos).unwrap_or_default();
+                    self.canonical = is_canonical_unicode_escape(escape, c);
+                }
                 out.push(c);
                 return Ok(());
             }
@@ -755,13 +877,12 @@ impl<'a> Parser<'a> {
     /// Finds the byte offset of the second occurrence of `key` among the members of the object that
     /// opens at `open`, which has already parsed successfully once. Only runs on the error path.
     fn locate_second_key(&self, open: usize, key: &str) -> usize {
-        let mut again = Parser {
-            text: self.text,
-            bytes: self.bytes,
-            pos: open + 1,
-            max_depth: self.max_depth,
-            max_int_digits: self.max_int_digits,
-        };
+        let limits = Limits::default()
+            .with_max_depth(self.max_depth)
+            .with_max_int_digits(self.max_int_digits);
+        let mut again = Parser::new(self.text, limits);
+        again.pos = open + 1;
+        again.base_depth = self.base_depth;
         let mut seen = false;
         loop {
             again.skip_whitespace();
@@ -786,6 +907,192 @@ impl<'a> Parser<'a> {
             again.pos += 1;
         }
         open
+    }
+}
+
+/// Compares two keys in code point order (UTF-8 byte order), as `str`'s `Ord` does. Keys are short and mostly
+/// differ in their first bytes, where a plain loop answers sooner than a call to `memcmp`.
+#[inline]
+pub(crate) fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Whether `escape` (a whole `\\uXXXX` escape, or two for a surrogate pair) that decodes to `c` is the escape the
+/// canonical writer writes for `c`: it writes `\\u00xx` in lowercase for control characters that have no short form,
+/// and every other character either raw or as a short escape.
+fn is_canonical_unicode_escape(escape: &[u8], c: char) -> bool {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let code = u32::from(c);
+    let Ok(byte) = u8::try_from(code) else {
+        return false;
+    };
+    byte < 0x20
+        && !matches!(byte, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)
+        && escape
+            == [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xf)],
+            ]
+}
+
+/// Why a [`MemberReader`] stopped: the text needs the general parser, which reports the exact error or handles the
+/// shape the reader does not take.
+#[derive(Debug)]
+pub(crate) struct Decline;
+
+impl From<ParseError> for Decline {
+    fn from(_: ParseError) -> Self {
+        Decline
+    }
+}
+
+/// A member value as [`MemberReader::string_or_value`] reads it.
+pub(crate) enum Member<'a> {
+    /// A string, borrowed from the text when it holds no escapes.
+    Str(Cow<'a, str>),
+    /// Any other value.
+    Value(Value),
+}
+
+/// A value as [`MemberReader::value_span`] reads it: the value, where its text lies in the document, and its
+/// [`Value::depth`], counted while reading it.
+pub(crate) struct Spanned {
+    pub(crate) value: Value,
+    pub(crate) span: Range<usize>,
+    pub(crate) depth: usize,
+}
+
+/// Reads a document whose top level is an object one member at a time, so that a caller can take the members it
+/// knows as borrowed strings instead of building a tree for the whole document.
+///
+/// The reader applies the same grammar and limits as [`parse`], and it also requires the keys to strictly increase
+/// in code point order, as in canonical text, which rules out duplicate keys. It reports no errors of its own:
+/// on anything it does not accept (a syntax error, keys out of order, a top level other than an object) it returns
+/// [`Decline`], and the caller parses the text with [`parse`], which either accepts it or says exactly what is
+/// wrong. A document the reader accepts is one [`parse`] accepts, with the same members.
+pub(crate) struct MemberReader<'a> {
+    parser: Parser<'a>,
+    /// The previous key, to check the order; `None` before the first member.
+    last_key: Option<Cow<'a, str>>,
+    closed: bool,
+}
+
+impl<'a> MemberReader<'a> {
+    /// Starts reading `text`, which must open with an object.
+    pub(crate) fn open(text: &'a str) -> Result<Self, Decline> {
+        let mut parser = Parser::new(text, Limits::default());
+        if text.starts_with('\u{feff}') || parser.max_depth == 0 {
+            return Err(Decline);
+        }
+        parser.skip_whitespace();
+        if parser.peek() != Some(b'{') {
+            return Err(Decline);
+        }
+        parser.pos += 1;
+        parser.base_depth = 1;
+        Ok(MemberReader {
+            parser,
+            last_key: None,
+            closed: false,
+        })
+    }
+
+    /// Reads the next member's key and the `:` after it, or returns `None` when the object closes.
+    #[inline]
+    pub(crate) fn next_key(&mut self) -> Result<Option<Cow<'a, str>>, Decline> {
+        let p = &mut self.parser;
+        if self.closed {
+            return Err(Decline);
+        }
+        p.skip_whitespace();
+        if self.last_key.is_some() {
+            match p.peek() {
+                Some(b',') => {
+                    p.pos += 1;
+                    p.skip_whitespace();
+                }
+                Some(b'}') => {
+                    p.pos += 1;
+                    self.closed = true;
+                    return Ok(None);
+                }
+                _ => return Err(Decline),
+            }
+        } else if p.peek() == Some(b'}') {
+            p.pos += 1;
+            self.closed = true;
+            return Ok(None);
+        }
+        if p.peek() != Some(b'"') {
+            return Err(Decline);
+        }
+        let key = p.string_cow()?;
+        if self
+            .last_key
+            .as_ref()
+            .is_some_and(|last| compare_keys(last.as_bytes(), key.as_bytes()).is_ge())
+        {
+            return Err(Decline);
+        }
+        p.skip_whitespace();
+        if p.peek() != Some(b':') {
+            return Err(Decline);
+        }
+        p.pos += 1;
+        p.skip_whitespace();
+        self.last_key = Some(key.clone());
+        Ok(Some(key))
+    }
+
+    /// Reads a member's value: a string as such, anything else as a [`Value`].
+    #[inline]
+    pub(crate) fn string_or_value(&mut self) -> Result<Member<'a>, Decline> {
+        if self.parser.peek() == Some(b'"') {
+            Ok(Member::Str(self.parser.string_cow()?))
+        } else {
+            Ok(Member::Value(self.parser.value()?))
+        }
+    }
+
+    /// Reads a member's value as a [`Value`].
+    #[inline]
+    pub(crate) fn value(&mut self) -> Result<Value, Decline> {
+        Ok(self.parser.value()?)
+    }
+
+    /// Reads a member's value as a [`Value`], with where its text lies.
+    #[inline]
+    pub(crate) fn value_span(&mut self) -> Result<Spanned, Decline> {
+        let start = self.parser.pos;
+        let value = self.parser.value()?;
+        debug_assert_eq!(self.parser.last_depth, value.depth());
+        Ok(Spanned {
+            value,
+            span: start..self.parser.pos,
+            depth: self.parser.last_depth,
+        })
+    }
+
+    /// Checks that nothing but whitespace follows the closed object, and returns whether the whole text is the
+    /// canonical text of the object it holds.
+    pub(crate) fn finish(mut self) -> Result<bool, Decline> {
+        if !self.closed {
+            return Err(Decline);
+        }
+        self.parser.skip_whitespace();
+        if self.parser.pos != self.parser.bytes.len() {
+            return Err(Decline);
+        }
+        Ok(self.parser.canonical)
     }
 }
 
@@ -836,6 +1143,52 @@ mod tests {
             canon("\"\\u0000\\u001F\\u007f\""),
             "\"\\u0000\\u001f\u{7f}\""
         );
+    }
+
+    #[test]
+    fn canonical_check_on_chosen_texts() {
+        let cases: &[(&str, bool)] = &[
+            (r#"{"a":[1,1.0,-1.5,"x"],"b":{}}"#, true),
+            (r#"{"b":1,"a":2}"#, false),
+            (r#"{"a": 1}"#, false),
+            (r#"[1,2] "#, false),
+            (r#" [1,2]"#, false),
+            ("[1,\n2]", false),
+            ("1E5", false),
+            ("1e5", false),
+            ("100000.0", true),
+            ("1e+16", true),
+            ("1e16", false),
+            ("1.50", false),
+            ("1.5", true),
+            ("-0", false),
+            ("0", true),
+            ("-0.0", true),
+            ("1e400", false),
+            ("Infinity", true),
+            ("-Infinity", true),
+            ("NaN", true),
+            ("0.00001", false),
+            ("1e-05", true),
+            (r#""\u0041""#, false),
+            (r#""A""#, true),
+            (r#""\/""#, false),
+            (r#""/""#, true),
+            (r#""\u001F""#, false),
+            (r#""\u001f""#, true),
+            (r#""\u000a""#, false),
+            (r#""\n\r\t\b\f\"\\""#, true),
+            (r#""\u00e9""#, false),
+            ("\"\u{e9}\u{2028}\u{7f}\"", true),
+            (r#""\ud83d\ude00""#, false),
+            (r#"{"\u0061":1}"#, false),
+            (r#"{"\u0000":1,"a":2}"#, true),
+        ];
+        for &(text, canonical) in cases {
+            let (value, flag) = parse_and_check_canonical(text).expect(text);
+            assert_eq!(flag, canonical, "{text}");
+            assert_eq!(flag, to_canonical_string(&value) == text, "{text}");
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use smol_str::SmolStr;
+
 use super::number::Number;
 
 /// A JSON value, as Python's `json.loads` would return it.
@@ -172,6 +174,102 @@ impl fmt::Debug for Value {
     }
 }
 
+/// The longest key stored inline (`smol_str`'s inline capacity).
+const INLINE_KEY_LEN: usize = 23;
+
+/// An object key: a string that derefs to `str`, stored inline (without an allocation of its own)
+/// when it is at most 23 bytes long, as nearly all keys are.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Key(SmolStr);
+
+impl Key {
+    /// Makes a key from a string slice.
+    #[must_use]
+    pub fn new(key: &str) -> Self {
+        // `new_inline` copies byte by byte where `new` calls `memcpy`, which is faster for short keys; it
+        // requires (and asserts) that the key fits, which the length check guarantees.
+        if key.len() <= INLINE_KEY_LEN {
+            Key(SmolStr::new_inline(key))
+        } else {
+            Key(SmolStr::new(key))
+        }
+    }
+
+    /// Returns the key as a string slice.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl AsRef<str> for Key {
+    fn as_ref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0.as_str(), f)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+impl From<&str> for Key {
+    fn from(key: &str) -> Self {
+        Key::new(key)
+    }
+}
+
+impl From<String> for Key {
+    fn from(key: String) -> Self {
+        Key(SmolStr::from(key))
+    }
+}
+
+impl From<Key> for String {
+    fn from(key: Key) -> Self {
+        String::from(key.0)
+    }
+}
+
+impl PartialEq<str> for Key {
+    fn eq(&self, other: &str) -> bool {
+        self.0.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Key {
+    fn eq(&self, other: &&str) -> bool {
+        self.0.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Key {
+    fn eq(&self, other: &String) -> bool {
+        self.0.as_str() == other.as_str()
+    }
+}
+
 /// A JSON object: unique string keys kept sorted by Unicode code point, the order Python's
 /// `sort_keys=True` uses.
 ///
@@ -179,9 +277,11 @@ impl fmt::Debug for Value {
 /// order is already the canonical order. The entries are stored in one sorted vector: lookups are
 /// binary searches, and iterating or writing an object touches contiguous memory, which matters
 /// more for small event payloads than the cost of inserting out of order into a very large map.
+/// Keys of up to 23 bytes (nearly all of them) are stored inline, without an allocation of their
+/// own.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Map {
-    entries: Vec<(String, Value)>,
+    entries: Vec<(Key, Value)>,
 }
 
 impl Map {
@@ -202,7 +302,7 @@ impl Map {
     }
 
     /// Wraps entries that are already sorted by key with no duplicates (the parser checks this).
-    pub(crate) fn from_sorted_unique(entries: Vec<(String, Value)>) -> Self {
+    pub(crate) fn from_sorted_unique(entries: Vec<(Key, Value)>) -> Self {
         debug_assert!(entries.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)));
         Map { entries }
     }
@@ -237,7 +337,7 @@ impl Map {
     /// Appending keys in ascending order costs O(log n); inserting out of order shifts later
     /// entries.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
-        let key = key.into();
+        let key = Key::from(key.into());
         let value = value.into();
         if self.entries.last().is_none_or(|(last, _)| *last < key) {
             self.entries.push((key, value));
@@ -253,6 +353,11 @@ impl Map {
                 None
             }
         }
+    }
+
+    /// Takes the entries out, in key order, keys as stored.
+    pub(crate) fn into_entries(self) -> std::vec::IntoIter<(Key, Value)> {
+        self.entries.into_iter()
     }
 
     /// Removes `key`, returning its value if it was present.
@@ -301,7 +406,7 @@ impl Map {
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.entries.iter().map(|(k, v)| (k, v)))
+            .entries(self.entries.iter().map(|(k, v)| (k.as_str(), v)))
             .finish()
     }
 }
@@ -309,11 +414,11 @@ impl fmt::Debug for Map {
 /// An iterator over a [`Map`]'s entries in canonical key order.
 #[derive(Clone, Debug)]
 pub struct Iter<'a> {
-    inner: std::slice::Iter<'a, (String, Value)>,
+    inner: std::slice::Iter<'a, (Key, Value)>,
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Key, &'a Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         self.inner.next().map(|(k, v)| (k, v))
@@ -335,14 +440,14 @@ impl ExactSizeIterator for Iter<'_> {}
 /// An owning iterator over a [`Map`]'s entries in canonical key order.
 #[derive(Debug)]
 pub struct IntoIter {
-    inner: std::vec::IntoIter<(String, Value)>,
+    inner: std::vec::IntoIter<(Key, Value)>,
 }
 
 impl Iterator for IntoIter {
     type Item = (String, Value);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next()
+        self.inner.next().map(|(k, v)| (String::from(k), v))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -352,7 +457,7 @@ impl Iterator for IntoIter {
 
 impl DoubleEndedIterator for IntoIter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.inner.next_back()
+        self.inner.next_back().map(|(k, v)| (String::from(k), v))
     }
 }
 
@@ -370,7 +475,7 @@ impl IntoIterator for Map {
 }
 
 impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Key, &'a Value);
     type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Iter<'a> {
@@ -382,14 +487,14 @@ impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Map {
     /// Collects entries; when a key repeats, the last value wins (as with repeated
     /// [`Map::insert`]).
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut entries: Vec<(String, Value)> = iter
+        let mut entries: Vec<(Key, Value)> = iter
             .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
+            .map(|(k, v)| (Key::from(k.into()), v.into()))
             .collect();
         // A stable sort keeps equal keys in arrival order, so keeping the last of each run is "last
         // wins".
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut unique: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+        let mut unique: Vec<(Key, Value)> = Vec::with_capacity(entries.len());
         for entry in entries {
             match unique.last_mut() {
                 Some(last) if last.0 == entry.0 => *last = entry,
@@ -499,8 +604,34 @@ mod tests {
         if let Some(v) = map.get_mut("Z") {
             *v = Value::Null;
         }
-        assert_eq!(map.iter().next(), Some((&"Z".to_owned(), &Value::Null)));
+        assert_eq!(map.iter().next(), Some((&Key::from("Z"), &Value::Null)));
         assert_eq!(map.iter().len(), 3);
+    }
+
+    #[test]
+    fn keys_of_every_length_keep_their_text_and_order() {
+        let texts: Vec<String> = [0, 1, 22, 23, 24, 100]
+            .iter()
+            .flat_map(|&n| ["a".repeat(n), "é".repeat(n / 2)])
+            .collect();
+        for text in &texts {
+            let key = Key::new(text);
+            assert_eq!(key.as_str(), text);
+            assert_eq!(&*key, text.as_str());
+            assert_eq!(Key::from(text.clone()), key);
+            assert_eq!(String::from(key.clone()), *text);
+            assert_eq!(format!("{key}"), *text);
+            assert_eq!(format!("{key:?}"), format!("{text:?}"));
+        }
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(Key::new(a).cmp(&Key::new(b)), a.cmp(b));
+                assert_eq!(
+                    crate::json::parse::compare_keys(a.as_bytes(), b.as_bytes()),
+                    a.cmp(b)
+                );
+            }
+        }
     }
 
     #[test]
