@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
-use spanforge_event::Event;
+use spanforge_event::{Event, json};
 
 use super::common::{REFERENCE_JSONL, SPAN_552B, SPAN_SIGNED_984B};
 
@@ -15,8 +15,13 @@ pub(crate) fn envelope(c: &mut Criterion) {
         ("span_signed_984b", SPAN_SIGNED_984B),
     ] {
         let event = Event::from_json_str(text).expect("the bench event is valid");
+        assert!(event.writes_verbatim(), "the bench event is read verbatim");
+        // The same event read through the general path, which always writes from its fields: it must write the
+        // same bytes, and it measures the writer.
+        let rendered = Event::from_value(json::parse(text).expect("valid JSON")).expect("valid");
+        assert!(!rendered.writes_verbatim());
         assert_eq!(
-            event.to_canonical_json(),
+            rendered.to_canonical_json(),
             text,
             "the bench event is already canonical"
         );
@@ -50,8 +55,19 @@ pub(crate) fn envelope(c: &mut Criterion) {
                 black_box(out.len())
             });
         });
+        group.bench_function("write_from_fields", |b| {
+            let mut out = Vec::with_capacity(1024);
+            b.iter(|| {
+                out.clear();
+                black_box(&rendered).write_canonical(&mut out);
+                black_box(out.len())
+            });
+        });
         group.bench_function("payload_checksum", |b| {
             b.iter(|| black_box(&event).payload_checksum())
+        });
+        group.bench_function("payload_checksum_from_fields", |b| {
+            b.iter(|| black_box(&rendered).payload_checksum())
         });
         group.finish();
     }
