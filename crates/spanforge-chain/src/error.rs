@@ -175,6 +175,11 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A signing key is missing, empty or too weak for its use. The message never contains
+    /// key material.
+    #[error("key error: {0}")]
+    Key(String),
+
     /// A `c2sp.org/tlog-proof@v1` bundle was not well formed.
     #[error("malformed tlog-proof, line {line}: {reason}")]
     TlogProofFormat {

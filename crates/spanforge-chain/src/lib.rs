@@ -61,6 +61,7 @@
 //! None. The crate always builds the same way.
 
 pub mod checkpoint;
+pub mod compat;
 mod error;
 pub mod merkle;
 pub mod note;

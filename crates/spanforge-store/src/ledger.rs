@@ -1,0 +1,1036 @@
+//! [`Ledger`]: every ledger rule, generic over the storage [`Backend`]: ingest and group commit,
+//! key rotation, checkpoints, inclusion proofs, export and queries. Verification lives in
+//! [`crate::verify`].
+
+use std::path::Path;
+
+use spanforge_chain::checkpoint::{Checkpoint, SignedCheckpoint};
+use spanforge_chain::compat::KEY_ROTATED_TYPE;
+use spanforge_chain::merkle::{self, Hash, NodeId, NodeStore};
+use spanforge_chain::note::{Note, NoteVerifier};
+use spanforge_chain::tlog_proof::{Leaf, TlogProof};
+use spanforge_event::json::{Map, Value};
+use spanforge_event::{
+    Clock, Entropy, Event, EventBuilder, RegisteredType, Source, Timestamp, UlidGenerator,
+};
+
+use crate::backend::{
+    Backend, CheckpointRecord, KeyRecord, Reader, Record, RecordFilter, TenantKey, TenantState,
+    Writer,
+};
+use crate::error::{Error, Result};
+use crate::ingest::{
+    BatchReceipt, CHUNK, ChainCursor, IncomingChain, IngestReceipt, InputLine, Session,
+    check_current_key, parse_chunk,
+};
+use crate::keys::{HmacKey, KeyId, KeyProvider};
+use crate::sqlite::SqliteBackend;
+use crate::tenant::TenantId;
+
+/// The `source` of events the ledger itself writes (key rotations).
+pub const LEDGER_SOURCE: &str = concat!("spanforge-ledger@", env!("CARGO_PKG_VERSION"));
+
+/// Rows fetched per storage round trip when streaming.
+pub(crate) const PAGE: usize = 2048;
+
+/// The durable ledger: per-tenant compatible HMAC chains and RFC 6962 trees over one storage
+/// backend.
+#[derive(Debug)]
+pub struct Ledger<B: Backend> {
+    pub(crate) backend: B,
+}
+
+/// The ledger in one SQLite file.
+pub type SqliteLedger = Ledger<SqliteBackend>;
+
+impl Ledger<SqliteBackend> {
+    /// Opens (creating if needed) the SQLite ledger at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::new(SqliteBackend::open(path)?))
+    }
+
+    /// Opens an existing SQLite ledger; a missing file is an error.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::new(SqliteBackend::open_existing(path)?))
+    }
+}
+
+/// A tenant's current state, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TenantSummary {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its checkpoint origin.
+    pub origin: String,
+    /// Events in its chain (the tree size).
+    pub size: u64,
+    /// The last event's id.
+    pub head_event_id: Option<String>,
+    /// The tree root, hex.
+    pub root: String,
+    /// The key new events are signed with.
+    pub key_id: KeyId,
+}
+
+/// A key the ledger recorded, for `keys list`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyInfo {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The key record.
+    #[serde(flatten)]
+    pub record: KeyRecord,
+    /// Whether new events of the tenant are signed with it.
+    pub current: bool,
+}
+
+/// What a key rotation wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RotationReceipt {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The rotation event's id (the reference's `key_map` key for the new secret).
+    pub rotation_event_id: String,
+    /// The key the rotation event was signed with.
+    pub previous_key_id: KeyId,
+    /// The key events after it are signed with.
+    pub key_id: KeyId,
+}
+
+/// A filter for [`Ledger::query`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// The tenant; results never include another tenant's events.
+    pub tenant: TenantId,
+    /// Earliest timestamp, inclusive.
+    pub from: Option<Timestamp>,
+    /// Latest timestamp, inclusive.
+    pub to: Option<Timestamp>,
+    /// Only event types starting with this string (a plain prefix, e.g. `llm.trace.`).
+    pub event_type_prefix: Option<String>,
+    /// Only events about this model ([`Event::model_id`]).
+    pub model_id: Option<String>,
+}
+
+impl Query {
+    /// All events of `tenant`.
+    pub fn tenant(tenant: TenantId) -> Self {
+        Self {
+            tenant,
+            from: None,
+            to: None,
+            event_type_prefix: None,
+            model_id: None,
+        }
+    }
+}
+
+/// One stored event with its index columns, as queries return it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its position in the tenant's chain (and leaf index in the tenant's tree).
+    pub seq: u64,
+    /// The event id.
+    pub event_id: String,
+    /// The timestamp in microseconds since the epoch.
+    pub ts_micros: i64,
+    /// The event type.
+    pub event_type: String,
+    /// The model id.
+    pub model_id: Option<String>,
+    /// The actor id.
+    pub actor_id: Option<String>,
+    /// The session id.
+    pub session_id: Option<String>,
+    /// The key that signed it.
+    pub key_id: String,
+    /// The canonical signed envelope (one JSONL line without the newline).
+    pub envelope: String,
+}
+
+impl StoredEvent {
+    fn from_record(tenant: &TenantId, record: Record) -> Result<Self> {
+        let envelope = String::from_utf8(record.envelope).map_err(|_| Error::NotALedger {
+            reason: format!(
+                "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
+                record.seq
+            ),
+        })?;
+        Ok(Self {
+            tenant: tenant.clone(),
+            seq: record.seq,
+            event_id: record.event_id,
+            ts_micros: record.ts_micros,
+            event_type: record.event_type,
+            model_id: record.model_id,
+            actor_id: record.actor_id,
+            session_id: record.session_id,
+            key_id: record.key_id,
+            envelope,
+        })
+    }
+
+    /// Parses the envelope.
+    pub fn event(&self) -> Result<Event> {
+        Event::from_json_str(&self.envelope).map_err(|source| Error::Event {
+            context: format!("parsing stored event {}", self.event_id),
+            source,
+        })
+    }
+}
+
+/// A proof that one event is in its tenant's tree, packaged for an auditor who has only the
+/// checkpoint public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventProof {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The event id.
+    pub event_id: String,
+    /// The leaf index (the event's seq).
+    pub index: u64,
+    /// The canonical envelope: the leaf data.
+    pub envelope: String,
+    /// The `c2sp.org/tlog-proof@v1` bundle. Its `extra` line carries the envelope, so the bundle
+    /// alone is enough to verify.
+    pub bundle: TlogProof,
+}
+
+impl EventProof {
+    /// The bundle's text.
+    pub fn to_text(&self) -> String {
+        self.bundle.to_string()
+    }
+}
+
+/// What verifying a proof bundle established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedProof {
+    /// The checkpoint the event is included in (its signature verified).
+    pub checkpoint: Checkpoint,
+    /// The tenant, from the checkpoint origin.
+    pub tenant: Option<TenantId>,
+    /// The event, parsed from the leaf data.
+    pub event: Event,
+    /// The leaf index.
+    pub index: u64,
+}
+
+/// Verifies a proof bundle written by [`Ledger::prove`] with only the checkpoint public key.
+///
+/// The leaf is the bundle's `extra` data (the canonical envelope); when `event_line` is given
+/// (the event as the auditor received it, e.g. a line of an export) it must be byte-identical.
+pub fn verify_event_proof(
+    bundle: &[u8],
+    log_key: &NoteVerifier,
+    event_line: Option<&[u8]>,
+) -> Result<VerifiedProof> {
+    let proof =
+        TlogProof::parse(bundle).map_err(|e| Error::chain("reading the proof bundle", e))?;
+    let leaf = match (proof.extra(), event_line) {
+        (Some(extra), Some(line)) if extra != line => {
+            return Err(Error::Checkpoint(
+                "the event line differs from the event the proof carries".to_owned(),
+            ));
+        }
+        (_, Some(line)) => line,
+        (Some(extra), None) => extra,
+        (None, None) => {
+            return Err(Error::Checkpoint(
+                "the bundle carries no event and none was given".to_owned(),
+            ));
+        }
+    };
+    let checkpoint = proof
+        .verify(Leaf::Data(leaf), log_key)
+        .map_err(|e| Error::chain("verifying the proof bundle", e))?;
+    let text = std::str::from_utf8(leaf)
+        .map_err(|_| Error::Checkpoint("the proven event is not UTF-8".to_owned()))?;
+    let event = Event::from_json_str(text).map_err(|source| Error::Event {
+        context: "parsing the proven event".to_owned(),
+        source,
+    })?;
+    let tenant = parse_origin(checkpoint.origin()).map(|(_, t)| t);
+    Ok(VerifiedProof {
+        tenant,
+        event,
+        index: proof.index(),
+        checkpoint,
+    })
+}
+
+/// Splits an origin `spanforge/<ledger id>/<tenant path>` into the ledger id and the tenant.
+pub fn parse_origin(origin: &str) -> Option<(String, TenantId)> {
+    let rest = origin.strip_prefix("spanforge/")?;
+    let (ledger, path) = rest.split_once('/')?;
+    Some((ledger.to_owned(), TenantId::from_origin_path(path)?))
+}
+
+/// Writes signed checkpoints one after another, separated by a blank line: the checkpoint file
+/// `audit verify --checkpoint` reads.
+pub fn format_checkpoints(checkpoints: &[SignedCheckpoint]) -> String {
+    checkpoints
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Splits a checkpoint file (one signed note, or several separated by blank lines) into notes.
+pub fn split_checkpoints(text: &str) -> Result<Vec<String>> {
+    // A signed note is `text\n\nsignatures\n`, and a checkpoint text has no blank line, so the
+    // paragraphs alternate: checkpoint text, signature lines, checkpoint text, ...
+    let paragraphs: Vec<&str> = text
+        .split("\n\n")
+        .map(|p| p.trim_matches('\n'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if paragraphs.is_empty() {
+        return Err(Error::Checkpoint("the checkpoint file is empty".to_owned()));
+    }
+    if !paragraphs.len().is_multiple_of(2) {
+        return Err(Error::Checkpoint(
+            "the checkpoint file is not a sequence of signed notes (a note lacks its signature lines)"
+                .to_owned(),
+        ));
+    }
+    Ok(paragraphs
+        .chunks(2)
+        .map(|pair| format!("{}\n\n{}\n", pair[0], pair[1]))
+        .collect())
+}
+
+/// A tenant's stored tree seen as a [`NodeStore`] of a fixed size.
+pub(crate) struct TenantNodes<'r, R: Reader + ?Sized> {
+    pub(crate) reader: &'r R,
+    pub(crate) tenant: TenantKey,
+    pub(crate) size: u64,
+}
+
+impl<R: Reader + ?Sized> NodeStore for TenantNodes<'_, R> {
+    type Error = Error;
+
+    fn size(&self) -> Result<u64> {
+        Ok(self.size)
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>> {
+        Ok(self
+            .reader
+            .nodes(self.tenant, &[NodeId::new(level, index)])?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+        self.reader.nodes(self.tenant, ids)
+    }
+}
+
+impl<B: Backend> Ledger<B> {
+    /// A ledger over `backend`.
+    pub fn new(backend: B) -> Self {
+        Self { backend }
+    }
+
+    /// The storage backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The ledger's unique id.
+    pub fn ledger_id(&self) -> &str {
+        self.backend.ledger_id()
+    }
+
+    /// The name checkpoint signing keys of this ledger should carry: `spanforge/<ledger id>`.
+    pub fn log_key_name(&self) -> String {
+        format!("spanforge/{}", self.ledger_id())
+    }
+
+    /// The checkpoint origin of a tenant's tree: `spanforge/<ledger id>/<tenant path>` (see
+    /// [`TenantId::origin_path`]).
+    pub fn origin(&self, tenant: &TenantId) -> String {
+        format!("spanforge/{}/{}", self.ledger_id(), tenant.origin_path())
+    }
+
+    /// Every tenant with its head.
+    pub fn tenants(&self) -> Result<Vec<TenantSummary>> {
+        let read = self.backend.read()?;
+        Ok(read
+            .tenants()?
+            .into_iter()
+            .map(|s| self.summary(&s))
+            .collect())
+    }
+
+    fn summary(&self, s: &TenantState) -> TenantSummary {
+        TenantSummary {
+            tenant: s.id.clone(),
+            origin: self.origin(&s.id),
+            size: s.size,
+            head_event_id: s.head.map(|h| h.to_string()),
+            root: s.frontier.root().to_hex(),
+            key_id: s.key_id.clone(),
+        }
+    }
+
+    /// The keys recorded for one tenant, or for all.
+    pub fn keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyInfo>> {
+        let read = self.backend.read()?;
+        let tenants = read.tenants()?;
+        let mut out = Vec::new();
+        for state in tenants.iter().filter(|s| tenant.is_none_or(|t| *t == s.id)) {
+            for record in read.keys(Some(state.key))? {
+                out.push(KeyInfo {
+                    tenant: state.id.clone(),
+                    current: record.key_id == state.key_id,
+                    record,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ingests events in ONE transaction: every event is validated (JSON lines are parsed in
+    /// parallel), events that arrive signed are verified as a chain first (see
+    /// [`IncomingChain`](crate::ingest)), then all are signed into their tenants' chains and
+    /// appended. Any invalid line, tampered or unlinked signed event, duplicate id or storage
+    /// error rolls everything back and names the input line; nothing is written.
+    pub fn ingest<I>(&mut self, keys: &dyn KeyProvider, input: I) -> Result<IngestReceipt>
+    where
+        I: IntoIterator<Item = Result<InputLine>>,
+    {
+        self.run_ingest(keys, input.into_iter(), None, &mut |_| Ok(()))
+    }
+
+    /// Ingests a long-running stream with group commit: one durable transaction per
+    /// `commit_every` events (and one for the rest at the end). `on_commit` runs after each
+    /// commit has returned, i.e. once its events are on stable storage: the place to
+    /// acknowledge them (`acked <total> <last id>`). An error refuses the current batch only;
+    /// earlier batches stay committed. Signed input is verified as one chain across batches.
+    pub fn ingest_streaming<I>(
+        &mut self,
+        keys: &dyn KeyProvider,
+        input: I,
+        commit_every: usize,
+        on_commit: &mut dyn FnMut(&BatchReceipt) -> Result<()>,
+    ) -> Result<IngestReceipt>
+    where
+        I: IntoIterator<Item = Result<InputLine>>,
+    {
+        self.run_ingest(
+            keys,
+            input.into_iter(),
+            Some(commit_every.max(1)),
+            on_commit,
+        )
+    }
+
+    /// Appends a batch of parsed events in one durable transaction (group commit: one sync for
+    /// the whole batch). The same rules as [`Ledger::ingest`] apply; errors name the event's
+    /// position in the batch (`batch:<n>`, from 1).
+    pub fn append_batch(
+        &mut self,
+        keys: &dyn KeyProvider,
+        events: Vec<Event>,
+    ) -> Result<BatchReceipt> {
+        let source: std::sync::Arc<str> = std::sync::Arc::from("batch");
+        let input = events.into_iter().enumerate().map(|(i, e)| {
+            Ok(InputLine::event(
+                crate::Location::new(source.clone(), i as u64 + 1),
+                e,
+            ))
+        });
+        let receipt = self.run_ingest(keys, input, None, &mut |_| Ok(()))?;
+        Ok(BatchReceipt {
+            events: receipt.events,
+            total: receipt.events,
+            last_event_id: receipt.last_event_id,
+        })
+    }
+
+    fn run_ingest(
+        &mut self,
+        keys: &dyn KeyProvider,
+        mut input: impl Iterator<Item = Result<InputLine>>,
+        commit_every: Option<usize>,
+        on_commit: &mut dyn FnMut(&BatchReceipt) -> Result<()>,
+    ) -> Result<IngestReceipt> {
+        let mut incoming = IncomingChain::default();
+        let mut receipt = IngestReceipt::default();
+        let chunk_cap = commit_every.map_or(CHUNK, |n| n.min(CHUNK));
+        loop {
+            let mut tx = self.backend.write()?;
+            // Heads are re-read in every transaction, so another writer's commits between two
+            // of ours are picked up rather than forked.
+            let mut session = Session::default();
+            let mut in_tx = 0u64;
+            let mut first_id = None;
+            let mut last_id = None;
+            loop {
+                let want = match commit_every {
+                    Some(n) => chunk_cap.min(n - in_tx as usize),
+                    None => chunk_cap,
+                };
+                let mut lines = Vec::with_capacity(want);
+                for item in input.by_ref().take(want) {
+                    lines.push(item?);
+                }
+                if lines.is_empty() {
+                    break;
+                }
+                let events = parse_chunk(lines)?;
+                if first_id.is_none() {
+                    first_id = events.first().map(|(_, e)| e.event_id().to_string());
+                }
+                last_id = events.last().map(|(_, e)| e.event_id().to_string());
+                in_tx += events.len() as u64;
+                session.seal_and_append(&mut tx, keys, &mut incoming, events)?;
+                if commit_every.is_some_and(|n| in_tx as usize >= n) {
+                    break;
+                }
+            }
+            if in_tx == 0 {
+                break;
+            }
+            session.finish(&mut tx)?;
+            tx.commit()?;
+            receipt.events += in_tx;
+            receipt.commits += 1;
+            if receipt.first_event_id.is_none() {
+                receipt.first_event_id = first_id;
+            }
+            receipt.last_event_id.clone_from(&last_id);
+            receipt.verified_presigned = incoming.verified;
+            merge_heads(&mut receipt.tenants, session.heads());
+            on_commit(&BatchReceipt {
+                events: in_tx,
+                total: receipt.events,
+                last_event_id: last_id,
+            })?;
+            if commit_every.is_none() {
+                break;
+            }
+        }
+        Ok(receipt)
+    }
+
+    /// Rotates a tenant's key: appends an `llm.audit.key.rotated` event signed with the current
+    /// key, whose payload carries `rotation_marker: "true"`, `new_secret_hash` (SHA-256 hex of
+    /// the new secret, the reference's convention), `rotated_by`, `key_id` and
+    /// `previous_key_id`; records the new key; events after it are signed with `new_key`, which
+    /// the key provider must return as the tenant's signing key from then on.
+    ///
+    /// The reference verifies the rotated chain with `verify_chain(events, old_secret,
+    /// key_map={rotation_event_id: new_secret})`.
+    pub fn rotate_key<C: Clock, E: Entropy>(
+        &mut self,
+        keys: &dyn KeyProvider,
+        tenant: &TenantId,
+        new_key: &HmacKey,
+        rotated_by: &str,
+        ids: &mut UlidGenerator<C, E>,
+    ) -> Result<RotationReceipt> {
+        new_key.require_native()?;
+        let mut tx = self.backend.write()?;
+        let Some(mut state) = tx.tenant(tenant)? else {
+            return Err(Error::TenantNotFound {
+                tenant: tenant.clone(),
+            });
+        };
+        let old = keys
+            .key(tenant, &state.key_id)?
+            .ok_or_else(|| Error::UnknownKey {
+                tenant: tenant.clone(),
+                key_id: state.key_id.to_string(),
+            })?;
+        old.require_native()?;
+        check_current_key(&tx, &state, &old)?;
+        if tx
+            .keys(Some(state.key))?
+            .iter()
+            .any(|k| &k.key_id == new_key.id())
+        {
+            return Err(Error::InvalidKeyId {
+                id: new_key.id().to_string(),
+                reason: "this tenant has already used a key with this id",
+            });
+        }
+
+        let mut payload = Map::new();
+        payload.insert("key_id", new_key.id().as_str());
+        payload.insert("new_secret_hash", new_key.secret().fingerprint());
+        payload.insert("previous_key_id", state.key_id.as_str());
+        payload.insert("rotated_by", rotated_by);
+        payload.insert("rotation_marker", "true");
+        let source = Source::parse(LEDGER_SOURCE).map_err(|source| Error::Event {
+            context: "building the rotation event source".to_owned(),
+            source,
+        })?;
+        let mut builder = EventBuilder::new(
+            RegisteredType::LlmAuditKeyRotated,
+            source,
+            Value::Object(payload),
+        );
+        if let Some(org) = tenant.org_id() {
+            builder = builder.org_id(org);
+        }
+        let event = builder.build(ids).map_err(|source| Error::Event {
+            context: "building the rotation event".to_owned(),
+            source,
+        })?;
+        let rotation_id = event.event_id().to_string();
+        let rotation_seq = state.size;
+        let previous_key_id = state.key_id.clone();
+
+        // Seal the rotation event with the old key, then switch the tenant to the new key.
+        state.key_id = old.id().clone();
+        let mut session = Session::default();
+        session.insert(ChainCursor {
+            state,
+            key: old,
+            dirty: false,
+        });
+        let location = crate::Location::new("rotation", 1);
+        session.seal_and_append(
+            &mut tx,
+            keys,
+            &mut IncomingChain::default(),
+            vec![(location, event)],
+        )?;
+        let cursor = session
+            .chains
+            .first_mut()
+            .ok_or_else(|| Error::NotALedger {
+                reason: "rotation lost its chain cursor".to_owned(),
+            })?;
+        cursor.state.key_id = new_key.id().clone();
+        let tenant_key = cursor.state.key;
+        session.finish(&mut tx)?;
+        tx.add_key(&KeyRecord {
+            tenant: tenant_key,
+            key_id: new_key.id().clone(),
+            check: new_key.check_value(),
+            first_seq: rotation_seq + 1,
+            rotation_event_id: Some(rotation_id.clone()),
+            previous_key_id: Some(previous_key_id.clone()),
+        })?;
+        tx.commit()?;
+        Ok(RotationReceipt {
+            tenant: tenant.clone(),
+            rotation_event_id: rotation_id,
+            previous_key_id,
+            key_id: new_key.id().clone(),
+        })
+    }
+
+    /// Signs and stores a checkpoint of `tenant`'s tree, after checking that the stored tree
+    /// agrees with its frontier and extends the last checkpoint the ledger signed (a log must
+    /// never sign two inconsistent checkpoints). If the tree has not grown since the last
+    /// checkpoint, that checkpoint is returned.
+    pub fn checkpoint(
+        &mut self,
+        keys: &dyn KeyProvider,
+        tenant: &TenantId,
+    ) -> Result<SignedCheckpoint> {
+        let signer = keys
+            .checkpoint_signer()
+            .ok_or(Error::NoCheckpointKey("signing"))?;
+        let origin = self.origin(tenant);
+        let verifiers = keys.checkpoint_verifiers();
+        let mut tx = self.backend.write()?;
+        let Some(state) = tx.tenant(tenant)? else {
+            return Err(Error::TenantNotFound {
+                tenant: tenant.clone(),
+            });
+        };
+        let tree_error = |reason: String| Error::TreeState {
+            tenant: tenant.clone(),
+            reason,
+        };
+        let root = state.frontier.root();
+        {
+            let store = TenantNodes {
+                reader: &tx,
+                tenant: state.key,
+                size: state.size,
+            };
+            state
+                .frontier
+                .verify_against_store(&store)
+                .map_err(|e| tree_error(format!("the stored tree disagrees with its head: {e}")))?;
+            if let Some(last) = tx.checkpoints(state.key)?.pop() {
+                let signed_previous =
+                    open_checkpoint(last.note.as_bytes(), &verifiers).map_err(|e| {
+                        tree_error(format!("the last stored checkpoint does not verify: {e}"))
+                    })?;
+                let previous = signed_previous.checkpoint();
+                if previous.size() == state.size && *previous.root() == root {
+                    return Ok(signed_previous);
+                }
+                let proof = if previous.size() == 0 || previous.size() > state.size {
+                    Vec::new()
+                } else {
+                    merkle::consistency_proof(&store, previous.size(), state.size)
+                        .map_err(|e| tree_error(format!("cannot prove consistency: {e}")))?
+                };
+                Checkpoint::new(&origin, state.size, root)
+                    .map_err(|e| Error::chain("building a checkpoint", e))?
+                    .verify_extends(previous, &proof)
+                    .map_err(|e| {
+                        tree_error(format!(
+                            "refusing to sign: the tree does not extend the checkpoint of size {} signed before ({e})",
+                            previous.size()
+                        ))
+                    })?;
+            }
+        }
+        let signed = Checkpoint::new(&origin, state.size, root)
+            .and_then(|c| c.sign(signer))
+            .map_err(|e| Error::chain("signing a checkpoint", e))?;
+        tx.add_checkpoint(&CheckpointRecord {
+            tenant: state.key,
+            size: state.size,
+            root,
+            note: signed.to_string(),
+        })?;
+        tx.commit()?;
+        Ok(signed)
+    }
+
+    /// Checkpoints every tenant (see [`Ledger::checkpoint`]), in tenant order.
+    pub fn checkpoint_all(&mut self, keys: &dyn KeyProvider) -> Result<Vec<SignedCheckpoint>> {
+        let tenants: Vec<TenantId> = self
+            .backend
+            .read()?
+            .tenants()?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        tenants.iter().map(|t| self.checkpoint(keys, t)).collect()
+    }
+
+    /// A proof that event `event_id` is in its tenant's tree, against the newest stored
+    /// checkpoint that covers it, signing a new checkpoint first if none does.
+    pub fn prove(&mut self, keys: &dyn KeyProvider, event_id: &str) -> Result<EventProof> {
+        let verifiers = keys.checkpoint_verifiers();
+        let (tenant, seq, covering) = {
+            let read = self.backend.read()?;
+            let record =
+                read.record_by_event_id(event_id)?
+                    .ok_or_else(|| Error::EventNotFound {
+                        event_id: event_id.to_owned(),
+                    })?;
+            let state = tenant_of(&read, record.tenant)?;
+            let covering = read
+                .checkpoints(record.tenant)?
+                .into_iter()
+                .rev()
+                .find(|c| c.size > record.seq);
+            (state.id, record.seq, covering)
+        };
+        let signed = match covering {
+            Some(c) => open_checkpoint(c.note.as_bytes(), &verifiers)?,
+            None => self.checkpoint(keys, &tenant)?,
+        };
+        if signed.checkpoint().size() <= seq {
+            return Err(Error::TreeState {
+                tenant,
+                reason: format!("no checkpoint covers leaf {seq}"),
+            });
+        }
+        self.prove_against(event_id, &signed)
+    }
+
+    /// A proof that event `event_id` is in the tree of `checkpoint` (which must be this
+    /// ledger's checkpoint of the event's tenant and cover the event). The proof is checked
+    /// before it is returned, so a stored tree that disagrees with the checkpoint is an error.
+    pub fn prove_against(
+        &self,
+        event_id: &str,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<EventProof> {
+        let read = self.backend.read()?;
+        let record = read
+            .record_by_event_id(event_id)?
+            .ok_or_else(|| Error::EventNotFound {
+                event_id: event_id.to_owned(),
+            })?;
+        let state = tenant_of(&read, record.tenant)?;
+        let cp = checkpoint.checkpoint();
+        if cp.origin() != self.origin(&state.id) {
+            return Err(Error::Checkpoint(format!(
+                "the checkpoint is for {}, not for tenant {} of this ledger",
+                cp.origin(),
+                state.id
+            )));
+        }
+        if cp.size() <= record.seq || cp.size() > state.size {
+            return Err(Error::Checkpoint(format!(
+                "a checkpoint of size {} cannot prove leaf {} of a tree of size {}",
+                cp.size(),
+                record.seq,
+                state.size
+            )));
+        }
+        let store = TenantNodes {
+            reader: &read,
+            tenant: record.tenant,
+            size: state.size,
+        };
+        let path = merkle::inclusion_proof(&store, record.seq, cp.size())
+            .map_err(|e| Error::chain("building an inclusion proof", e))?;
+        merkle::verify_inclusion(
+            record.seq,
+            cp.size(),
+            &merkle::leaf_hash(&record.envelope),
+            &path,
+            cp.root(),
+        )
+        .map_err(|e| Error::TreeState {
+            tenant: state.id.clone(),
+            reason: format!("the stored tree does not match the checkpoint: {e}"),
+        })?;
+        let bundle = TlogProof::new(record.seq, path, checkpoint)
+            .map_err(|e| Error::chain("building the proof bundle", e))?
+            .with_extra(record.envelope.clone());
+        let stored = StoredEvent::from_record(&state.id, record)?;
+        Ok(EventProof {
+            tenant: state.id,
+            event_id: stored.event_id,
+            index: stored.seq,
+            envelope: stored.envelope,
+            bundle,
+        })
+    }
+
+    /// The tenant's chain in `seq` order as canonical JSON lines with the compatible integrity
+    /// fields, optionally limited to an inclusive time range.
+    ///
+    /// Without bounds the export is a whole chain that the reference's
+    /// `verify_chain(events, key)` accepts with the tenant's key (with a `key_map` after a
+    /// rotation). With bounds it starts and may continue mid-chain, so the reference reports
+    /// the first event (and any event after a skipped one) as a gap; [`Export::notice`] says so.
+    pub fn export(
+        &self,
+        tenant: &TenantId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Export<'_, B>> {
+        let state = self.backend.read()?.tenant(tenant)?;
+        Ok(Export {
+            ledger: self,
+            tenant: tenant.clone(),
+            key: state.as_ref().map(|s| s.key),
+            next_seq: 0,
+            end_seq: state.map_or(0, |s| s.size),
+            from: from.map(|t| t.unix_micros()),
+            to: to.map(|t| t.unix_micros()),
+            buffer: Vec::new().into_iter(),
+            done: false,
+        })
+    }
+
+    /// Streams the events matching `query` in `(timestamp, seq)` order, a page at a time, using
+    /// the time or model index.
+    pub fn query(&self, query: &Query) -> Result<QueryIter<'_, B>> {
+        let state = self.backend.read()?.tenant(&query.tenant)?;
+        Ok(QueryIter {
+            ledger: self,
+            tenant: query.tenant.clone(),
+            filter: state.map(|s| RecordFilter {
+                tenant: s.key,
+                from_micros: query.from.map(|t| t.unix_micros()),
+                to_micros: query.to.map(|t| t.unix_micros()),
+                event_type_prefix: query.event_type_prefix.clone(),
+                model_id: query.model_id.clone(),
+            }),
+            after: None,
+            buffer: Vec::new().into_iter(),
+            done: false,
+        })
+    }
+
+    /// The stored event with this id, in any tenant.
+    pub fn get(&self, event_id: &str) -> Result<Option<StoredEvent>> {
+        let read = self.backend.read()?;
+        let Some(record) = read.record_by_event_id(event_id)? else {
+            return Ok(None);
+        };
+        let state = tenant_of(&read, record.tenant)?;
+        StoredEvent::from_record(&state.id, record).map(Some)
+    }
+
+    /// The rotation events of a tenant, from the type index.
+    pub fn rotations(&self, tenant: &TenantId) -> Result<Vec<StoredEvent>> {
+        let read = self.backend.read()?;
+        let Some(state) = read.tenant(tenant)? else {
+            return Ok(Vec::new());
+        };
+        read.records_of_type(state.key, KEY_ROTATED_TYPE)?
+            .into_iter()
+            .map(|r| StoredEvent::from_record(tenant, r))
+            .collect()
+    }
+}
+
+fn merge_heads(into: &mut Vec<crate::ingest::TenantHead>, heads: Vec<crate::ingest::TenantHead>) {
+    for head in heads {
+        match into.iter_mut().find(|h| h.tenant == head.tenant) {
+            Some(existing) => *existing = head,
+            None => into.push(head),
+        }
+    }
+}
+
+/// The state of the tenant a record belongs to.
+fn tenant_of<R: Reader + ?Sized>(read: &R, key: TenantKey) -> Result<TenantState> {
+    read.tenants()?
+        .into_iter()
+        .find(|s| s.key == key)
+        .ok_or_else(|| Error::NotALedger {
+            reason: format!(
+                "an event names tenant handle {} which does not exist",
+                key.0
+            ),
+        })
+}
+
+/// Opens a signed checkpoint note with any of `verifiers`.
+pub(crate) fn open_checkpoint(note: &[u8], verifiers: &[NoteVerifier]) -> Result<SignedCheckpoint> {
+    if verifiers.is_empty() {
+        return Err(Error::NoCheckpointKey("verification"));
+    }
+    let verified = Note::open(note, verifiers)
+        .map_err(|e| Error::chain("verifying a checkpoint signature", e))?;
+    let text = verified.text().to_owned();
+    Checkpoint::parse(&text).map_err(|e| Error::chain("reading a checkpoint", e))?;
+    SignedCheckpoint::parse_unverified(note).map_err(|e| Error::chain("reading a checkpoint", e))
+}
+
+/// The lines of an export; see [`Ledger::export`].
+#[derive(Debug)]
+pub struct Export<'a, B: Backend> {
+    ledger: &'a Ledger<B>,
+    tenant: TenantId,
+    key: Option<TenantKey>,
+    next_seq: u64,
+    end_seq: u64,
+    from: Option<i64>,
+    to: Option<i64>,
+    buffer: std::vec::IntoIter<Record>,
+    done: bool,
+}
+
+impl<B: Backend> Export<'_, B> {
+    /// Whether the export is limited in time, so it is not a whole chain.
+    pub fn is_partial(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+
+    /// What a reader of a partial export should know, or `None` for a whole chain.
+    pub fn notice(&self) -> Option<String> {
+        self.is_partial().then(|| {
+            format!(
+                "this export of tenant {} is limited in time, so it starts mid-chain: the reference's verify_chain \
+                 reports its first event (and any event after a skipped one) as a gap; export without dates for a \
+                 chain that verifies whole",
+                self.tenant
+            )
+        })
+    }
+
+    /// How many events the tenant's chain held when the export started.
+    pub fn chain_size(&self) -> u64 {
+        self.end_seq
+    }
+}
+
+impl<B: Backend> Iterator for Export<'_, B> {
+    type Item = Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.buffer.next() {
+                return Some(StoredEvent::from_record(&self.tenant, record).map(|e| e.envelope));
+            }
+            if self.done {
+                return None;
+            }
+            let Some(key) = self.key else {
+                self.done = true;
+                return None;
+            };
+            let page = self.ledger.backend.read().and_then(|r| {
+                r.records_in_time(key, self.next_seq, self.end_seq, self.from, self.to, PAGE)
+            });
+            match page {
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Ok(rows) => {
+                    match rows.last() {
+                        Some(last) if rows.len() == PAGE => self.next_seq = last.seq + 1,
+                        _ => self.done = true,
+                    }
+                    self.buffer = rows.into_iter();
+                }
+            }
+        }
+    }
+}
+
+/// The results of [`Ledger::query`].
+#[derive(Debug)]
+pub struct QueryIter<'a, B: Backend> {
+    ledger: &'a Ledger<B>,
+    tenant: TenantId,
+    filter: Option<RecordFilter>,
+    after: Option<(i64, u64)>,
+    buffer: std::vec::IntoIter<Record>,
+    done: bool,
+}
+
+impl<B: Backend> Iterator for QueryIter<'_, B> {
+    type Item = Result<StoredEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.buffer.next() {
+                return Some(StoredEvent::from_record(&self.tenant, record));
+            }
+            if self.done {
+                return None;
+            }
+            let Some(filter) = &self.filter else {
+                self.done = true;
+                return None;
+            };
+            let page = self
+                .ledger
+                .backend
+                .read()
+                .and_then(|r| r.query(filter, self.after, PAGE));
+            match page {
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Ok(rows) => {
+                    match rows.last() {
+                        Some(last) if rows.len() == PAGE => {
+                            self.after = Some((last.ts_micros, last.seq));
+                        }
+                        _ => self.done = true,
+                    }
+                    self.buffer = rows.into_iter();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,960 @@
+//! [`SqliteBackend`]: the ledger in one SQLite file (bundled SQLite, WAL, `synchronous=FULL`).
+//!
+//! Connection settings and why:
+//! * `journal_mode=WAL`: readers never block the writer and a commit appends to one file.
+//! * `synchronous=FULL`: in WAL mode, `NORMAL` does not sync the log on commit, so a
+//!   transaction the ledger acknowledged could vanish on power loss. `FULL` syncs the WAL on
+//!   every commit; group commit (many events per transaction) keeps that affordable.
+//! * `busy_timeout=5000`: a second process waits for the write lock instead of failing at once.
+//! * `foreign_keys=ON`: events, keys and checkpoints must name an existing tenant.
+//! * Write transactions are `BEGIN IMMEDIATE`, so the write lock is taken up front and a
+//!   transaction never fails half-way on a lock upgrade.
+
+mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
+use spanforge_chain::merkle::{Frontier, HASH_LEN, Hash, NodeId};
+use spanforge_event::EventId;
+
+pub use schema::LATEST as SCHEMA_VERSION;
+
+use crate::backend::{
+    Backend, CheckpointRecord, KeyRecord, NewRecord, Reader, Record, RecordFilter, TenantKey,
+    TenantState, Writer,
+};
+use crate::error::{Error, Result};
+use crate::keys::KeyId;
+use crate::tenant::TenantId;
+
+/// Bits of `events.id` that hold the sequence number; the tenant handle is above them.
+const SEQ_BITS: u32 = 40;
+/// The largest sequence number a tenant can reach.
+pub const MAX_SEQ: u64 = (1 << SEQ_BITS) - 1;
+/// The largest tenant handle that fits above the sequence bits in a positive 64-bit id.
+const MAX_TENANT: i64 = (1 << (63 - SEQ_BITS)) - 1;
+
+const EVENT_COLUMNS: &str = "id, tenant, event_id, ts, event_type, model_id, actor_id, session_id, key_id, envelope, leaf_hash, nodes";
+
+fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |e| Error::backend(operation, e)
+}
+
+fn row_id(tenant: TenantKey, seq: u64) -> Result<i64> {
+    if !(1..=MAX_TENANT).contains(&tenant.0) || seq > MAX_SEQ {
+        return Err(Error::Capacity(format!(
+            "tenant handle {} or sequence number {seq} is outside the storage layout",
+            tenant.0
+        )));
+    }
+    // Both parts are range-checked above, so the id is positive and does not overflow.
+    Ok((tenant.0 << SEQ_BITS) | seq as i64)
+}
+
+/// The first id past the tenant's range.
+fn tenant_end(tenant: TenantKey) -> i64 {
+    tenant.0.saturating_add(1).saturating_mul(1 << SEQ_BITS)
+}
+
+fn to_u64(value: i64, what: &'static str) -> rusqlite::Result<u64> {
+    u64::try_from(value).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Integer,
+            format!("{what} is negative").into(),
+        )
+    })
+}
+
+fn read_record(row: &Row<'_>) -> rusqlite::Result<Record> {
+    let id: i64 = row.get(0)?;
+    Ok(Record {
+        tenant: TenantKey(row.get(1)?),
+        seq: to_u64(id & MAX_SEQ as i64, "seq")?,
+        event_id: row.get(2)?,
+        ts_micros: row.get(3)?,
+        event_type: row.get(4)?,
+        model_id: row.get(5)?,
+        actor_id: row.get(6)?,
+        session_id: row.get(7)?,
+        key_id: row.get(8)?,
+        envelope: row.get(9)?,
+        leaf_hash: row.get(10)?,
+        nodes: row.get(11)?,
+    })
+}
+
+/// Raw tenant row, converted to a [`TenantState`] after the statement is done.
+struct TenantRow {
+    key: i64,
+    org_id: Option<String>,
+    size: i64,
+    head: Option<String>,
+    frontier: Vec<u8>,
+    key_id: String,
+}
+
+fn read_tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
+    Ok(TenantRow {
+        key: row.get(0)?,
+        org_id: row.get(1)?,
+        size: row.get(2)?,
+        head: row.get(3)?,
+        frontier: row.get(4)?,
+        key_id: row.get(5)?,
+    })
+}
+
+impl TenantRow {
+    fn into_state(self) -> Result<TenantState> {
+        let id = TenantId::from_org_id(self.org_id.as_deref());
+        let corrupt = |what: String| Error::NotALedger {
+            reason: format!("tenant {id}: {what}"),
+        };
+        let size = u64::try_from(self.size).map_err(|_| corrupt("negative size".into()))?;
+        let frontier = Frontier::from_bytes(&self.frontier)
+            .map_err(|e| corrupt(format!("unreadable frontier: {e}")))?;
+        if frontier.size() != size {
+            return Err(corrupt(format!(
+                "frontier size {} differs from chain size {size}",
+                frontier.size()
+            )));
+        }
+        let head = self
+            .head
+            .map(|h| EventId::parse(&h).map_err(|_| corrupt(format!("unreadable head id {h:?}"))))
+            .transpose()?;
+        let key_id = KeyId::new(self.key_id).map_err(|e| corrupt(e.to_string()))?;
+        Ok(TenantState {
+            key: TenantKey(self.key),
+            id,
+            size,
+            head,
+            frontier,
+            key_id,
+        })
+    }
+}
+
+/// The ledger stored in one SQLite database file.
+#[derive(Debug)]
+pub struct SqliteBackend {
+    conn: Connection,
+    ledger_id: String,
+}
+
+impl SqliteBackend {
+    /// Opens the ledger at `path`, creating the file and the schema if it does not exist, and
+    /// applying pending migrations.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(
+            path.as_ref(),
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+    }
+
+    /// Opens an existing ledger; a missing file is an error instead of a new empty ledger (for
+    /// verification, where a typo must not pass as an empty, intact ledger).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::NotALedger {
+                reason: format!("{} does not exist", path.display()),
+            });
+        }
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<Self> {
+        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let mut conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| Error::backend(format!("opening {}", path.display()), e))?;
+        configure(&conn)?;
+        let ledger_id = schema::migrate(&mut conn, new_ledger_id)?;
+        Ok(Self { conn, ledger_id })
+    }
+
+    /// The underlying connection, for diagnostics and tests (for example `EXPLAIN QUERY PLAN`).
+    /// Writing through it bypasses the ledger's rules.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(sql("setting the busy timeout"))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+        .map_err(sql("enabling WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::NotALedger {
+            reason: format!("the database refused WAL mode (journal_mode={mode})"),
+        });
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA trusted_schema=OFF;",
+    )
+    .map_err(sql("configuring the connection"))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// A random (version 4) UUID for a new ledger.
+fn new_ledger_id() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|_| Error::Entropy)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+/// A read snapshot: a deferred transaction on the backend's connection, ended on drop.
+#[derive(Debug)]
+pub struct SqliteRead<'a> {
+    conn: &'a Connection,
+    owns_transaction: bool,
+}
+
+impl Drop for SqliteRead<'_> {
+    fn drop(&mut self) {
+        if self.owns_transaction {
+            // A read-only transaction has nothing to lose; ending it releases the snapshot.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`); rolled back on drop unless committed.
+#[derive(Debug)]
+pub struct SqliteWrite<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Backend for SqliteBackend {
+    type Read<'a> = SqliteRead<'a>;
+    type Write<'a> = SqliteWrite<'a>;
+
+    fn ledger_id(&self) -> &str {
+        &self.ledger_id
+    }
+
+    fn read(&self) -> Result<SqliteRead<'_>> {
+        let owns_transaction = self.conn.is_autocommit();
+        if owns_transaction {
+            self.conn
+                .execute_batch("BEGIN DEFERRED")
+                .map_err(sql("starting a read snapshot"))?;
+        }
+        Ok(SqliteRead {
+            conn: &self.conn,
+            owns_transaction,
+        })
+    }
+
+    fn write(&mut self) -> Result<SqliteWrite<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("starting a write transaction"))?;
+        Ok(SqliteWrite { tx })
+    }
+}
+
+/// The SQL and arguments of one page of a filtered query.
+///
+/// The model index serves model queries and the time index serves the rest; both keep
+/// `(ts, id)` order, so a page continues after the last row with a row-value comparison and no
+/// sort (checked with `EXPLAIN QUERY PLAN` in the tests). The event-type prefix is compared with `substr`, not `LIKE`, so `%` and `_` in a
+/// prefix are literal.
+fn query_sql(
+    filter: &RecordFilter,
+    after: Option<(i64, u64)>,
+    limit: usize,
+) -> Result<(String, Vec<rusqlite::types::Value>)> {
+    // `INDEXED BY` pins the plan: without statistics SQLite may pick the time index for a
+    // model query, and a pinned index that cannot be used is an error rather than a scan.
+    let index = if filter.model_id.is_some() {
+        "events_model"
+    } else {
+        "events_time"
+    };
+    let mut sql_text =
+        format!("SELECT {EVENT_COLUMNS} FROM events INDEXED BY {index} WHERE tenant = ?1");
+    let mut args: Vec<rusqlite::types::Value> = vec![filter.tenant.0.into()];
+    let mut arg = |sql_text: &mut String, clause: &str, value: rusqlite::types::Value| {
+        args.push(value);
+        sql_text.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(model) = &filter.model_id {
+        arg(&mut sql_text, " AND model_id = ?", model.clone().into());
+    }
+    if let Some(from) = filter.from_micros {
+        arg(&mut sql_text, " AND ts >= ?", from.into());
+    }
+    if let Some(to) = filter.to_micros {
+        arg(&mut sql_text, " AND ts <= ?", to.into());
+    }
+    if let Some(prefix) = &filter.event_type_prefix {
+        arg(
+            &mut sql_text,
+            " AND substr(event_type, 1, ?)",
+            (prefix.chars().count() as i64).into(),
+        );
+        arg(&mut sql_text, " = ?", prefix.clone().into());
+    }
+    if let Some((ts, seq)) = after {
+        let id = row_id(filter.tenant, seq.min(MAX_SEQ))?;
+        arg(&mut sql_text, " AND (ts, id) > (?", ts.into());
+        arg(&mut sql_text, ", ?)", id.into());
+    }
+    arg(
+        &mut sql_text,
+        " ORDER BY ts, id LIMIT ?",
+        (limit as i64).into(),
+    );
+    Ok((sql_text, args))
+}
+
+/// The read queries, shared by snapshots and write transactions.
+struct Queries<'a>(&'a Connection);
+
+impl Queries<'_> {
+    fn tenants(&self) -> Result<Vec<TenantState>> {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT tenant, org_id, size, head_event_id, frontier, key_id FROM tenants ORDER BY tenant")
+            .map_err(sql("listing tenants"))?;
+        let rows = stmt
+            .query_map([], read_tenant_row)
+            .map_err(sql("listing tenants"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("listing tenants"))?;
+        rows.into_iter().map(TenantRow::into_state).collect()
+    }
+
+    fn tenant(&self, id: &TenantId) -> Result<Option<TenantState>> {
+        let row = match id.org_id() {
+            Some(org) => self
+                .0
+                .prepare_cached("SELECT tenant, org_id, size, head_event_id, frontier, key_id FROM tenants WHERE org_id = ?1")
+                .and_then(|mut s| s.query_row([org], read_tenant_row).optional()),
+            None => self
+                .0
+                .prepare_cached("SELECT tenant, org_id, size, head_event_id, frontier, key_id FROM tenants WHERE org_id IS NULL")
+                .and_then(|mut s| s.query_row([], read_tenant_row).optional()),
+        }
+        .map_err(sql("reading a tenant"))?;
+        row.map(TenantRow::into_state).transpose()
+    }
+
+    fn records(&self, tenant: TenantKey, from_seq: u64, limit: usize) -> Result<Vec<Record>> {
+        if from_seq > MAX_SEQ {
+            return Ok(Vec::new());
+        }
+        let start = row_id(tenant, from_seq)?;
+        let mut stmt = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+            ))
+            .map_err(sql("reading events"))?;
+        stmt.query_map(
+            params![start, tenant_end(tenant), limit as i64],
+            read_record,
+        )
+        .map_err(sql("reading events"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql("reading events"))
+    }
+
+    fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>> {
+        let id = row_id(tenant, seq)?;
+        self.0
+            .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id], read_record).optional())
+            .map_err(sql("reading an event"))
+    }
+
+    fn record_by_event_id(&self, event_id: &str) -> Result<Option<Record>> {
+        self.0
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([event_id], read_record).optional())
+            .map_err(sql("looking up an event id"))
+    }
+
+    fn contains_event_id(&self, event_id: &str) -> Result<bool> {
+        self.0
+            .prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")
+            .and_then(|mut s| s.exists([event_id]))
+            .map_err(sql("looking up an event id"))
+    }
+
+    fn records_of_type(&self, tenant: TenantKey, event_type: &str) -> Result<Vec<Record>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND event_type = ?2 ORDER BY id"
+            ))
+            .map_err(sql("reading events by type"))?;
+        stmt.query_map(params![tenant.0, event_type], read_record)
+            .map_err(sql("reading events by type"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("reading events by type"))
+    }
+
+    fn query(
+        &self,
+        filter: &RecordFilter,
+        after: Option<(i64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let (sql_text, args) = query_sql(filter, after, limit)?;
+        let mut stmt = self
+            .0
+            .prepare_cached(&sql_text)
+            .map_err(sql("querying events"))?;
+        stmt.query_map(rusqlite::params_from_iter(args), read_record)
+            .map_err(sql("querying events"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("querying events"))
+    }
+
+    fn records_in_time(
+        &self,
+        tenant: TenantKey,
+        from_seq: u64,
+        end_seq: u64,
+        from_micros: Option<i64>,
+        to_micros: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        if from_seq >= end_seq || from_seq > MAX_SEQ {
+            return Ok(Vec::new());
+        }
+        let start = row_id(tenant, from_seq)?;
+        // `end_seq` may be one past the last possible seq; the id stays in range because
+        // `row_id` checked the tenant handle.
+        let end = (tenant.0 << SEQ_BITS) + end_seq.min(MAX_SEQ + 1) as i64;
+        let mut stmt = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY id LIMIT ?5"
+            ))
+            .map_err(sql("reading events in a time range"))?;
+        stmt.query_map(
+            params![
+                start,
+                end,
+                from_micros.unwrap_or(i64::MIN),
+                to_micros.unwrap_or(i64::MAX),
+                limit as i64
+            ],
+            read_record,
+        )
+        .map_err(sql("reading events in a time range"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql("reading events in a time range"))
+    }
+
+    fn nodes(&self, tenant: TenantKey, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT leaf_hash, nodes FROM events WHERE id = ?1")
+            .map_err(sql("reading tree nodes"))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for node in ids {
+            // The append of leaf `(index + 1) * 2^level - 1` completed this node.
+            let seq = node
+                .index
+                .checked_add(1)
+                .and_then(|i| i.checked_mul(1u64.checked_shl(u32::from(node.level))?))
+                .and_then(|i| i.checked_sub(1))
+                .filter(|&s| s <= MAX_SEQ);
+            let Some(seq) = seq else {
+                out.push(None);
+                continue;
+            };
+            let row: Option<(Vec<u8>, Vec<u8>)> = stmt
+                .query_row([row_id(tenant, seq)?], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(sql("reading tree nodes"))?;
+            let hash = row.and_then(|(leaf, nodes)| {
+                let bytes = if node.level == 0 {
+                    Some(leaf.as_slice())
+                } else {
+                    let start = (usize::from(node.level) - 1) * HASH_LEN;
+                    nodes.get(start..start + HASH_LEN)
+                };
+                bytes.and_then(|b| Hash::from_slice(b, "stored node").ok())
+            });
+            out.push(hash);
+        }
+        Ok(out)
+    }
+
+    fn keys(&self, tenant: Option<TenantKey>) -> Result<Vec<KeyRecord>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(
+                "SELECT tenant, key_id, key_check, first_seq, rotation_event_id, previous_key_id FROM keys \
+                 WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, first_seq",
+            )
+            .map_err(sql("listing keys"))?;
+        let rows = stmt
+            .query_map([tenant.map(|t| t.0)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .map_err(sql("listing keys"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("listing keys"))?;
+        rows.into_iter()
+            .map(|(t, id, check, first, rotation, previous)| {
+                let corrupt = |what: &str| Error::NotALedger {
+                    reason: format!("key record {id:?}: {what}"),
+                };
+                Ok(KeyRecord {
+                    tenant: TenantKey(t),
+                    key_id: KeyId::new(id.clone()).map_err(|_| corrupt("invalid key id"))?,
+                    check,
+                    first_seq: u64::try_from(first).map_err(|_| corrupt("negative first_seq"))?,
+                    rotation_event_id: rotation,
+                    previous_key_id: previous
+                        .map(|p| KeyId::new(p).map_err(|_| corrupt("invalid previous key id")))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    fn checkpoints(&self, tenant: TenantKey) -> Result<Vec<CheckpointRecord>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(
+                "SELECT size, root, note FROM checkpoints WHERE tenant = ?1 ORDER BY size",
+            )
+            .map_err(sql("listing checkpoints"))?;
+        let rows = stmt
+            .query_map([tenant.0], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(sql("listing checkpoints"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("listing checkpoints"))?;
+        rows.into_iter()
+            .map(|(size, root, note)| {
+                let corrupt = |what: &str| Error::NotALedger {
+                    reason: format!("checkpoint of size {size}: {what}"),
+                };
+                Ok(CheckpointRecord {
+                    tenant,
+                    size: u64::try_from(size).map_err(|_| corrupt("negative size"))?,
+                    root: Hash::from_slice(&root, "checkpoint root")
+                        .map_err(|_| corrupt("root is not 32 bytes"))?,
+                    note,
+                })
+            })
+            .collect()
+    }
+}
+
+macro_rules! forward_reader {
+    ($ty:ty, $conn:ident => $expr:expr) => {
+        impl Reader for $ty {
+            fn tenants(&self) -> Result<Vec<TenantState>> {
+                let $conn = self;
+                Queries($expr).tenants()
+            }
+            fn tenant(&self, id: &TenantId) -> Result<Option<TenantState>> {
+                let $conn = self;
+                Queries($expr).tenant(id)
+            }
+            fn records(
+                &self,
+                tenant: TenantKey,
+                from_seq: u64,
+                limit: usize,
+            ) -> Result<Vec<Record>> {
+                let $conn = self;
+                Queries($expr).records(tenant, from_seq, limit)
+            }
+            fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>> {
+                let $conn = self;
+                Queries($expr).record_at(tenant, seq)
+            }
+            fn record_by_event_id(&self, event_id: &str) -> Result<Option<Record>> {
+                let $conn = self;
+                Queries($expr).record_by_event_id(event_id)
+            }
+            fn contains_event_id(&self, event_id: &str) -> Result<bool> {
+                let $conn = self;
+                Queries($expr).contains_event_id(event_id)
+            }
+            fn records_of_type(&self, tenant: TenantKey, event_type: &str) -> Result<Vec<Record>> {
+                let $conn = self;
+                Queries($expr).records_of_type(tenant, event_type)
+            }
+            fn query(
+                &self,
+                filter: &RecordFilter,
+                after: Option<(i64, u64)>,
+                limit: usize,
+            ) -> Result<Vec<Record>> {
+                let $conn = self;
+                Queries($expr).query(filter, after, limit)
+            }
+            fn records_in_time(
+                &self,
+                tenant: TenantKey,
+                from_seq: u64,
+                end_seq: u64,
+                from_micros: Option<i64>,
+                to_micros: Option<i64>,
+                limit: usize,
+            ) -> Result<Vec<Record>> {
+                let $conn = self;
+                Queries($expr).records_in_time(
+                    tenant,
+                    from_seq,
+                    end_seq,
+                    from_micros,
+                    to_micros,
+                    limit,
+                )
+            }
+            fn nodes(&self, tenant: TenantKey, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+                let $conn = self;
+                Queries($expr).nodes(tenant, ids)
+            }
+            fn keys(&self, tenant: Option<TenantKey>) -> Result<Vec<KeyRecord>> {
+                let $conn = self;
+                Queries($expr).keys(tenant)
+            }
+            fn checkpoints(&self, tenant: TenantKey) -> Result<Vec<CheckpointRecord>> {
+                let $conn = self;
+                Queries($expr).checkpoints(tenant)
+            }
+        }
+    };
+}
+
+forward_reader!(SqliteRead<'_>, r => r.conn);
+forward_reader!(SqliteWrite<'_>, w => &w.tx);
+
+impl Writer for SqliteWrite<'_> {
+    fn create_tenant(&mut self, id: &TenantId, key_id: &KeyId) -> Result<TenantState> {
+        let frontier = Frontier::new();
+        self.tx
+            .prepare_cached("INSERT INTO tenants (org_id, size, head_event_id, frontier, key_id) VALUES (?1, 0, NULL, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![id.org_id(), frontier.to_bytes(), key_id.as_str()]))
+            .map_err(sql("creating a tenant"))?;
+        let key = TenantKey(self.tx.last_insert_rowid());
+        if key.0 > MAX_TENANT {
+            return Err(Error::Capacity(format!(
+                "the ledger cannot hold more than {MAX_TENANT} tenants"
+            )));
+        }
+        Ok(TenantState {
+            key,
+            id: id.clone(),
+            size: 0,
+            head: None,
+            frontier,
+            key_id: key_id.clone(),
+        })
+    }
+
+    fn append(&mut self, records: &[NewRecord]) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(&format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))
+            .map_err(sql("appending events"))?;
+        let mut nodes = Vec::with_capacity(2 * HASH_LEN);
+        for r in records {
+            nodes.clear();
+            for n in &r.nodes {
+                nodes.extend_from_slice(n.as_bytes());
+            }
+            let result = stmt.execute(params![
+                row_id(r.tenant, r.seq)?,
+                r.tenant.0,
+                r.event_id.as_str(),
+                r.ts_micros,
+                r.event_type,
+                r.model_id,
+                r.actor_id,
+                r.session_id,
+                r.key_id.as_str(),
+                r.envelope,
+                r.leaf_hash.as_bytes().as_slice(),
+                nodes,
+            ]);
+            if let Err(e) = result {
+                if let rusqlite::Error::SqliteFailure(f, _) = &e
+                    && f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                {
+                    return Err(Error::DuplicateEventId {
+                        location: None,
+                        event_id: r.event_id.to_string(),
+                    });
+                }
+                return Err(Error::backend("appending events", e));
+            }
+        }
+        Ok(())
+    }
+
+    fn update_tenant(&mut self, state: &TenantState) -> Result<()> {
+        let changed = self
+            .tx
+            .prepare_cached("UPDATE tenants SET size = ?2, head_event_id = ?3, frontier = ?4, key_id = ?5 WHERE tenant = ?1")
+            .and_then(|mut s| {
+                s.execute(params![
+                    state.key.0,
+                    i64::try_from(state.size).unwrap_or(i64::MAX),
+                    state.head.as_ref().map(EventId::as_str),
+                    state.frontier.to_bytes(),
+                    state.key_id.as_str(),
+                ])
+            })
+            .map_err(sql("updating a tenant head"))?;
+        if changed != 1 {
+            return Err(Error::NotALedger {
+                reason: format!("tenant {} vanished during a write", state.id),
+            });
+        }
+        Ok(())
+    }
+
+    fn add_key(&mut self, key: &KeyRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO keys (tenant, key_id, key_check, first_seq, rotation_event_id, previous_key_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.tenant.0,
+                    key.key_id.as_str(),
+                    key.check,
+                    i64::try_from(key.first_seq).unwrap_or(i64::MAX),
+                    key.rotation_event_id,
+                    key.previous_key_id.as_ref().map(KeyId::as_str),
+                ])
+            })
+            .map_err(sql("recording a key"))?;
+        Ok(())
+    }
+
+    fn add_checkpoint(&mut self, checkpoint: &CheckpointRecord) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO checkpoints (tenant, size, root, note) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| {
+                s.execute(params![
+                    checkpoint.tenant.0,
+                    i64::try_from(checkpoint.size).unwrap_or(i64::MAX),
+                    checkpoint.root.as_bytes().as_slice(),
+                    checkpoint.note,
+                ])
+            })
+            .map_err(sql("storing a checkpoint"))?;
+        Ok(())
+    }
+
+    fn commit(self) -> Result<()> {
+        self.tx.commit().map_err(sql("committing"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_ids_keep_tenant_and_seq_apart() {
+        assert_eq!(row_id(TenantKey(1), 0).unwrap(), 1 << 40);
+        assert_eq!(row_id(TenantKey(2), 5).unwrap(), (2 << 40) | 5);
+        assert!(row_id(TenantKey(1), MAX_SEQ + 1).is_err());
+        assert!(row_id(TenantKey(0), 0).is_err());
+        assert!(row_id(TenantKey(MAX_TENANT + 1), 0).is_err());
+        assert_eq!(tenant_end(TenantKey(1)), 2 << 40);
+    }
+
+    #[test]
+    fn ledger_ids_are_v4_uuids() {
+        let id = new_ledger_id().unwrap();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert_ne!(id, new_ledger_id().unwrap());
+    }
+
+    #[test]
+    fn schema_migrates_once_and_refuses_newer_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let first = SqliteBackend::open(&path).unwrap();
+        let id = first.ledger_id().to_owned();
+        drop(first);
+        let again = SqliteBackend::open_existing(&path).unwrap();
+        assert_eq!(again.ledger_id(), id);
+        let v: i64 = again
+            .connection()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        again
+            .connection()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(again);
+        assert!(matches!(
+            SqliteBackend::open(&path),
+            Err(Error::SchemaTooNew { .. })
+        ));
+        assert!(matches!(
+            SqliteBackend::open_existing(dir.path().join("missing.db")),
+            Err(Error::NotALedger { .. })
+        ));
+    }
+
+    #[test]
+    fn foreign_databases_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(matches!(
+            SqliteBackend::open(&path),
+            Err(Error::NotALedger { .. })
+        ));
+    }
+
+    fn plan(conn: &Connection, sql_text: &str, args: Vec<rusqlite::types::Value>) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql_text}"))
+            .unwrap();
+        let rows: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        rows.join(" | ")
+    }
+
+    #[test]
+    fn queries_use_the_indexes_and_never_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
+        let conn = b.connection();
+        let base = RecordFilter {
+            tenant: TenantKey(1),
+            from_micros: Some(0),
+            to_micros: Some(10),
+            event_type_prefix: None,
+            model_id: None,
+        };
+        let cases = [
+            (base.clone(), None, "USING INDEX events_time"),
+            (base.clone(), Some((5, 7)), "USING INDEX events_time"),
+            (
+                RecordFilter {
+                    event_type_prefix: Some("llm.".into()),
+                    ..base.clone()
+                },
+                None,
+                "USING INDEX events_time",
+            ),
+            (
+                RecordFilter {
+                    model_id: Some("gpt-4o".into()),
+                    ..base.clone()
+                },
+                Some((5, 7)),
+                "USING INDEX events_model",
+            ),
+        ];
+        for (filter, after, want) in cases {
+            let (sql_text, args) = query_sql(&filter, after, 10).unwrap();
+            let p = plan(conn, &sql_text, args);
+            assert!(p.contains(want), "{filter:?}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{filter:?} sorts: {p}");
+            assert!(!p.contains("SCAN events"), "{filter:?} scans: {p}");
+        }
+        let lookups = [
+            (
+                format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"),
+                "USING INDEX sqlite_autoindex_events_1",
+            ),
+            (
+                format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+                ),
+                "USING INTEGER PRIMARY KEY",
+            ),
+            (
+                format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE tenant = ?1 AND event_type = ?2 ORDER BY id"
+                ),
+                "USING INDEX events_type",
+            ),
+        ];
+        for (sql_text, want) in lookups {
+            let n = sql_text.matches('?').count();
+            let args = (0..n).map(|_| rusqlite::types::Value::Integer(1)).collect();
+            let p = plan(conn, &sql_text, args);
+            assert!(p.contains(want), "{sql_text}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{sql_text}: {p}");
+        }
+    }
+
+    #[test]
+    fn pragmas_are_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
+        let get = |p: &str| -> String {
+            b.connection()
+                .query_row(&format!("PRAGMA {p}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+                .unwrap()
+        };
+        assert_eq!(get("journal_mode"), "wal");
+        assert_eq!(get("synchronous"), "2"); // FULL
+        assert_eq!(get("foreign_keys"), "1");
+        assert_eq!(get("busy_timeout"), "5000");
+    }
+}

@@ -1,0 +1,1004 @@
+//! Ledger verification: every stored event re-checked, every tenant's tree rebuilt, and the
+//! result compared with the stored heads, the stored checkpoints and checkpoints kept outside the
+//! database.
+//!
+//! Per tenant, rows stream in `seq` order a page at a time (memory stays flat). Each page is
+//! checked in parallel (rayon): the envelope is parsed and must re-serialise to the stored bytes,
+//! the index columns must agree with it, its checksum and HMAC must verify under the key the
+//! tenant's key schedule assigns to that position, and its leaf hash is recomputed. A sequential
+//! fold then checks the sequence numbers, the `prev_id` links, rebuilds the tree with a
+//! [`Frontier`], compares every stored interior node and, at each checkpoint size, the root.
+//!
+//! What each check catches:
+//! * a change to any byte of a stored envelope: its leaf hash (and, for `event_id`, `payload` and
+//!   `prev_id`, also the HMAC);
+//! * a change to an index column: the column comparison;
+//! * a rewrite of envelope, leaf hash, nodes and head together (an attacker with file access but
+//!   without the HMAC key): the root no longer matches stored and external checkpoints, whose
+//!   Ed25519 signatures cannot be forged;
+//! * deleted, inserted or reordered rows: sequence numbers, links and the root;
+//! * truncation or rollback (rows and head cut back together): an external checkpoint larger
+//!   than the tree; a fork (same size, other root): its root.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use spanforge_chain::checkpoint::Checkpoint;
+use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE, TOMBSTONE_TYPE};
+use spanforge_chain::merkle::{self, Frontier, HASH_LEN, Hash, leaf_hash};
+use spanforge_chain::note::NoteVerifier;
+use spanforge_event::{Event, EventId};
+
+use crate::backend::{Backend, Reader, Record, TenantKey, TenantState};
+use crate::error::Result;
+use crate::keys::{HmacKey, KeyId, KeyProvider};
+use crate::ledger::{Ledger, PAGE, TenantNodes, open_checkpoint, parse_origin, split_checkpoints};
+use crate::tenant::TenantId;
+
+/// How many ids a report lists per kind of finding by default; counts are always exact.
+pub const DEFAULT_MAX_LISTED: usize = 1000;
+
+/// What to verify and against what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Only this tenant (all tenants when `None`).
+    pub tenant: Option<TenantId>,
+    /// Signed checkpoint notes kept outside the database.
+    pub checkpoints: Vec<String>,
+    /// How many ids to list per kind of finding.
+    pub max_listed: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            tenant: None,
+            checkpoints: Vec::new(),
+            max_listed: DEFAULT_MAX_LISTED,
+        }
+    }
+}
+
+impl VerifyOptions {
+    /// Verify everything, against nothing external.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the checkpoints of a checkpoint file (one signed note, or several separated by blank
+    /// lines, as [`format_checkpoints`](crate::format_checkpoints) writes).
+    pub fn with_checkpoint_file(mut self, text: &str) -> Result<Self> {
+        self.checkpoints.extend(split_checkpoints(text)?);
+        Ok(self)
+    }
+
+    /// Verifies only `tenant`.
+    #[must_use]
+    pub fn only_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(tenant);
+        self
+    }
+}
+
+/// The result of [`Ledger::verify`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerReport {
+    /// True when every tenant is intact and every external checkpoint is consistent.
+    pub valid: bool,
+    /// The ledger's id.
+    pub ledger_id: String,
+    /// Events checked, all tenants.
+    pub events: u64,
+    /// One report per tenant verified.
+    pub tenants: Vec<TenantReport>,
+    /// The external checkpoints and what comparing them found.
+    pub checkpoints: Vec<CheckpointCheck>,
+    /// Problems outside any one tenant.
+    pub problems: Vec<String>,
+}
+
+/// The result of verifying one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TenantReport {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its checkpoint origin.
+    pub origin: String,
+    /// True when nothing below is wrong.
+    pub valid: bool,
+    /// Events checked.
+    pub events: u64,
+    /// The tree size the tenant's head records.
+    pub size: u64,
+    /// The root rebuilt from the stored events, hex.
+    pub root: String,
+    /// The first event (in chain order) that failed any check.
+    pub first_tampered: Option<String>,
+    /// Events that failed a check.
+    pub tampered_count: u64,
+    /// The failed events with the reasons (the first `max_listed`).
+    pub tampered: Vec<TamperFinding>,
+    /// Events whose `prev_id` or sequence number does not follow the event before them (the
+    /// first `max_listed`).
+    pub gaps: Vec<String>,
+    /// How many such breaks were found.
+    pub gap_count: u64,
+    /// Events whose key is not configured, so their HMAC could not be checked.
+    pub unverified_count: u64,
+    /// Tombstone events (GDPR erasures).
+    pub tombstones: Vec<String>,
+    /// How many tombstones the chain holds.
+    pub tombstone_count: u64,
+    /// Key rotations met along the chain.
+    pub rotations: Vec<RotationCheck>,
+    /// The fields the native checks cover: the whole envelope, through the Merkle leaf.
+    pub covered_fields: Vec<String>,
+    /// Stored checkpoints compared with the rebuilt tree.
+    pub stored_checkpoints: u64,
+    /// Problems with the tenant's head, tree, keys or checkpoints.
+    pub problems: Vec<String>,
+}
+
+/// One event that failed verification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TamperFinding {
+    /// Its position in the chain.
+    pub seq: u64,
+    /// Its id (from the envelope when it parses, else from the id column).
+    pub event_id: String,
+    /// Every check it failed.
+    pub reasons: Vec<String>,
+}
+
+/// A key rotation found in a chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RotationCheck {
+    /// The rotation event's id.
+    pub event_id: String,
+    /// Its position in the chain.
+    pub seq: u64,
+    /// The key the rotation switches to, if the ledger recorded it.
+    pub key_id: Option<String>,
+    /// Whether that key is configured, so the events after it could be checked.
+    pub key_found: bool,
+}
+
+/// Where a checkpoint compared during verification came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointSource {
+    /// Given by the caller (kept outside the database).
+    External,
+}
+
+/// What comparing a checkpoint with the ledger found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointStatus {
+    /// The ledger's tree has the checkpoint's root at its size and extends it.
+    Consistent,
+    /// The ledger's tree is smaller than the checkpoint: events were removed (truncation or
+    /// rollback).
+    Truncated,
+    /// The ledger's tree has another root at the checkpoint's size: history was rewritten.
+    Forked,
+    /// The ledger's stored nodes do not prove that the tree extends the checkpoint.
+    Inconsistent,
+    /// The checkpoint's signature does not verify with the configured keys.
+    BadSignature,
+    /// The checkpoint belongs to another ledger.
+    OtherLedger,
+    /// The checkpoint's origin is not a SpanForge tenant origin.
+    Unreadable,
+    /// The checkpoint's tenant was not verified (another tenant was selected).
+    NotChecked,
+}
+
+impl CheckpointStatus {
+    fn is_ok(self) -> bool {
+        matches!(self, Self::Consistent | Self::NotChecked)
+    }
+}
+
+/// One checkpoint compared with the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointCheck {
+    /// Where it came from.
+    pub source: CheckpointSource,
+    /// Its origin, when it could be read.
+    pub origin: Option<String>,
+    /// Its tenant, when the origin names one of this ledger's tenants.
+    pub tenant: Option<TenantId>,
+    /// Its tree size.
+    pub size: Option<u64>,
+    /// Its root, hex.
+    pub root: Option<String>,
+    /// The verdict.
+    pub status: CheckpointStatus,
+    /// Details for a failed comparison.
+    pub detail: Option<String>,
+}
+
+/// The key of one stretch of a tenant's chain.
+struct Segment {
+    first_seq: u64,
+    key_id: KeyId,
+    key: Option<HmacKey>,
+    rotation_event_id: Option<String>,
+    previous_key_id: Option<KeyId>,
+    matched: bool,
+}
+
+/// What the parallel per-row check found.
+struct RowOutcome {
+    event_id: String,
+    parsed_id: Option<EventId>,
+    prev_id: Option<EventId>,
+    parsed: bool,
+    leaf: Hash,
+    reasons: Vec<String>,
+    unverified: bool,
+    kind: RowKind,
+}
+
+enum RowKind {
+    Plain,
+    Tombstone,
+    Rotation {
+        key_id: Option<String>,
+        previous_key_id: Option<String>,
+        new_secret_hash: Option<String>,
+    },
+}
+
+struct RowContext<'a> {
+    tenant: &'a TenantId,
+    tenant_key: TenantKey,
+    segments: &'a [Segment],
+}
+
+impl RowContext<'_> {
+    fn segment(&self, seq: u64) -> Option<&Segment> {
+        let i = self.segments.partition_point(|s| s.first_seq <= seq);
+        i.checked_sub(1).and_then(|i| self.segments.get(i))
+    }
+}
+
+fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
+    let leaf = leaf_hash(&row.envelope);
+    let mut reasons = Vec::new();
+    if row.leaf_hash.as_slice() != leaf.as_bytes() {
+        reasons.push("the stored leaf hash differs from the envelope's".to_owned());
+    }
+    if row.tenant != ctx.tenant_key {
+        reasons.push("the tenant column differs from the row's position".to_owned());
+    }
+    let segment = ctx.segment(row.seq);
+    let mut out = RowOutcome {
+        event_id: row.event_id.clone(),
+        parsed_id: None,
+        prev_id: None,
+        parsed: false,
+        leaf,
+        reasons: Vec::new(),
+        unverified: false,
+        kind: RowKind::Plain,
+    };
+    let event = match std::str::from_utf8(&row.envelope) {
+        Err(_) => {
+            reasons.push("the envelope is not UTF-8".to_owned());
+            out.reasons = reasons;
+            return out;
+        }
+        Ok(text) => Event::from_json_str(text),
+    };
+    let event = match event {
+        Err(e) => {
+            reasons.push(format!("the envelope is not a valid event: {e}"));
+            out.reasons = reasons;
+            return out;
+        }
+        Ok(event) => event,
+    };
+    out.parsed = true;
+    out.event_id = event.event_id().to_string();
+    out.parsed_id = Some(*event.event_id());
+    out.prev_id = event.prev_id().copied();
+
+    let mut canonical = Vec::with_capacity(row.envelope.len());
+    event.write_canonical(&mut canonical);
+    if canonical != row.envelope {
+        reasons.push("the envelope is not in canonical form".to_owned());
+    }
+    let mut column = |name: &str, ok: bool| {
+        if !ok {
+            reasons.push(format!("the {name} column differs from the envelope"));
+        }
+    };
+    column("event_id", row.event_id == event.event_id().as_str());
+    column("ts", row.ts_micros == event.timestamp().unix_micros());
+    column("event_type", row.event_type == event.event_type().as_str());
+    column("model_id", row.model_id.as_deref() == event.model_id());
+    column("actor_id", row.actor_id.as_deref() == event.actor_id());
+    column(
+        "session_id",
+        row.session_id.as_deref() == event.session_id(),
+    );
+    if !ctx.tenant.owns(event.org_id()) {
+        reasons.push(format!(
+            "its org_id does not belong to tenant {}",
+            ctx.tenant
+        ));
+    }
+    match segment {
+        None => {
+            out.unverified = true;
+        }
+        Some(segment) => {
+            if row.key_id != segment.key_id.as_str() {
+                reasons.push(format!(
+                    "the key_id column says {}, the key schedule says {}",
+                    row.key_id, segment.key_id
+                ));
+            }
+            match &segment.key {
+                None => out.unverified = true,
+                Some(key) => match compat::check_event(&event, key.secret()) {
+                    EventCheck::Valid => {}
+                    EventCheck::ChecksumMismatch => {
+                        reasons.push("its checksum does not match its payload".to_owned());
+                    }
+                    EventCheck::SignatureMismatch => reasons.push(format!(
+                        "its signature does not verify under key {}",
+                        key.id()
+                    )),
+                    EventCheck::Unsigned => reasons.push("it is not signed".to_owned()),
+                },
+            }
+        }
+    }
+    let kind = event.event_type().as_str();
+    if kind == TOMBSTONE_TYPE {
+        out.kind = RowKind::Tombstone;
+    } else if kind == KEY_ROTATED_TYPE {
+        let field = |name: &str| {
+            event
+                .payload_field(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        out.kind = RowKind::Rotation {
+            key_id: field("key_id"),
+            previous_key_id: field("previous_key_id"),
+            new_secret_hash: field("new_secret_hash"),
+        };
+    }
+    out.reasons = reasons;
+    out
+}
+
+/// A checkpoint root to compare when the rebuilt tree reaches its size.
+struct Target {
+    /// Index into the report's external checkpoints, or `None` for a stored checkpoint.
+    external: Option<usize>,
+    root: Hash,
+}
+
+/// Keeps a list capped at `max` while counting every push.
+fn push_capped<T>(list: &mut Vec<T>, max: usize, item: T) {
+    if list.len() < max {
+        list.push(item);
+    }
+}
+
+impl<B: Backend> Ledger<B> {
+    /// Verifies the ledger (see [`crate::verify`] for what is checked). Integrity failures are
+    /// reported in the [`LedgerReport`], not returned as errors; an error means verification
+    /// could not run (for example the database cannot be read).
+    pub fn verify(&self, keys: &dyn KeyProvider, opts: &VerifyOptions) -> Result<LedgerReport> {
+        let read = self.backend.read()?;
+        let verifiers = keys.checkpoint_verifiers();
+        let mut report = LedgerReport {
+            valid: true,
+            ledger_id: self.ledger_id().to_owned(),
+            events: 0,
+            tenants: Vec::new(),
+            checkpoints: Vec::new(),
+            problems: Vec::new(),
+        };
+
+        // External checkpoints: signature first, then which tenant of which ledger.
+        let mut external: Vec<(TenantId, Checkpoint, usize)> = Vec::new();
+        for note in &opts.checkpoints {
+            let mut check = CheckpointCheck {
+                source: CheckpointSource::External,
+                origin: None,
+                tenant: None,
+                size: None,
+                root: None,
+                status: CheckpointStatus::Unreadable,
+                detail: None,
+            };
+            match open_checkpoint(note.as_bytes(), &verifiers) {
+                Err(e) => {
+                    check.status = CheckpointStatus::BadSignature;
+                    check.detail = Some(error_chain(&e));
+                }
+                Ok(signed) => {
+                    let cp = signed.checkpoint().clone();
+                    check.origin = Some(cp.origin().to_owned());
+                    check.size = Some(cp.size());
+                    check.root = Some(cp.root().to_hex());
+                    match parse_origin(cp.origin()) {
+                        None => {
+                            check.detail =
+                                Some("the origin is not spanforge/<ledger>/<tenant>".into());
+                        }
+                        Some((ledger, _)) if ledger != self.ledger_id() => {
+                            check.status = CheckpointStatus::OtherLedger;
+                            check.detail = Some(format!(
+                                "the checkpoint is for ledger {ledger}, this is {}",
+                                self.ledger_id()
+                            ));
+                        }
+                        Some((_, tenant)) => {
+                            check.tenant = Some(tenant.clone());
+                            check.status = CheckpointStatus::NotChecked;
+                            external.push((tenant, cp, report.checkpoints.len()));
+                        }
+                    }
+                }
+            }
+            report.checkpoints.push(check);
+        }
+
+        let tenants = match read.tenants() {
+            Ok(t) => t,
+            Err(e) => {
+                report.problems.push(format!(
+                    "the tenant heads cannot be read: {}",
+                    error_chain(&e)
+                ));
+                report.valid = false;
+                return Ok(report);
+            }
+        };
+        // A checkpointed tenant that has vanished entirely was truncated to nothing.
+        for (tenant, cp, index) in &external {
+            let selected = opts.tenant.as_ref().is_none_or(|t| t == tenant);
+            if selected && !tenants.iter().any(|s| &s.id == tenant) && cp.size() > 0 {
+                let check = &mut report.checkpoints[*index];
+                check.status = CheckpointStatus::Truncated;
+                check.detail = Some(format!(
+                    "the ledger holds no events of tenant {tenant}, the checkpoint has {}",
+                    cp.size()
+                ));
+            }
+        }
+        for state in &tenants {
+            if opts.tenant.as_ref().is_some_and(|t| *t != state.id) {
+                continue;
+            }
+            let mine: Vec<(Checkpoint, usize)> = external
+                .iter()
+                .filter(|(t, _, _)| *t == state.id)
+                .map(|(_, cp, i)| (cp.clone(), *i))
+                .collect();
+            let tenant_report = self.verify_tenant(
+                &read,
+                keys,
+                &verifiers,
+                state,
+                &mine,
+                &mut report.checkpoints,
+                opts,
+            )?;
+            report.events += tenant_report.events;
+            report.tenants.push(tenant_report);
+        }
+        if let Some(tenant) = &opts.tenant
+            && !tenants.iter().any(|s| &s.id == tenant)
+        {
+            report
+                .problems
+                .push(format!("tenant {tenant} has no events in the ledger"));
+        }
+        report.valid = report.problems.is_empty()
+            && report.tenants.iter().all(|t| t.valid)
+            && report.checkpoints.iter().all(|c| c.status.is_ok());
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn verify_tenant<R: Reader>(
+        &self,
+        read: &R,
+        keys: &dyn KeyProvider,
+        verifiers: &[NoteVerifier],
+        state: &TenantState,
+        external: &[(Checkpoint, usize)],
+        checks: &mut [CheckpointCheck],
+        opts: &VerifyOptions,
+    ) -> Result<TenantReport> {
+        let max = opts.max_listed;
+        let origin = self.origin(&state.id);
+        let mut report = TenantReport {
+            tenant: state.id.clone(),
+            origin: origin.clone(),
+            valid: false,
+            events: 0,
+            size: state.size,
+            root: String::new(),
+            first_tampered: None,
+            tampered_count: 0,
+            tampered: Vec::new(),
+            gaps: Vec::new(),
+            gap_count: 0,
+            unverified_count: 0,
+            tombstones: Vec::new(),
+            tombstone_count: 0,
+            rotations: Vec::new(),
+            covered_fields: covered_fields(),
+            stored_checkpoints: 0,
+            problems: Vec::new(),
+        };
+
+        let mut segments = self.key_schedule(read, keys, state, &mut report.problems);
+
+        // Roots to compare when the rebuilt tree reaches a size: stored and external checkpoints.
+        let mut targets: BTreeMap<u64, Vec<Target>> = BTreeMap::new();
+        match read.checkpoints(state.key) {
+            Err(e) => report.problems.push(format!(
+                "the stored checkpoints cannot be read: {}",
+                error_chain(&e)
+            )),
+            Ok(stored) => {
+                for record in stored {
+                    report.stored_checkpoints += 1;
+                    let opened = if verifiers.is_empty() {
+                        spanforge_chain::checkpoint::SignedCheckpoint::parse_unverified(
+                            record.note.as_bytes(),
+                        )
+                        .map_err(|e| crate::Error::chain("reading a stored checkpoint", e))
+                    } else {
+                        open_checkpoint(record.note.as_bytes(), verifiers)
+                    };
+                    match opened {
+                        Err(e) => report.problems.push(format!(
+                            "the stored checkpoint of size {} does not verify: {}",
+                            record.size,
+                            error_chain(&e)
+                        )),
+                        Ok(signed) => {
+                            let cp = signed.checkpoint();
+                            if cp.origin() != origin
+                                || cp.size() != record.size
+                                || *cp.root() != record.root
+                            {
+                                report.problems.push(format!(
+                                    "the stored checkpoint of size {} does not match its note",
+                                    record.size
+                                ));
+                            }
+                            targets.entry(cp.size()).or_default().push(Target {
+                                external: None,
+                                root: *cp.root(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for (cp, index) in external {
+            targets.entry(cp.size()).or_default().push(Target {
+                external: Some(*index),
+                root: *cp.root(),
+            });
+            if let Some(check) = checks.get_mut(*index) {
+                check.status = CheckpointStatus::Consistent;
+            }
+        }
+        // The empty tree's root is fixed; compare it up front.
+        if let Some(zero) = targets.remove(&0) {
+            compare_targets(&zero, 0, &merkle::EMPTY_ROOT, &mut report.problems, checks);
+        }
+
+        let ctx = RowContext {
+            tenant: &state.id,
+            tenant_key: state.key,
+            segments: &segments,
+        };
+        let mut frontier = Frontier::new();
+        let mut stored_frontier = Frontier::new();
+        let mut expected_seq = 0u64;
+        let mut last_id: Option<EventId> = None;
+        let mut rotations_seen: Vec<(u64, String, RowKind)> = Vec::new();
+        let mut next_seq = 0u64;
+        let mut page = read.records(state.key, next_seq, PAGE)?;
+        loop {
+            if page.is_empty() {
+                break;
+            }
+            let full = page.len() == PAGE;
+            next_seq = page.last().map_or(next_seq, |r| r.seq.saturating_add(1));
+            // Check this page on the pool while this thread reads the next one.
+            let mut outcomes = Vec::new();
+            let mut next_page = Ok(Vec::new());
+            rayon::in_place_scope(|scope| {
+                scope.spawn(|_| {
+                    outcomes = page.par_iter().map(|r| check_row(r, &ctx)).collect();
+                });
+                if full {
+                    next_page = read.records(state.key, next_seq, PAGE);
+                }
+            });
+            for (row, outcome) in page.iter().zip(outcomes) {
+                report.events += 1;
+                let mut reasons = outcome.reasons;
+                let mut gap = false;
+                if row.seq != expected_seq {
+                    report.problems.push(if row.seq > expected_seq {
+                        format!("events at seq {expected_seq}..{} are missing", row.seq - 1)
+                    } else {
+                        format!("seq {} appears out of order", row.seq)
+                    });
+                    gap = true;
+                }
+                expected_seq = row.seq.saturating_add(1);
+                if outcome.parsed {
+                    let linked = match &last_id {
+                        None => outcome.prev_id.is_none() && row.seq == 0,
+                        Some(prev) => outcome.prev_id.as_ref() == Some(prev),
+                    };
+                    gap |= !linked;
+                }
+                if gap {
+                    report.gap_count += 1;
+                    push_capped(&mut report.gaps, max, outcome.event_id.clone());
+                }
+                last_id = outcome
+                    .parsed_id
+                    .or_else(|| EventId::parse(&row.event_id).ok());
+
+                // Two trees are rebuilt. The one from the recomputed leaves is the truth that
+                // heads and checkpoints are compared with. The one from the *stored* leaf hashes
+                // checks the stored interior nodes, so that an edited envelope is blamed on its
+                // own row and not on the rows that hold its ancestors.
+                if let Err(e) = frontier.push(outcome.leaf) {
+                    report.problems.push(format!("the tree cannot grow: {e}"));
+                    break;
+                }
+                let stored_leaf =
+                    Hash::from_slice(&row.leaf_hash, "stored leaf").unwrap_or(outcome.leaf);
+                let mut nodes_ok = true;
+                let mut count = 0usize;
+                let appended = stored_frontier.append(stored_leaf, |id, hash| {
+                    if id.level > 0 {
+                        let start = (usize::from(id.level) - 1) * HASH_LEN;
+                        if row.nodes.get(start..start + HASH_LEN)
+                            != Some(hash.as_bytes().as_slice())
+                        {
+                            nodes_ok = false;
+                        }
+                        count += 1;
+                    }
+                });
+                if let Err(e) = appended {
+                    report.problems.push(format!("the tree cannot grow: {e}"));
+                    break;
+                }
+                if !nodes_ok || row.nodes.len() != count * HASH_LEN {
+                    reasons
+                        .push("its stored tree nodes differ from the recomputed ones".to_owned());
+                }
+                if let Some(list) = targets.remove(&frontier.size()) {
+                    compare_targets(
+                        &list,
+                        frontier.size(),
+                        &frontier.root(),
+                        &mut report.problems,
+                        checks,
+                    );
+                }
+
+                match outcome.kind {
+                    RowKind::Plain => {}
+                    RowKind::Tombstone => {
+                        report.tombstone_count += 1;
+                        push_capped(&mut report.tombstones, max, outcome.event_id.clone());
+                    }
+                    kind @ RowKind::Rotation { .. } => {
+                        rotations_seen.push((row.seq, outcome.event_id.clone(), kind));
+                    }
+                }
+                if outcome.unverified {
+                    report.unverified_count += 1;
+                }
+                if !reasons.is_empty() {
+                    report.tampered_count += 1;
+                    if report.first_tampered.is_none() {
+                        report.first_tampered = Some(outcome.event_id.clone());
+                    }
+                    push_capped(
+                        &mut report.tampered,
+                        max,
+                        TamperFinding {
+                            seq: row.seq,
+                            event_id: outcome.event_id,
+                            reasons,
+                        },
+                    );
+                }
+            }
+            page = next_page?;
+        }
+
+        // Rotations: each rotation the ledger recorded must be the event just before its key's
+        // first event, name that key and the one before it, and carry its fingerprint.
+        for (seq, event_id, kind) in rotations_seen {
+            let RowKind::Rotation {
+                key_id,
+                previous_key_id,
+                new_secret_hash,
+            } = kind
+            else {
+                continue;
+            };
+            let Some(index) = segments.iter().position(|s| s.first_seq == seq + 1) else {
+                // A rotation that arrived in signed input from another chain: an ordinary event.
+                continue;
+            };
+            let previous = index
+                .checked_sub(1)
+                .and_then(|i| segments.get(i))
+                .map(|s| s.key_id.clone());
+            let segment = &mut segments[index];
+            segment.matched = true;
+            let mut wrong = Vec::new();
+            if segment.rotation_event_id.as_deref() != Some(event_id.as_str()) {
+                wrong.push("the key record names another rotation event");
+            }
+            if key_id.as_deref() != Some(segment.key_id.as_str()) {
+                wrong.push("its key_id is not the key recorded");
+            }
+            if previous_key_id.as_deref() != previous.as_ref().map(KeyId::as_str)
+                || segment.previous_key_id != previous
+            {
+                wrong.push("its previous_key_id is not the key before it");
+            }
+            if let Some(key) = &segment.key
+                && new_secret_hash.map(|h| h.to_ascii_lowercase())
+                    != Some(key.secret().fingerprint())
+            {
+                wrong.push("its new_secret_hash is not the configured key's fingerprint");
+            }
+            if !wrong.is_empty() {
+                report.problems.push(format!(
+                    "rotation {event_id} at seq {seq}: {}",
+                    wrong.join("; ")
+                ));
+            }
+            report.rotations.push(RotationCheck {
+                event_id,
+                seq,
+                key_id: Some(segment.key_id.to_string()),
+                key_found: segment.key.is_some(),
+            });
+        }
+        for segment in segments.iter().skip(1).filter(|s| !s.matched) {
+            if segment.first_seq <= expected_seq {
+                report.problems.push(format!(
+                    "key {} starts at seq {}, but no rotation event precedes it",
+                    segment.key_id, segment.first_seq
+                ));
+            }
+        }
+
+        // The head must describe exactly the events stored.
+        if expected_seq != state.size {
+            report.problems.push(format!(
+                "the tenant head records {} events but the stored events end at {expected_seq}",
+                state.size
+            ));
+        }
+        if frontier != state.frontier {
+            report.problems.push(
+                "the stored tree head differs from the tree rebuilt from the events".to_owned(),
+            );
+        }
+        if last_id != state.head {
+            report
+                .problems
+                .push("the stored chain head is not the last stored event".to_owned());
+        }
+        // Checkpoints larger than the stored tree: events were removed.
+        for (size, list) in targets {
+            for target in list {
+                match target.external {
+                    None => report.problems.push(format!(
+                        "a checkpoint of size {size} was signed, but only {} events remain: the tree was truncated",
+                        frontier.size()
+                    )),
+                    Some(index) => {
+                        if let Some(check) = checks.get_mut(index) {
+                            check.status = CheckpointStatus::Truncated;
+                            check.detail = Some(format!(
+                                "the checkpoint has {size} events, the ledger {}: events were removed",
+                                frontier.size()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // And, from the stored nodes, the consistency proof the tree owes each smaller external
+        // checkpoint.
+        let store = TenantNodes {
+            reader: read,
+            tenant: state.key,
+            size: state.size,
+        };
+        for (cp, index) in external {
+            let Some(check) = checks.get_mut(*index) else {
+                continue;
+            };
+            if check.status != CheckpointStatus::Consistent
+                || cp.size() == 0
+                || cp.size() >= state.size
+            {
+                continue;
+            }
+            let result =
+                merkle::consistency_proof(&store, cp.size(), state.size).and_then(|proof| {
+                    Checkpoint::new(&origin, state.size, state.frontier.root())?
+                        .verify_extends(cp, &proof)
+                });
+            if let Err(e) = result {
+                check.status = CheckpointStatus::Inconsistent;
+                check.detail = Some(format!("the stored nodes do not prove consistency: {e}"));
+            }
+        }
+
+        report.root = frontier.root().to_hex();
+        report.valid = report.tampered_count == 0
+            && report.gap_count == 0
+            && report.unverified_count == 0
+            && report.problems.is_empty()
+            && external
+                .iter()
+                .all(|(_, i)| checks.get(*i).is_none_or(|c| c.status.is_ok()));
+        Ok(report)
+    }
+
+    /// The tenant's key schedule from its key records, with the configured secrets.
+    fn key_schedule<R: Reader>(
+        &self,
+        read: &R,
+        keys: &dyn KeyProvider,
+        state: &TenantState,
+        problems: &mut Vec<String>,
+    ) -> Vec<Segment> {
+        let records = match read.keys(Some(state.key)) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!(
+                    "the key records cannot be read: {}",
+                    error_chain(&e)
+                ));
+                return Vec::new();
+            }
+        };
+        if records.is_empty() {
+            problems.push("no key records: no event can be verified".to_owned());
+        }
+        let mut segments: Vec<Segment> = Vec::with_capacity(records.len());
+        for (i, record) in records.into_iter().enumerate() {
+            if i == 0 && (record.first_seq != 0 || record.rotation_event_id.is_some()) {
+                problems.push(format!(
+                    "the first key record ({}) does not start the chain",
+                    record.key_id
+                ));
+            }
+            if i > 0 && record.rotation_event_id.is_none() {
+                problems.push(format!(
+                    "key {} replaced another without a rotation event",
+                    record.key_id
+                ));
+            }
+            let key = match keys.key(&state.id, &record.key_id) {
+                Ok(Some(key)) if key.check_value() == record.check => Some(key),
+                Ok(Some(_)) => {
+                    problems.push(format!(
+                        "the configured key {} is not the key the ledger recorded under that id",
+                        record.key_id
+                    ));
+                    None
+                }
+                Ok(None) => {
+                    problems.push(format!(
+                        "key {} (events from seq {}) is not configured, so those events cannot be verified",
+                        record.key_id, record.first_seq
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!(
+                        "key {} cannot be loaded: {}",
+                        record.key_id,
+                        error_chain(&e)
+                    ));
+                    None
+                }
+            };
+            segments.push(Segment {
+                first_seq: record.first_seq,
+                key_id: record.key_id,
+                key,
+                rotation_event_id: record.rotation_event_id,
+                previous_key_id: record.previous_key_id,
+                matched: i == 0,
+            });
+        }
+        if let Some(last) = segments.last()
+            && last.key_id != state.key_id
+        {
+            problems.push(format!(
+                "the head's current key {} is not the last recorded key {}",
+                state.key_id, last.key_id
+            ));
+        }
+        segments
+    }
+}
+
+fn compare_targets(
+    targets: &[Target],
+    size: u64,
+    root: &Hash,
+    problems: &mut Vec<String>,
+    checks: &mut [CheckpointCheck],
+) {
+    for target in targets {
+        if target.root == *root {
+            continue;
+        }
+        match target.external {
+            None => problems.push(format!(
+                "the tree of size {size} rebuilt from the events has another root than the checkpoint signed at that size"
+            )),
+            Some(index) => {
+                if let Some(check) = checks.get_mut(index) {
+                    check.status = CheckpointStatus::Forked;
+                    check.detail = Some(format!(
+                        "at size {size} the ledger's root is {}, the checkpoint's {}",
+                        root.to_hex(),
+                        target.root.to_hex()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The envelope fields the native ledger covers: all of them, known and unknown, through the
+/// Merkle leaf over the whole canonical envelope.
+fn covered_fields() -> Vec<String> {
+    let mut fields: Vec<String> = spanforge_event::envelope::FIELD_NAMES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    fields.push("(unknown top-level fields)".to_owned());
+    fields
+}
+
+/// An error and its sources on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

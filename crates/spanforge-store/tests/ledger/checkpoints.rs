@@ -1,0 +1,334 @@
+//! Checkpoints kept outside the database, and proofs for auditors.
+
+use spanforge_chain::note::NoteSigner;
+use spanforge_store::{
+    CheckpointStatus, Error, StaticKeys, TenantId, VerifyOptions, format_checkpoints,
+    split_checkpoints, verify_event_proof,
+};
+
+use crate::common::*;
+
+#[test]
+fn truncation_passes_internally_but_fails_against_a_saved_checkpoint() {
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    let evs = events(0, 20, Some("acme"));
+    t.ledger.ingest(&keys, lines("in.jsonl", &evs)).unwrap();
+    let saved = t
+        .ledger
+        .checkpoint(&keys, &org("acme"))
+        .unwrap()
+        .to_string();
+    assert!(
+        saved.starts_with(&format!(
+            "spanforge/{}/org/acme\n20\n",
+            t.ledger.ledger_id()
+        )),
+        "{saved}"
+    );
+
+    // The attacker cuts the last five events and rewinds the head and the stored checkpoints.
+    let conn = attacker(&t.path);
+    conn.execute("DELETE FROM events WHERE ts > ?1", [T0 + 14_000_000])
+        .unwrap();
+    conn.execute("DELETE FROM checkpoints", []).unwrap();
+    rebuild_tree(&conn, Some("acme"));
+    let internal = t.ledger.verify(&keys, &VerifyOptions::new()).unwrap();
+    assert!(
+        internal.valid,
+        "a consistent truncation cannot be seen from inside: {internal:#?}"
+    );
+    assert_eq!(internal.events, 15);
+
+    let report = t
+        .ledger
+        .verify(
+            &keys,
+            &VerifyOptions::new().with_checkpoint_file(&saved).unwrap(),
+        )
+        .unwrap();
+    assert!(!report.valid);
+    assert_eq!(report.checkpoints[0].status, CheckpointStatus::Truncated);
+    assert!(
+        report.checkpoints[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("20"),
+        "{report:#?}"
+    );
+
+    // Deleting the whole tenant is truncation too.
+    conn.execute("DELETE FROM events", []).unwrap();
+    conn.execute("DELETE FROM keys", []).unwrap();
+    conn.execute("DELETE FROM tenants", []).unwrap();
+    let report = t
+        .ledger
+        .verify(
+            &keys,
+            &VerifyOptions::new().with_checkpoint_file(&saved).unwrap(),
+        )
+        .unwrap();
+    assert!(!report.valid);
+    assert_eq!(report.checkpoints[0].status, CheckpointStatus::Truncated);
+}
+
+#[test]
+fn truncation_with_the_stored_checkpoints_left_in_place_is_detected_without_a_file() {
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    t.ledger
+        .ingest(&keys, lines("in.jsonl", &events(0, 9, None)))
+        .unwrap();
+    t.ledger.checkpoint(&keys, &TenantId::Default).unwrap();
+    let conn = attacker(&t.path);
+    conn.execute("DELETE FROM events WHERE ts > ?1", [T0 + 5_000_000])
+        .unwrap();
+    rebuild_tree(&conn, None);
+    let report = t.ledger.verify(&keys, &VerifyOptions::new()).unwrap();
+    assert!(!report.valid);
+    assert!(
+        report.tenants[0]
+            .problems
+            .iter()
+            .any(|p| p.contains("truncated")),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn growth_after_a_checkpoint_is_consistent_and_a_fork_is_not() {
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    t.ledger
+        .ingest(&keys, lines("a.jsonl", &events(0, 13, Some("acme"))))
+        .unwrap();
+    t.ledger
+        .ingest(&keys, lines("b.jsonl", &events(13, 4, None)))
+        .unwrap();
+    let old = t.ledger.checkpoint_all(&keys).unwrap();
+    assert_eq!(old.len(), 2);
+    let file = format_checkpoints(&old);
+    assert_eq!(split_checkpoints(&file).unwrap().len(), 2);
+    t.ledger
+        .ingest(&keys, lines("c.jsonl", &events(100, 30, Some("acme"))))
+        .unwrap();
+    let report = t
+        .ledger
+        .verify(
+            &keys,
+            &VerifyOptions::new().with_checkpoint_file(&file).unwrap(),
+        )
+        .unwrap();
+    assert!(report.valid, "{report:#?}");
+    assert!(
+        report
+            .checkpoints
+            .iter()
+            .all(|c| c.status == CheckpointStatus::Consistent)
+    );
+
+    // A rewrite of an early event outside the HMAC, with the tree rebuilt, forks history.
+    let conn = attacker(&t.path);
+    conn.execute("DELETE FROM checkpoints", []).unwrap();
+    let id = events(2, 1, Some("acme"))[0].event_id().to_string();
+    let edited = envelope_of(&conn, &id).replacen(r#""env":"prod""#, r#""env":"dev""#, 1);
+    conn.execute(
+        "UPDATE events SET envelope = ?1 WHERE event_id = ?2",
+        rusqlite::params![edited.as_bytes(), id],
+    )
+    .unwrap();
+    rebuild_tree(&conn, Some("acme"));
+    assert!(
+        t.ledger.verify(&keys, &VerifyOptions::new()).unwrap().valid,
+        "invisible from inside"
+    );
+    let report = t
+        .ledger
+        .verify(
+            &keys,
+            &VerifyOptions::new().with_checkpoint_file(&file).unwrap(),
+        )
+        .unwrap();
+    assert!(!report.valid);
+    let acme = report
+        .checkpoints
+        .iter()
+        .find(|c| c.tenant == Some(org("acme")))
+        .unwrap();
+    assert_eq!(acme.status, CheckpointStatus::Forked, "{report:#?}");
+    let default = report
+        .checkpoints
+        .iter()
+        .find(|c| c.tenant == Some(TenantId::Default))
+        .unwrap();
+    assert_eq!(default.status, CheckpointStatus::Consistent);
+
+    // And the ledger refuses to sign a checkpoint that contradicts one it signed before.
+    let mut t2 = ledger();
+    t2.ledger
+        .ingest(&keys2(&t2), lines("a.jsonl", &events(0, 6, None)))
+        .unwrap();
+    t2.ledger
+        .checkpoint(&keys2(&t2), &TenantId::Default)
+        .unwrap();
+    let conn = attacker(&t2.path);
+    let id = events(1, 1, None)[0].event_id().to_string();
+    let edited = envelope_of(&conn, &id).replacen("support-bot@3.0.0", "support-bot@3.0.9", 1);
+    conn.execute(
+        "UPDATE events SET envelope = ?1 WHERE event_id = ?2",
+        rusqlite::params![edited.as_bytes(), id],
+    )
+    .unwrap();
+    rebuild_tree(&conn, None);
+    t2.ledger
+        .ingest(&keys2(&t2), lines("b.jsonl", &events(6, 3, None)))
+        .unwrap();
+    let err = t2
+        .ledger
+        .checkpoint(&keys2(&t2), &TenantId::Default)
+        .unwrap_err();
+    assert!(matches!(err, Error::TreeState { .. }), "{err}");
+    assert!(err.to_string().contains("refusing to sign"), "{err}");
+}
+
+fn keys2(t: &TestLedger) -> StaticKeys {
+    keys(&t.ledger)
+}
+
+#[test]
+fn checkpoints_of_other_ledgers_or_keys_are_not_trusted() {
+    let mut a = ledger();
+    let mut b = ledger();
+    let keys_a = keys(&a.ledger);
+    a.ledger
+        .ingest(&keys_a, lines("a.jsonl", &events(0, 3, None)))
+        .unwrap();
+    b.ledger
+        .ingest(&keys(&b.ledger), lines("a.jsonl", &events(0, 3, None)))
+        .unwrap();
+
+    // Signed by a key we trust, but for another ledger.
+    let foreign = StaticKeys::new()
+        .with_default_key(key())
+        .with_checkpoint_signer(log_signer(&a.ledger));
+    let other_ledger_cp = b
+        .ledger
+        .checkpoint(&foreign, &TenantId::Default)
+        .unwrap()
+        .to_string();
+    let report = a
+        .ledger
+        .verify(
+            &keys_a,
+            &VerifyOptions::new()
+                .with_checkpoint_file(&other_ledger_cp)
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(report.checkpoints[0].status, CheckpointStatus::OtherLedger);
+    assert!(!report.valid);
+
+    // Our origin, but signed by a key we do not trust.
+    let rogue = StaticKeys::new()
+        .with_default_key(key())
+        .with_checkpoint_signer(NoteSigner::from_seed(&a.ledger.log_key_name(), &[9; 32]).unwrap());
+    let mut c = ledger();
+    c.ledger
+        .ingest(&rogue, lines("a.jsonl", &events(0, 3, None)))
+        .unwrap();
+    let forged = c
+        .ledger
+        .checkpoint(&rogue, &TenantId::Default)
+        .unwrap()
+        .to_string();
+    let report = a
+        .ledger
+        .verify(
+            &keys_a,
+            &VerifyOptions::new().with_checkpoint_file(&forged).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(report.checkpoints[0].status, CheckpointStatus::BadSignature);
+    assert!(!report.valid);
+
+    assert!(VerifyOptions::new().with_checkpoint_file("").is_err());
+    assert!(
+        VerifyOptions::new()
+            .with_checkpoint_file("origin\n1\nAAAA\n")
+            .is_err()
+    );
+}
+
+#[test]
+fn an_event_is_proven_to_an_auditor_with_only_the_public_key() {
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    t.ledger
+        .ingest(&keys, lines("a.jsonl", &events(0, 37, Some("acme"))))
+        .unwrap();
+    let target = events(21, 1, Some("acme"))[0].event_id().to_string();
+    let proof = t.ledger.prove(&keys, &target).unwrap();
+    assert_eq!(proof.index, 21);
+    let text = proof.to_text();
+    assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra "), "{text}");
+    let public = log_signer(&t.ledger).verifier();
+    let verified = verify_event_proof(text.as_bytes(), &public, None).unwrap();
+    assert_eq!(verified.event.event_id().as_str(), target);
+    assert_eq!(verified.tenant, Some(org("acme")));
+    assert_eq!(verified.checkpoint.size(), 37);
+
+    // The auditor's own copy of the line must be the proven one.
+    let line = t.ledger.get(&target).unwrap().unwrap().envelope;
+    verify_event_proof(text.as_bytes(), &public, Some(line.as_bytes())).unwrap();
+    let other = t
+        .ledger
+        .get(&events(22, 1, Some("acme"))[0].event_id().to_string())
+        .unwrap()
+        .unwrap()
+        .envelope;
+    assert!(verify_event_proof(text.as_bytes(), &public, Some(other.as_bytes())).is_err());
+
+    // A later event is proven against a newer checkpoint, signed on demand; older proofs stay valid.
+    t.ledger
+        .ingest(&keys, lines("b.jsonl", &events(100, 5, Some("acme"))))
+        .unwrap();
+    let late = events(102, 1, Some("acme"))[0].event_id().to_string();
+    let late_proof = t.ledger.prove(&keys, &late).unwrap();
+    assert_eq!(
+        verify_event_proof(late_proof.to_text().as_bytes(), &public, None)
+            .unwrap()
+            .checkpoint
+            .size(),
+        42
+    );
+    let reproven = t.ledger.prove(&keys, &target).unwrap();
+    assert_eq!(
+        verify_event_proof(reproven.to_text().as_bytes(), &public, None)
+            .unwrap()
+            .checkpoint
+            .size(),
+        42
+    );
+    assert_eq!(
+        verify_event_proof(text.as_bytes(), &public, None)
+            .unwrap()
+            .checkpoint
+            .size(),
+        37
+    );
+
+    // Tampered bundles and the wrong key fail.
+    let wrong = NoteSigner::from_seed(&t.ledger.log_key_name(), &[1; 32])
+        .unwrap()
+        .verifier();
+    assert!(verify_event_proof(text.as_bytes(), &wrong, None).is_err());
+    let mut lines_: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines_.swap(3, 4);
+    let reordered = lines_.join("\n") + "\n";
+    assert!(verify_event_proof(reordered.as_bytes(), &public, None).is_err());
+    assert!(matches!(
+        t.ledger.prove(&keys, "01KE1MSH48NF6G0000000000ZZ"),
+        Err(Error::EventNotFound { .. })
+    ));
+}
