@@ -256,7 +256,8 @@ impl Workload {
     fn calls(&self, b: &mut DayBuilder<'_>, day: u32) -> Result<()> {
         let calls = i64::from(self.calls_per_day.max(1));
         for i in 0..i64::from(self.calls_per_day) {
-            let second = i * 86_400 / calls;
+            // Calls start after the day's configuration snapshots and heartbeats.
+            let second = 120 + i * (86_400 - 240) / calls;
             let model = usize::from(!b.rng.chance(700));
             let (name, provider, _) = MODELS[model];
             let version = self.deployed_version(model, day);
@@ -317,7 +318,7 @@ impl Workload {
                     with_trace(trace_id.clone()),
                 )?;
                 b.push(
-                    second,
+                    second + 1,
                     "llm.redact.applied",
                     obj(&[
                         ("policy_min_sensitivity", s("PII")),
@@ -355,7 +356,12 @@ impl Workload {
                 payload.push(("error", s("upstream timeout")));
                 payload.push(("error_category", s("provider_timeout")));
             }
-            let tags = Tags::from_pairs([("authn", "oidc"), ("surface", "user_facing")]).map_err(
+            let tags = Tags::from_pairs([
+                ("ai_disclosure", "banner"),
+                ("authn", "oidc"),
+                ("surface", "user_facing"),
+            ])
+            .map_err(
                 |source| Error::Event {
                     context: "building workload tags".to_owned(),
                     source,
@@ -363,14 +369,14 @@ impl Workload {
             )?;
             let tid = trace_id.clone();
             b.push(
-                second + i64::try_from(duration_ms / 1000).unwrap_or(0),
+                second + 2 + i64::try_from(duration_ms / 1000).unwrap_or(0),
                 if failed { "llm.trace.span.failed" } else { "llm.trace.span.completed" },
                 obj(&payload),
                 move |e| e.trace_id(tid).actor_id(user).tags(tags),
             )?;
             if !failed {
                 b.push(
-                    second + i64::try_from(duration_ms / 1000).unwrap_or(0) + 1,
+                    second + 3 + i64::try_from(duration_ms / 1000).unwrap_or(0),
                     "llm.guard.output.passed",
                     guard("passed", "output", 0.02),
                     with_trace(trace_id),
