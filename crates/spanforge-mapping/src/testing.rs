@@ -832,19 +832,23 @@ impl Workload {
     }
 }
 
-/// A `model_registry.*` payload with every field the reference's registry entry carries.
-pub(crate) fn registry_payload(model: &str, version: &str, status: &str, extra: &[(&str, Value)]) -> Value {
-    let mut pairs = vec![
-        ("model_id", s(model)),
-        ("name", s(model)),
-        ("owner", s("ml-platform")),
-        ("purpose", s("customer support answers")),
-        ("risk_tier", s("high")),
-        ("status", s(status)),
-        ("version", s(version)),
-    ];
-    pairs.extend(extra.iter().cloned());
-    obj(&pairs)
+/// A `model_registry.*` payload for the workload's models, with extra fields.
+fn registry_payload(model: &str, version: &str, status: &str, extra: &[(&str, Value)]) -> Value {
+    let mut value = crate::registry::entry_payload(
+        model,
+        version,
+        model,
+        "ml-platform",
+        "customer support answers",
+        "high",
+        status,
+    );
+    if let Value::Object(map) = &mut value {
+        for (k, v) in extra {
+            map.insert(*k, v.clone());
+        }
+    }
+    value
 }
 
 /// An `llm.eval.score.recorded` payload.
