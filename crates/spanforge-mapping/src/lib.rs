@@ -17,6 +17,7 @@ pub mod registry;
 pub mod remediation;
 pub mod rules;
 pub mod sampling;
+pub mod text;
 #[cfg(feature = "testing")]
 pub mod testing;
 
