@@ -1,7 +1,12 @@
 //! Shared fixtures: a ledger holding a realistic generated workload, its keys, and helpers.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use spanforge_catalog::FrameworkId;
+use spanforge_mapping::engine::{Assessment, AssessmentRequest};
+use spanforge_mapping::package::generate_package;
 
 use spanforge_chain::compat::HmacSecret;
 use spanforge_chain::note::{NoteSigner, NoteVerifier};
@@ -25,8 +30,8 @@ pub struct Fixture {
     pub keys: StaticKeys,
     /// The checkpoint and package signer.
     pub signer: NoteSigner,
-    /// Events appended.
-    pub events: u64,
+    /// Packages of the standard request per framework, generated once.
+    pub packages: BTreeMap<FrameworkId, (PathBuf, Assessment)>,
 }
 
 impl Fixture {
@@ -52,12 +57,13 @@ pub fn fixture(workload: &Workload) -> Fixture {
         ))
         .with_checkpoint_signer(NoteSigner::from_seed(&ledger.log_key_name(), &[42; 32]).unwrap());
     let events = workload.append_to(&mut ledger, &keys).unwrap();
+    assert!(events > 10_000 || workload.days < 90, "the standard workload is realistic in size");
     Fixture {
         dir,
         ledger,
         keys,
         signer,
-        events,
+        packages: BTreeMap::new(),
     }
 }
 
@@ -107,4 +113,27 @@ pub fn files_under(root: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The standard package (all tenants, all models, census) of `framework` over the shared
+/// ledger, generated on first use; returns its directory and assessment.
+pub fn standard_package(f: &mut Fixture, framework: FrameworkId) -> (PathBuf, Assessment) {
+    if let Some(p) = f.packages.get(&framework) {
+        return p.clone();
+    }
+    let out = f.out(&format!("standard-{framework}"));
+    let req = AssessmentRequest::new(framework, period(), now());
+    let summary = generate_package(&mut f.ledger, &f.keys, &rules(), &req, &out, &f.signer, "test").unwrap();
+    let entry = (summary.dir, summary.assessment);
+    f.packages.insert(framework, entry.clone());
+    entry
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for rel in files_under(from) {
+        let target = to.join(&rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&rel), target).unwrap();
+    }
 }
