@@ -31,6 +31,14 @@ pub const LOOKAHEAD_DAYS: i64 = 7;
 
 /// Events parsed together (in parallel) before they are fed to the accumulators in order.
 const BATCH: usize = 4096;
+/// Rows a query window should hold; windows grow or shrink to stay near it.
+const WINDOW_ROWS: usize = 4096;
+/// The first query window: one hour.
+const WINDOW_START_MICROS: i64 = 3_600_000_000;
+/// The smallest window: one second.
+const WINDOW_MIN_MICROS: i64 = 1_000_000;
+/// The largest window: thirty days.
+const WINDOW_MAX_MICROS: i64 = 30 * MICROS_PER_DAY;
 
 /// Which canonical controls an assessment evaluates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -596,46 +604,64 @@ impl<'r> Evaluator<'r> {
                 source,
             })
         };
-        let query = Query {
-            tenant: scope.tenant.clone(),
-            from: Some(ts(from)?),
-            to: Some(ts(to)?),
-            event_type_prefix: None,
-            model_id: None,
-        };
-        let mut rows = ledger
-            .query(&query)
-            .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
+        // The stream is read in consecutive time windows, each one query, sized so that a
+        // window holds a few pages: the store pages a bounded query by re-seeking from the
+        // window's start, so one query over months would cost quadratic time in its rows.
+        let mut window = WINDOW_START_MICROS;
+        let mut start = from;
         let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);
-        loop {
-            batch.clear();
-            for row in rows.by_ref() {
-                let row = row.map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
-                if row.seq >= scope.size {
-                    continue;
+        while start <= to {
+            let end = start.saturating_add(window - 1).min(to);
+            let query = Query {
+                tenant: scope.tenant.clone(),
+                from: Some(ts(start)?),
+                to: Some(ts(end)?),
+                event_type_prefix: None,
+                model_id: None,
+            };
+            let mut rows = ledger
+                .query(&query)
+                .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
+            let mut in_window = 0_usize;
+            loop {
+                batch.clear();
+                for row in rows.by_ref() {
+                    let row = row.map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
+                    in_window += 1;
+                    if row.seq >= scope.size {
+                        continue;
+                    }
+                    batch.push(row);
+                    if batch.len() == BATCH {
+                        break;
+                    }
                 }
-                batch.push(row);
-                if batch.len() == BATCH {
+                if batch.is_empty() {
                     break;
                 }
-            }
-            if batch.is_empty() {
-                break;
-            }
-            let parsed: Vec<Result<Event>> = batch
-                .par_iter()
-                .map(|row| {
-                    Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
-                        context: format!("parsing stored event {}", row.event_id),
-                        source,
+                let parsed: Vec<Result<Event>> = batch
+                    .par_iter()
+                    .map(|row| {
+                        Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
+                            context: format!("parsing stored event {}", row.event_id),
+                            source,
+                        })
                     })
-                })
-                .collect();
-            for (row, event) in batch.iter().zip(parsed) {
-                let event = event?;
-                scope.events_read += 1;
-                self.feed(&scope.path, row, &event, sink)?;
+                    .collect();
+                for (row, event) in batch.iter().zip(parsed) {
+                    let event = event?;
+                    scope.events_read += 1;
+                    self.feed(&scope.path, row, &event, sink)?;
+                }
             }
+            start = end.saturating_add(1);
+            window = if in_window > WINDOW_ROWS * 2 {
+                (window / 2).max(WINDOW_MIN_MICROS)
+            } else if in_window < WINDOW_ROWS / 4 {
+                window.saturating_mul(2).min(WINDOW_MAX_MICROS)
+            } else {
+                window
+            };
         }
         for acc in self.accs.iter_mut().flatten() {
             acc.end_tenant(sink)?;
