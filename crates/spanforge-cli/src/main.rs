@@ -22,6 +22,13 @@ mod input;
 mod keyfile;
 mod keys;
 
+// Compliance evidence (issue #6): packages, gap reports, model registry, isolation, readiness.
+mod compliance;
+mod ledger_env;
+mod model;
+mod readiness;
+mod tenant;
+
 /// Compliance evidence for AI systems: validate, ingest and audit AI events.
 #[derive(Debug, Parser)]
 #[command(name = "spanforge", version, about, propagate_version = true)]
@@ -46,6 +53,17 @@ enum Command {
     /// The control catalogs: SOC 2, ISO/IEC 42001, NIST AI RMF, EU AI Act, GDPR, HIPAA.
     #[command(subcommand)]
     Catalog(catalog::Command),
+    /// Compliance evidence: signed packages, their verification, gap reports.
+    #[command(subcommand)]
+    Compliance(compliance::Command),
+    /// The model registry: lifecycle events in the ledger (change-management evidence).
+    #[command(subcommand)]
+    Model(model::Command),
+    /// Tenant isolation checks.
+    #[command(subcommand)]
+    Tenant(tenant::Command),
+    /// Readiness: the guide's checklists and auditor questions answered from the ledger.
+    Readiness(readiness::Command),
 }
 
 /// What a command concluded, mapped to the process exit code.
@@ -65,6 +83,10 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Catalog(cmd) => catalog::run(cmd),
+        Command::Compliance(cmd) => compliance::run(cmd),
+        Command::Model(cmd) => model::run(cmd),
+        Command::Tenant(cmd) => tenant::run(cmd),
+        Command::Readiness(cmd) => readiness::run(cmd),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

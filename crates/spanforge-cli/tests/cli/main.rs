@@ -1,6 +1,7 @@
 //! End-to-end tests of the `spanforge` binary: one test binary, a module per command area.
 
 mod catalog;
+mod compliance;
 mod events;
 mod ledger;
 mod support;

@@ -1,0 +1,1021 @@
+//! The assessment: verify the ledger, anchor it to signed checkpoints, stream each tenant's
+//! events once through per-control accumulators, and conclude per control and per framework
+//! node.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use spanforge_catalog::FrameworkId;
+use spanforge_chain::checkpoint::SignedCheckpoint;
+use spanforge_event::{Event, Timestamp};
+use spanforge_store::{
+    Backend, KeyProvider, Ledger, LedgerReport, Query, StoredEvent, TenantId, VerifyOptions,
+};
+
+use crate::accumulator::{CitedEvent, ControlAcc, Deviation, EvidenceSink, ItemContext, selects};
+use crate::conclusion::{Conclusion, DeviationPolicy, Facts, decide};
+use crate::coverage::{CoverageResult, LOOKBACK_DAYS, judge};
+use crate::error::{Error, Result};
+use crate::fields::model_matches;
+use crate::framework::{self, NodeResult};
+use crate::period::{MICROS_PER_DAY, Period};
+use crate::rules::{Hook, ItemTestKind, PeriodTest, RuleSet};
+use crate::sampling::{SampleTable, Selection, select};
+
+/// Days after the period during which events are still read as join partners (an alert raised
+/// on the last day and acknowledged the next morning), never as population items.
+pub const LOOKAHEAD_DAYS: i64 = 7;
+
+/// Events parsed together (in parallel) before they are fed to the accumulators in order.
+const BATCH: usize = 4096;
+/// Rows a query window should hold; windows grow or shrink to stay near it.
+const WINDOW_ROWS: usize = 4096;
+/// The first query window: one hour.
+const WINDOW_START_MICROS: i64 = 3_600_000_000;
+/// The smallest window: one second.
+const WINDOW_MIN_MICROS: i64 = 1_000_000;
+/// The largest window: thirty days.
+const WINDOW_MAX_MICROS: i64 = 30 * MICROS_PER_DAY;
+
+/// Which canonical controls an assessment evaluates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControlScope {
+    /// The controls mapped to the framework, plus those answering the guide's auditor
+    /// questions (the report answers all eight for every framework).
+    Framework,
+    /// Every canonical control (readiness).
+    All,
+}
+
+/// What to assess.
+#[derive(Clone, Debug)]
+pub struct AssessmentRequest {
+    /// The framework whose nodes are concluded on.
+    pub framework: FrameworkId,
+    /// The period (whole UTC days, `to` included).
+    pub period: Period,
+    /// Only events about this model (events naming no model concern the whole organisation
+    /// and are kept).
+    pub model_id: Option<String>,
+    /// Only this tenant (org id); every tenant when `None`.
+    pub org: Option<String>,
+    /// Census (`None`) or a deterministic sample with this table.
+    pub sampling: Option<SampleTable>,
+    /// Include each population item's payload (prompt and output text included).
+    pub include_text: bool,
+    /// Controls scoped out, with the reason.
+    pub not_applicable: BTreeMap<String, String>,
+    /// The instant the assessment runs (microseconds since the epoch); the period must have
+    /// ended before it.
+    pub now_micros: i64,
+    /// Which controls to evaluate.
+    pub scope: ControlScope,
+    /// When deviations are systematic.
+    pub policy: DeviationPolicy,
+    /// Sign a checkpoint of every tenant in scope and bound the populations by it (packages);
+    /// without it, the populations are bounded by the verified tree sizes (gap reports).
+    pub anchor: bool,
+    /// Signed checkpoint notes kept outside the database, compared during verification.
+    pub external_checkpoints: Vec<String>,
+}
+
+impl AssessmentRequest {
+    /// A census of every tenant for `framework` over `period`, run at `now_micros`, anchored
+    /// to signed checkpoints.
+    pub fn new(framework: FrameworkId, period: Period, now_micros: i64) -> Self {
+        Self {
+            framework,
+            period,
+            model_id: None,
+            org: None,
+            sampling: None,
+            include_text: false,
+            not_applicable: BTreeMap::new(),
+            now_micros,
+            scope: ControlScope::Framework,
+            policy: DeviationPolicy::default(),
+            anchor: true,
+            external_checkpoints: Vec::new(),
+        }
+    }
+
+    /// Restricts the assessment to one model.
+    #[must_use]
+    pub fn with_model(mut self, model_id: impl Into<String>) -> Self {
+        self.model_id = Some(model_id.into());
+        self
+    }
+
+    /// Restricts the assessment to one tenant.
+    #[must_use]
+    pub fn with_org(mut self, org: impl Into<String>) -> Self {
+        self.org = Some(org.into());
+        self
+    }
+
+    /// Samples instead of a census.
+    #[must_use]
+    pub fn with_sampling(mut self, table: SampleTable) -> Self {
+        self.sampling = Some(table);
+        self
+    }
+
+    /// Scopes a control out, with the reason.
+    #[must_use]
+    pub fn with_not_applicable(mut self, control: &str, reason: &str) -> Self {
+        self.not_applicable
+            .insert(control.to_owned(), reason.to_owned());
+        self
+    }
+
+    /// Evaluates every control, not only those of the framework.
+    #[must_use]
+    pub fn with_scope(mut self, scope: ControlScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Turns checkpoint anchoring off (no signing key needed).
+    #[must_use]
+    pub fn unanchored(mut self) -> Self {
+        self.anchor = false;
+        self
+    }
+}
+
+/// One tenant in the assessment.
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantScope {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its origin path (`org/acme`), as population listings name it.
+    pub path: String,
+    /// Its checkpoint origin.
+    pub origin: String,
+    /// Events of its chain the assessment may read (positions `0..size`).
+    pub size: u64,
+    /// The signed checkpoint the populations are bounded by (anchored assessments).
+    #[serde(skip)]
+    pub checkpoint: Option<SignedCheckpoint>,
+    /// Events read from the tenant's stream (period, look-back and look-ahead).
+    pub events_read: u64,
+}
+
+/// The result of one period-level check of an attribute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PeriodCheck {
+    /// What was checked.
+    pub method: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// How many violations (for gap and ordering checks).
+    pub violations: u64,
+    /// The first violations, in words.
+    pub listed: Vec<String>,
+}
+
+/// One test attribute's results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AttributeResult {
+    /// The catalog's attribute id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it checks, in words.
+    pub test: String,
+    /// The machine tests bound to it (empty: a person tests it).
+    pub methods: Vec<String>,
+    /// `pass`, `fail`, `manual` (no machine test) or `not-tested` (nothing to test).
+    pub status: String,
+    /// Items tested.
+    pub tested: u64,
+    /// Items that failed.
+    pub failed: u64,
+    /// Period-level checks.
+    pub period_checks: Vec<PeriodCheck>,
+}
+
+/// Configuration snapshots seen for a control that needs one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigurationResult {
+    /// Snapshots in the period that meet the rule.
+    pub in_period_meeting_rule: u64,
+    /// Snapshots in the period that do not.
+    pub in_period_failing_rule: u64,
+    /// Snapshots before the period.
+    pub before_period: u64,
+    /// Why snapshots failed.
+    pub failures: Vec<String>,
+}
+
+/// The conclusion on one canonical control for the period, with everything it rests on.
+#[derive(Clone, Debug, Serialize)]
+pub struct ControlResult {
+    /// Canonical control id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Objective.
+    pub objective: String,
+    /// Guide domain.
+    pub domain: String,
+    /// Operating frequency.
+    pub frequency: String,
+    /// Automation level.
+    pub automation: String,
+    /// The conclusion.
+    pub conclusion: Conclusion,
+    /// Why, in words.
+    pub reason: String,
+    /// The role whose events form the population.
+    pub population_role: Option<String>,
+    /// Population items in the period.
+    pub population: u64,
+    /// SHA-256 (hex) of `population.jsonl`.
+    pub population_sha256: String,
+    /// Items per event type.
+    pub population_by_type: BTreeMap<String, u64>,
+    /// Timestamp of the first item.
+    pub first_item: Option<String>,
+    /// Timestamp of the last item.
+    pub last_item: Option<String>,
+    /// How tested items were chosen.
+    pub selection: Selection,
+    /// Deviations the conclusion counts (in the sample when sampling).
+    pub deviations_counted: u64,
+    /// Items with at least one failed attribute (whole population).
+    pub deviating_items: u64,
+    /// Exception-role events in the period.
+    pub exception_events: u64,
+    /// Period-level test violations.
+    pub period_violations: u64,
+    /// Every deviation recorded (also listed in `exceptions.jsonl`).
+    pub deviations_total: u64,
+    /// The first deviations (at most 100), each cited with a proof.
+    pub deviations: Vec<Deviation>,
+    /// Attribute results.
+    pub attributes: Vec<AttributeResult>,
+    /// Period coverage.
+    pub coverage: CoverageResult,
+    /// Configuration snapshots, for controls that need one.
+    pub configuration: Option<ConfigurationResult>,
+    /// The most recent population items.
+    pub recent: Vec<CitedEvent>,
+    /// Documents an auditor also expects.
+    pub documents: Vec<String>,
+    /// Event types and conditions that make up the evidence, in words.
+    pub evidence_rules: Vec<String>,
+    /// What to do next.
+    pub remediation: Vec<String>,
+    /// Framework nodes of the assessed framework this control maps to.
+    pub maps_to: Vec<String>,
+    /// Guide questions (1–8) the control answers.
+    pub questions: Vec<u8>,
+    /// Readiness-checklist items the control satisfies.
+    pub checklist: Vec<String>,
+    /// Whether the deviating bitset marks sampled item positions (used by the package writer).
+    #[serde(skip)]
+    pub(crate) sampled_deviating: Vec<u64>,
+}
+
+/// The full result of an assessment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Assessment {
+    /// The framework.
+    pub framework: FrameworkId,
+    /// The period.
+    #[serde(serialize_with = "serialize_period")]
+    pub period: Period,
+    /// The model filter.
+    pub model_id: Option<String>,
+    /// The tenant filter.
+    pub org: Option<String>,
+    /// Census or sample.
+    pub sampling: Option<SampleTable>,
+    /// Whether populations include payload text.
+    pub include_text: bool,
+    /// Tenants in scope.
+    pub tenants: Vec<TenantScope>,
+    /// The ledger verification the assessment rests on.
+    pub verification: LedgerReport,
+    /// Per-control results, in catalog order.
+    pub controls: Vec<ControlResult>,
+    /// Per-node status of the framework, in catalog order.
+    pub nodes: Vec<NodeResult>,
+    /// Revision and hash of the attribute-test data.
+    pub rules_version: u32,
+    /// SHA-256 of the attribute-test data.
+    pub rules_hash: String,
+    /// The deviation policy.
+    pub policy: DeviationPolicy,
+}
+
+fn serialize_period<S: serde::Serializer>(
+    p: &Period,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(2))?;
+    map.serialize_entry("from", &p.from().to_string())?;
+    map.serialize_entry("to", &p.to().to_string())?;
+    map.end()
+}
+
+impl Assessment {
+    /// A control result by id.
+    pub fn control(&self, id: &str) -> Option<&ControlResult> {
+        self.controls.iter().find(|c| c.id == id)
+    }
+
+    /// Every event the results cite individually (deviations and recent items), sorted.
+    pub fn cited_events(&self) -> BTreeSet<CitedEvent> {
+        let mut out = BTreeSet::new();
+        for c in &self.controls {
+            out.extend(c.deviations.iter().filter_map(|d| d.event.clone()));
+            out.extend(c.recent.iter().cloned());
+        }
+        out
+    }
+}
+
+fn integrity_summary(report: &LedgerReport) -> Option<String> {
+    let mut problems = Vec::new();
+    for t in &report.tenants {
+        if t.valid {
+            continue;
+        }
+        let mut parts = Vec::new();
+        if t.tampered_count > 0 {
+            parts.push(format!(
+                "{} tampered event(s), first {}",
+                t.tampered_count,
+                t.first_tampered.as_deref().unwrap_or("(unknown)")
+            ));
+            if let Some(first) = t.tampered.first() {
+                parts.push(format!("{}: {}", first.event_id, first.reasons.join("; ")));
+            }
+        }
+        if t.gap_count > 0 {
+            parts.push(format!("{} chain gap(s)", t.gap_count));
+        }
+        parts.extend(t.problems.iter().cloned());
+        problems.push(format!("tenant {}: {}", t.tenant, parts.join("; ")));
+    }
+    for c in &report.checkpoints {
+        if !matches!(
+            c.status,
+            spanforge_store::CheckpointStatus::Consistent
+                | spanforge_store::CheckpointStatus::NotChecked
+        ) {
+            problems.push(format!(
+                "checkpoint {} of size {}: {:?}{}",
+                c.origin.as_deref().unwrap_or("(unreadable)"),
+                c.size.map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                c.status,
+                c.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    problems.extend(report.problems.iter().cloned());
+    if problems.is_empty() && !report.valid {
+        problems.push("the verification report is not valid".to_owned());
+    }
+    (!problems.is_empty()).then(|| problems.join(" | "))
+}
+
+fn verify<B: Backend>(
+    ledger: &Ledger<B>,
+    keys: &dyn KeyProvider,
+    req: &AssessmentRequest,
+    single: Option<&TenantId>,
+    checkpoints: &[String],
+) -> Result<LedgerReport> {
+    let mut opts = VerifyOptions::new();
+    if let Some(t) = single {
+        opts = opts.only_tenant(t.clone());
+    }
+    opts.checkpoints = req.external_checkpoints.clone();
+    opts.checkpoints.extend(checkpoints.iter().cloned());
+    let report = ledger
+        .verify(keys, &opts)
+        .map_err(|e| Error::store("verifying the ledger", e))?;
+    match integrity_summary(&report) {
+        Some(summary) => Err(Error::LedgerIntegrity { summary }),
+        None => Ok(report),
+    }
+}
+
+/// Verifies the ledger, anchors the tenants in scope and evaluates every control in scope,
+/// writing population and exception lines to `sink`.
+///
+/// # Errors
+///
+/// [`Error::PeriodOpen`] when the period has not ended, [`Error::UnknownTenant`],
+/// [`Error::LedgerIntegrity`] when verification finds any problem (nothing is evaluated then),
+/// [`Error::NoCheckpointSigner`] for an anchored assessment without a signing key, and ledger,
+/// event or sink errors.
+pub fn assess<B: Backend>(
+    ledger: &mut Ledger<B>,
+    keys: &dyn KeyProvider,
+    rules: &RuleSet,
+    req: &AssessmentRequest,
+    sink: &mut dyn EvidenceSink,
+) -> Result<Assessment> {
+    let period = req.period;
+    if req.now_micros <= period.end_micros() {
+        return Err(Error::PeriodOpen {
+            period_end: period.end_rfc3339(),
+            now: Timestamp::from_unix_micros(req.now_micros)
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_else(|_| req.now_micros.to_string()),
+        });
+    }
+    if let Some(model) = &req.model_id
+        && model.trim().is_empty()
+    {
+        return Err(Error::invalid("model id", "it is empty"));
+    }
+    for id in req.not_applicable.keys() {
+        if rules.control(id).is_none() {
+            return Err(Error::invalid(
+                "not-applicable control",
+                format!("{id} is not a canonical control"),
+            ));
+        }
+    }
+    let all = ledger
+        .tenants()
+        .map_err(|e| Error::store("listing tenants", e))?;
+    let tenants: Vec<TenantId> = match &req.org {
+        Some(org) => {
+            let t = TenantId::org(org.clone()).map_err(|e| Error::invalid("org", e.to_string()))?;
+            if !all.iter().any(|s| s.tenant == t) {
+                return Err(Error::UnknownTenant {
+                    tenant: org.clone(),
+                });
+            }
+            vec![t]
+        }
+        None => all.iter().map(|s| s.tenant.clone()).collect(),
+    };
+    let single = req.org.as_ref().and(tenants.first());
+
+    // Integrity first: nothing is evaluated, signed or written on a ledger that fails.
+    let mut report = verify(ledger, keys, req, single, &[])?;
+    let mut scopes = Vec::new();
+    let mut notes = Vec::new();
+    let mut grew = false;
+    for t in &tenants {
+        let (verified, verified_root) = report
+            .tenants
+            .iter()
+            .find(|r| &r.tenant == t)
+            .map_or((0, String::new()), |r| (r.size, r.root.clone()));
+        let mut scope = TenantScope {
+            tenant: t.clone(),
+            path: t.origin_path(),
+            origin: ledger.origin(t),
+            size: verified,
+            checkpoint: None,
+            events_read: 0,
+        };
+        if req.anchor {
+            if keys.checkpoint_signer().is_none() {
+                return Err(Error::NoCheckpointSigner);
+            }
+            let cp = ledger.checkpoint(keys, t).map_err(|e| match e {
+                spanforge_store::Error::TreeState { .. } => Error::LedgerIntegrity {
+                    summary: e.to_string(),
+                },
+                other => Error::store(format!("checkpointing tenant {t}"), other),
+            })?;
+            scope.size = cp.checkpoint().size();
+            // The checkpoint must sign exactly the tree just verified; if events arrived in
+            // between (or the roots differ), verify again against the checkpoint.
+            grew |= scope.size != verified || cp.checkpoint().root().to_hex() != verified_root;
+            notes.push(cp.to_string());
+            scope.checkpoint = Some(cp);
+        }
+        scopes.push(scope);
+    }
+    if grew {
+        report = verify(ledger, keys, req, single, &notes)?;
+    }
+
+    let mut evaluator = Evaluator::new(rules, req);
+    for scope in &mut scopes {
+        evaluator.run_tenant(ledger, scope, sink)?;
+    }
+    let controls = evaluator.finish();
+    let nodes = framework::node_results(req.framework, &controls);
+    Ok(Assessment {
+        framework: req.framework,
+        period,
+        model_id: req.model_id.clone(),
+        org: req.org.clone(),
+        sampling: req.sampling,
+        include_text: req.include_text,
+        tenants: scopes,
+        verification: report,
+        controls,
+        nodes,
+        rules_version: rules.data_version(),
+        rules_hash: rules.data_hash().to_owned(),
+        policy: req.policy,
+    })
+}
+
+/// The controls in scope for a request.
+pub fn controls_in_scope(
+    rules: &RuleSet,
+    framework: FrameworkId,
+    scope: ControlScope,
+) -> Vec<bool> {
+    let registry = spanforge_catalog::registry();
+    rules
+        .controls()
+        .iter()
+        .map(|c| match scope {
+            ControlScope::All => true,
+            ControlScope::Framework => {
+                registry
+                    .mappings_from(c.id())
+                    .any(|m| m.framework == framework)
+                    || !c.control.guide.questions.is_empty()
+            }
+        })
+        .collect()
+}
+
+struct Evaluator<'r> {
+    rules: &'r RuleSet,
+    req: &'r AssessmentRequest,
+    in_scope: Vec<bool>,
+    accs: Vec<Option<ControlAcc<'r>>>,
+    hooks: HashMap<String, Vec<Hook>>,
+    with_deadlines: Vec<usize>,
+    last_item: Vec<Option<u64>>,
+}
+
+impl<'r> Evaluator<'r> {
+    fn new(rules: &'r RuleSet, req: &'r AssessmentRequest) -> Self {
+        let in_scope = controls_in_scope(rules, req.framework, req.scope);
+        let accs: Vec<Option<ControlAcc<'r>>> = rules
+            .controls()
+            .iter()
+            .zip(&in_scope)
+            .map(|(c, on)| on.then(|| ControlAcc::new(c, req.period)))
+            .collect();
+        let with_deadlines = rules
+            .controls()
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                in_scope.get(*i).copied().unwrap_or(false)
+                    && c.item_tests
+                        .iter()
+                        .any(|t| matches!(t.kind, ItemTestKind::After(_)))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let n = rules.controls().len();
+        Self {
+            rules,
+            req,
+            in_scope,
+            accs,
+            hooks: HashMap::new(),
+            with_deadlines,
+            last_item: vec![None; n],
+        }
+    }
+
+    fn run_tenant<B: Backend>(
+        &mut self,
+        ledger: &Ledger<B>,
+        scope: &mut TenantScope,
+        sink: &mut dyn EvidenceSink,
+    ) -> Result<()> {
+        let period = self.req.period;
+        for acc in self.accs.iter_mut().flatten() {
+            acc.begin_tenant(&scope.path);
+        }
+        self.last_item.iter_mut().for_each(|l| *l = None);
+        let from = period.start_micros() - i64::from(LOOKBACK_DAYS) * MICROS_PER_DAY;
+        let to = period.end_micros() + LOOKAHEAD_DAYS * MICROS_PER_DAY;
+        let ts = |m: i64| {
+            Timestamp::from_unix_micros(m).map_err(|source| Error::Event {
+                context: "building the query bounds".to_owned(),
+                source,
+            })
+        };
+        // The stream is read in consecutive time windows, each one query, sized so that a
+        // window holds a few pages: the store pages a bounded query by re-seeking from the
+        // window's start, so one query over months would cost quadratic time in its rows.
+        let mut window = WINDOW_START_MICROS;
+        let mut start = from;
+        let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);
+        while start <= to {
+            let end = start.saturating_add(window - 1).min(to);
+            let query = Query {
+                tenant: scope.tenant.clone(),
+                from: Some(ts(start)?),
+                to: Some(ts(end)?),
+                event_type_prefix: None,
+                model_id: None,
+            };
+            let mut rows = ledger
+                .query(&query)
+                .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
+            let mut in_window = 0_usize;
+            loop {
+                batch.clear();
+                for row in rows.by_ref() {
+                    let row = row
+                        .map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
+                    in_window += 1;
+                    if row.seq >= scope.size {
+                        continue;
+                    }
+                    batch.push(row);
+                    if batch.len() == BATCH {
+                        break;
+                    }
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                let parsed: Vec<Result<Event>> = batch
+                    .par_iter()
+                    .map(|row| {
+                        Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
+                            context: format!("parsing stored event {}", row.event_id),
+                            source,
+                        })
+                    })
+                    .collect();
+                for (row, event) in batch.iter().zip(parsed) {
+                    let event = event?;
+                    scope.events_read += 1;
+                    self.feed(&scope.path, row, &event, sink)?;
+                }
+            }
+            start = end.saturating_add(1);
+            window = if in_window > WINDOW_ROWS * 2 {
+                (window / 2).max(WINDOW_MIN_MICROS)
+            } else if in_window < WINDOW_ROWS / 4 {
+                window.saturating_mul(2).min(WINDOW_MAX_MICROS)
+            } else {
+                window
+            };
+        }
+        for acc in self.accs.iter_mut().flatten() {
+            acc.end_tenant(sink)?;
+        }
+        Ok(())
+    }
+
+    fn feed(
+        &mut self,
+        tenant_path: &str,
+        row: &StoredEvent,
+        event: &Event,
+        sink: &mut dyn EvidenceSink,
+    ) -> Result<()> {
+        let ts = row.ts_micros;
+        for &ci in &self.with_deadlines {
+            if let Some(Some(acc)) = self.accs.get_mut(ci) {
+                acc.advance(ts, sink)?;
+            }
+        }
+        if let Some(model) = &self.req.model_id
+            && !model_matches(event, model)
+        {
+            return Ok(());
+        }
+        let period = self.req.period;
+        let in_period = period.contains_micros(ts);
+        let before = ts < period.start_micros();
+        let event_type = event.event_type().as_str();
+        if !self.hooks.contains_key(event_type) {
+            let hooks = self.rules.hooks_for(event_type, &self.in_scope);
+            self.hooks.insert(event_type.to_owned(), hooks);
+        }
+        let Some(hooks) = self.hooks.get(event_type) else {
+            return Ok(());
+        };
+        let ctx = ItemContext {
+            tenant_path,
+            seq: row.seq,
+            ts,
+            event,
+            include_text: self.req.include_text,
+        };
+        let controls = self.rules.controls();
+        for hook in hooks {
+            match *hook {
+                Hook::Population { control, rule } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    let Some(matcher) = rules.population.get(rule) else {
+                        continue;
+                    };
+                    if !selects(event, matcher)
+                        || rules.exclude.iter().any(|c| crate::fields::holds(event, c))
+                    {
+                        continue;
+                    }
+                    if in_period {
+                        let last = self.last_item.get_mut(control);
+                        if let Some(last) = last {
+                            if *last == Some(row.seq) {
+                                continue;
+                            }
+                            *last = Some(row.seq);
+                        }
+                        acc.item(rule, &ctx, sink)?;
+                    } else if before {
+                        acc.note_day(ts);
+                    }
+                }
+                Hook::Exception { control, rule } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    if in_period
+                        && rules
+                            .exceptions
+                            .get(rule)
+                            .is_some_and(|m| selects(event, m))
+                    {
+                        acc.exception_event(&ctx, sink)?;
+                    }
+                }
+                Hook::Configuration { control, rule } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    if ts <= period.end_micros()
+                        && rules
+                            .configuration
+                            .get(rule)
+                            .is_some_and(|m| selects(event, m))
+                    {
+                        acc.configuration(rule, event, in_period, before);
+                    }
+                }
+                Hook::Coverage { control } => {
+                    if ts <= period.end_micros()
+                        && let Some(Some(acc)) = self.accs.get_mut(control)
+                    {
+                        acc.note_day(ts);
+                    }
+                }
+                Hook::JoinSource {
+                    control,
+                    test,
+                    source,
+                } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    let selected = rules.item_tests.get(test).is_some_and(|t| match &t.kind {
+                        ItemTestKind::Before(j)
+                        | ItemTestKind::After(j)
+                        | ItemTestKind::NoneAfter(j) => {
+                            j.sources.get(source).is_some_and(|m| selects(event, m))
+                        }
+                        _ => false,
+                    });
+                    if selected {
+                        acc.join_source(test, ts, event, sink)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<ControlResult> {
+        let registry = spanforge_catalog::registry();
+        let req = self.req;
+        let mut out = Vec::new();
+        for acc in self.accs.into_iter().flatten() {
+            let rules = acc.rules;
+            let control = rules.control;
+            let coverage = judge(rules.coverage, &req.period, &acc.days);
+            let hash = acc.population_hash();
+            let selection = match &req.sampling {
+                None => Selection::Census {
+                    population: acc.population,
+                },
+                Some(table) => select(
+                    rules.id(),
+                    &hash,
+                    acc.population,
+                    table.size(control.frequency, acc.population),
+                ),
+            };
+            let sampled_deviating: Vec<u64> = selection
+                .indices()
+                .map(|idx| {
+                    idx.iter()
+                        .copied()
+                        .filter(|i| acc.deviating.get(*i))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let period_violations: u64 = acc.period_findings.iter().map(|f| f.violations).sum();
+            let item_deviations = match selection {
+                Selection::Census { .. } => acc.deviating_items,
+                Selection::Sample { .. } => sampled_deviating.len() as u64,
+            };
+            let deviations_counted = item_deviations + acc.exception_events + period_violations;
+            let needs_config = rules
+                .period_tests
+                .iter()
+                .any(|t| matches!(t, PeriodTest::Configuration { .. }));
+            let cfg = &acc.config;
+            let configuration_missing =
+                needs_config && cfg.in_period_ok + cfg.in_period_failed == 0;
+            let facts = Facts {
+                not_applicable: req.not_applicable.contains_key(rules.id()),
+                manual: rules.is_manual(),
+                population: acc.population,
+                deviations: deviations_counted,
+                sampled: matches!(selection, Selection::Sample { .. }),
+                coverage: coverage.clone(),
+                coverage_from_other_events: rules.coverage_events.is_some(),
+                require_population: rules.require_population,
+                configuration_missing,
+                configuration_stale: configuration_missing && cfg.before_period > 0,
+                configuration_failed: needs_config
+                    && cfg.in_period_ok == 0
+                    && cfg.in_period_failed > 0,
+            };
+            let (conclusion, mut reason) = decide(&facts, &req.policy);
+            if let Some(why) = req.not_applicable.get(rules.id()) {
+                reason = format!("scoped out: {why}");
+            }
+            let attributes = attribute_results(&acc, &coverage);
+            let configuration = needs_config.then(|| ConfigurationResult {
+                in_period_meeting_rule: cfg.in_period_ok,
+                in_period_failing_rule: cfg.in_period_failed,
+                before_period: cfg.before_period,
+                failures: cfg.failed_reasons.clone(),
+            });
+            let maps_to: Vec<String> = registry
+                .mappings_from(rules.id())
+                .filter(|m| m.framework == req.framework)
+                .map(|m| m.target_label())
+                .collect();
+            let mut result = ControlResult {
+                id: control.id.clone(),
+                title: control.title.clone(),
+                objective: control.objective.clone(),
+                domain: control.domain.to_string(),
+                frequency: control.frequency.to_string(),
+                automation: control.automation.to_string(),
+                conclusion,
+                reason,
+                population_role: rules.population_role.map(|r| r.to_string()),
+                population: acc.population,
+                population_sha256: hex::encode(hash),
+                population_by_type: acc.by_type.clone(),
+                first_item: acc
+                    .first_ts
+                    .and_then(|t| Timestamp::from_unix_micros(t).ok())
+                    .map(|t| t.as_str().to_owned()),
+                last_item: acc
+                    .last_ts
+                    .and_then(|t| Timestamp::from_unix_micros(t).ok())
+                    .map(|t| t.as_str().to_owned()),
+                selection,
+                deviations_counted,
+                deviating_items: acc.deviating_items,
+                exception_events: acc.exception_events,
+                period_violations,
+                deviations_total: acc.deviations_total,
+                deviations: acc.deviations.clone(),
+                attributes,
+                coverage,
+                configuration,
+                recent: acc.recent.iter().cloned().collect(),
+                documents: control.documents.clone(),
+                evidence_rules: control
+                    .evidence
+                    .iter()
+                    .map(|r| {
+                        let events: Vec<String> =
+                            r.events.iter().map(ToString::to_string).collect();
+                        let conditions: Vec<String> =
+                            r.conditions.iter().map(ToString::to_string).collect();
+                        if conditions.is_empty() {
+                            format!("{} ({})", events.join(", "), r.role)
+                        } else {
+                            format!(
+                                "{} ({}) where {}",
+                                events.join(", "),
+                                r.role,
+                                conditions.join(", ")
+                            )
+                        }
+                    })
+                    .collect(),
+                remediation: Vec::new(),
+                maps_to,
+                questions: control.guide.questions.clone(),
+                checklist: control.guide.checklist.clone(),
+                sampled_deviating,
+            };
+            result.remediation = crate::remediation::for_control(rules, &result, &req.period);
+            out.push(result);
+        }
+        out
+    }
+}
+
+fn attribute_results(acc: &ControlAcc<'_>, coverage: &CoverageResult) -> Vec<AttributeResult> {
+    let rules = acc.rules;
+    rules
+        .attributes
+        .iter()
+        .enumerate()
+        .map(|(a, spec)| {
+            let mut period_checks = Vec::new();
+            for (i, t) in rules.period_tests.iter().enumerate() {
+                if t.attribute() != a {
+                    continue;
+                }
+                let findings = acc.period_findings.get(i);
+                let (method, passed, violations, listed) = match t {
+                    PeriodTest::Coverage { .. } => (
+                        "period coverage at the control's frequency".to_owned(),
+                        coverage.is_ok(),
+                        0,
+                        Vec::new(),
+                    ),
+                    PeriodTest::Configuration { .. } => (
+                        "configuration snapshot in the period meeting the rule".to_owned(),
+                        acc.config.in_period_ok > 0,
+                        acc.config.in_period_failed,
+                        acc.config.failed_reasons.clone(),
+                    ),
+                    PeriodTest::MaxGap { seconds, .. } => (
+                        format!("consecutive items at most {seconds} s apart"),
+                        findings.is_none_or(|f| f.violations == 0),
+                        findings.map_or(0, |f| f.violations),
+                        findings.map(|f| f.listed.clone()).unwrap_or_default(),
+                    ),
+                    PeriodTest::Increasing { field, .. } => (
+                        format!("{field} never decreases"),
+                        findings.is_none_or(|f| f.violations == 0),
+                        findings.map_or(0, |f| f.violations),
+                        findings.map(|f| f.listed.clone()).unwrap_or_default(),
+                    ),
+                };
+                period_checks.push(PeriodCheck {
+                    method,
+                    passed,
+                    violations,
+                    listed,
+                });
+            }
+            let tested = acc.attr_tested.get(a).copied().unwrap_or(0);
+            let failed = acc.attr_failed.get(a).copied().unwrap_or(0);
+            let status = if !spec.is_automated() {
+                "manual"
+            } else if failed > 0 || period_checks.iter().any(|c| !c.passed) {
+                "fail"
+            } else if tested > 0 || !period_checks.is_empty() {
+                "pass"
+            } else {
+                "not-tested"
+            };
+            AttributeResult {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                test: spec.test.clone(),
+                methods: spec.methods.clone(),
+                status: status.to_owned(),
+                tested,
+                failed,
+                period_checks,
+            }
+        })
+        .collect()
+}
