@@ -172,7 +172,11 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
                 Ok(s) => s,
                 Err(e) => return integrity_or(e),
             };
-            writeln!(out, "spanforge: evidence package written to {}", a.out.display())?;
+            writeln!(
+                out,
+                "spanforge: evidence package written to {}",
+                a.out.display()
+            )?;
             write!(out, "{}", text::summary(&summary.assessment))?;
             writeln!(
                 out,
@@ -195,7 +199,11 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
                 Format::Text => write!(out, "{}", text::package_report(&report))?,
             }
             out.flush()?;
-            return Ok(if report.ok { Outcome::Ok } else { Outcome::Failed });
+            return Ok(if report.ok {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            });
         }
         Command::Gaps(a) => {
             let req = a.scope.request()?.unanchored();

@@ -58,21 +58,22 @@ impl LedgerArgs {
     /// Opens the ledger, creating it if needed.
     pub(crate) fn open_or_create(&self) -> Result<SqliteLedger> {
         let path = self.db_path();
-        SqliteLedger::open(&path).with_context(|| format!("{}: cannot open the ledger", path.display()))
+        SqliteLedger::open(&path)
+            .with_context(|| format!("{}: cannot open the ledger", path.display()))
     }
 
     /// The checkpoint signing key, if one is configured.
     pub(crate) fn checkpoint_signer(&self) -> Result<Option<NoteSigner>> {
-        let text: Zeroizing<String> = match &self.checkpoint_key {
-            Some(path) => Zeroizing::new(
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("{}: cannot read the checkpoint key", path.display()))?,
-            ),
-            None => match std::env::var(CHECKPOINT_KEY_ENV) {
-                Ok(v) => Zeroizing::new(v),
-                Err(_) => return Ok(None),
-            },
-        };
+        let text: Zeroizing<String> =
+            match &self.checkpoint_key {
+                Some(path) => Zeroizing::new(std::fs::read_to_string(path).with_context(|| {
+                    format!("{}: cannot read the checkpoint key", path.display())
+                })?),
+                None => match std::env::var(CHECKPOINT_KEY_ENV) {
+                    Ok(v) => Zeroizing::new(v),
+                    Err(_) => return Ok(None),
+                },
+            };
         let signer = NoteSigner::from_skey(text.trim()).map_err(|e| {
             anyhow::anyhow!("the checkpoint signing key is not a valid C2SP private key: {e}")
         })?;

@@ -216,7 +216,12 @@ fn act(common: &Common, action: &ModelAction, rules: &LifecycleRules) -> Result<
     let events = registry.plan(action, &ctx, rules, &mut UlidGenerator::system())?;
     let ids: Vec<(String, String)> = events
         .iter()
-        .map(|e| (e.event_type().as_str().to_owned(), e.event_id().as_str().to_owned()))
+        .map(|e| {
+            (
+                e.event_type().as_str().to_owned(),
+                e.event_id().as_str().to_owned(),
+            )
+        })
         .collect();
     ledger.append_batch(&keys, events)?;
     let stdout = std::io::stdout();
@@ -318,7 +323,13 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
                             .values()
                             .map(|v| format!("{} ({})", v.version, v.status))
                             .collect();
-                        writeln!(out, "{}\t{}\t{}", m.model_id, m.status(), versions.join(", "))?;
+                        writeln!(
+                            out,
+                            "{}\t{}\t{}",
+                            m.model_id,
+                            m.status(),
+                            versions.join(", ")
+                        )?;
                     }
                 }
             }
@@ -346,7 +357,8 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
                             v.risk_tier.as_deref().unwrap_or("?"),
                             v.approvals.len(),
                             v.evaluations.len(),
-                            v.latest_evaluation_passed().map_or("none".to_owned(), |b| b.to_string()),
+                            v.latest_evaluation_passed()
+                                .map_or("none".to_owned(), |b| b.to_string()),
                             v.deployments.len()
                         )?;
                         for d in &v.deployments {
@@ -356,7 +368,11 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
                                 d.at,
                                 d.environment.as_deref().unwrap_or("?"),
                                 d.by.as_deref().unwrap_or("?"),
-                                if d.approved { "approved" } else { "NO APPROVAL ON RECORD" }
+                                if d.approved {
+                                    "approved"
+                                } else {
+                                    "NO APPROVAL ON RECORD"
+                                }
                             )?;
                         }
                     }

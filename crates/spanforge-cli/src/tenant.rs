@@ -61,10 +61,18 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
             writeln!(
                 out,
                 "{}",
-                if report.ok { "Isolation: OK" } else { "Isolation: FAILED" }
+                if report.ok {
+                    "Isolation: OK"
+                } else {
+                    "Isolation: FAILED"
+                }
             )?;
         }
     }
     out.flush()?;
-    Ok(if report.ok { Outcome::Ok } else { Outcome::Failed })
+    Ok(if report.ok {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
 }

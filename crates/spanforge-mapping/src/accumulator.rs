@@ -180,6 +180,7 @@ pub(crate) struct PeriodFindings {
 pub(crate) struct ControlAcc<'r> {
     pub rules: &'r ControlRules,
     pub population: u64,
+    pub population_bytes: u64,
     hasher: Sha256,
     pub deviating: BitVec,
     pub deviating_items: u64,
@@ -293,6 +294,7 @@ impl<'r> ControlAcc<'r> {
         let mut acc = Self {
             rules,
             population: 0,
+            population_bytes: 0,
             hasher: Sha256::new(),
             deviating: BitVec::default(),
             deviating_items: 0,
@@ -461,10 +463,10 @@ impl<'r> ControlAcc<'r> {
         let Some(attribute) = self.rules.item_tests.get(test).map(|t| t.attribute) else {
             return Ok(());
         };
-        if self.deferred_failed.insert((item.index, attribute)) {
-            if let Some(f) = self.attr_failed.get_mut(attribute) {
-                *f += 1;
-            }
+        if self.deferred_failed.insert((item.index, attribute))
+            && let Some(f) = self.attr_failed.get_mut(attribute)
+        {
+            *f += 1;
         }
         if self.deviating.set(item.index) {
             self.deviating_items += 1;
@@ -489,7 +491,10 @@ impl<'r> ControlAcc<'r> {
         write_string(&item.cited.event_id, &mut line);
         line.push_str(",\"event_type\":");
         write_string(&item.cited.event_type, &mut line);
-        line.push_str(&format!(",\"index\":{},\"kind\":\"item\",\"reason\":", item.index));
+        line.push_str(&format!(
+            ",\"index\":{},\"kind\":\"item\",\"reason\":",
+            item.index
+        ));
         write_string(&reason, &mut line);
         line.push_str(&format!(",\"seq\":{},\"tenant\":", item.cited.seq));
         write_string(&item.cited.tenant, &mut line);
@@ -588,7 +593,13 @@ impl<'r> ControlAcc<'r> {
     }
 
     /// A configuration snapshot of this control (its selectors already hold).
-    pub(crate) fn configuration(&mut self, rule: usize, event: &Event, in_period: bool, before: bool) {
+    pub(crate) fn configuration(
+        &mut self,
+        rule: usize,
+        event: &Event,
+        in_period: bool,
+        before: bool,
+    ) {
         let Some(matcher) = self.rules.configuration.get(rule) else {
             return;
         };
@@ -649,7 +660,8 @@ impl<'r> ControlAcc<'r> {
                 });
                 entry.last_ts = entry.last_ts.max(ts);
                 for (i, (_, joined)) in spec.differ.iter().enumerate() {
-                    if let (Some(values), Some(v)) = (entry.differ_values.get_mut(i), text_of(event, joined))
+                    if let (Some(values), Some(v)) =
+                        (entry.differ_values.get_mut(i), text_of(event, joined))
                         && values.len() < MAX_DIFFER_VALUES
                         && !values.contains(&v)
                     {
@@ -661,10 +673,7 @@ impl<'r> ControlAcc<'r> {
             (
                 ItemTestKind::After(spec),
                 Some(JoinState::After {
-                    slab,
-                    free,
-                    by_key,
-                    ..
+                    slab, free, by_key, ..
                 }),
             ) => {
                 let Some(key) = join_key(event, &spec.on, false) else {
@@ -677,7 +686,8 @@ impl<'r> ControlAcc<'r> {
                         };
                         match entry {
                             Some(p) if p.generation == generation => {
-                                let in_window = p.item.ts <= ts && p.deadline.is_none_or(|d| ts <= d);
+                                let in_window =
+                                    p.item.ts <= ts && p.deadline.is_none_or(|d| ts <= d);
                                 if in_window {
                                     *entry = None;
                                     free.push(slot);
@@ -707,10 +717,13 @@ impl<'r> ControlAcc<'r> {
                 pending.retain(|p| {
                     let matches = p.key == key
                         && p.item.ts < ts
-                        && p.optional.iter().zip(&optional).all(|(want, got)| match want {
-                            None => true,
-                            Some(w) => got.as_ref() == Some(w),
-                        });
+                        && p.optional
+                            .iter()
+                            .zip(&optional)
+                            .all(|(want, got)| match want {
+                                None => true,
+                                Some(w) => got.as_ref() == Some(w),
+                            });
                     if matches {
                         offending.push(p.item.clone());
                     }
@@ -743,6 +756,7 @@ impl<'r> ControlAcc<'r> {
         let line = self.population_line(ctx);
         self.hasher.update(line.as_bytes());
         self.hasher.update(b"\n");
+        self.population_bytes += line.len() as u64 + 1;
         sink.population_line(self.rules.id(), &line)?;
         let event = ctx.event;
         let event_type = event.event_type().as_str();
@@ -760,14 +774,15 @@ impl<'r> ControlAcc<'r> {
             cited: cite(ctx),
             ts: ctx.ts,
         };
-        if self.recent.len() == RECENT_ITEMS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(item.cited.clone());
-
         let rules = self.rules;
         let attrs = rules.attributes.len();
-        let mut tested = vec![false; attrs];
+        // Attributes as bits (the rule compiler refuses controls with more than 64).
+        let bit = |a: usize| {
+            1_u64
+                .checked_shl(u32::try_from(a).unwrap_or(u32::MAX))
+                .unwrap_or(0)
+        };
+        let mut tested = 0_u64;
         let mut failures: Vec<(usize, String)> = Vec::new();
         let mut deferred: Vec<(usize, Pending)> = Vec::new();
         for (ti, test) in rules.item_tests.iter().enumerate() {
@@ -793,7 +808,10 @@ impl<'r> ControlAcc<'r> {
                     if !any.is_empty() && !any.iter().any(|c| fields::holds(event, c)) {
                         reasons.push(format!(
                             "none of {}",
-                            any.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                            any.iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ));
                     }
                     for (a, b) in distinct {
@@ -829,11 +847,17 @@ impl<'r> ControlAcc<'r> {
                                         describe_sources(spec)
                                     ));
                                 }
-                                for (i, (item_path, joined_path)) in spec.differ.iter().enumerate() {
+                                for (i, (item_path, joined_path)) in spec.differ.iter().enumerate()
+                                {
                                     match text_of(event, item_path) {
-                                        None => problems.push(format!("it has no {item_path} to compare")),
+                                        None => problems
+                                            .push(format!("it has no {item_path} to compare")),
                                         Some(mine) => {
-                                            let values = entry.differ_values.get(i).map(Vec::as_slice).unwrap_or(&[]);
+                                            let values = entry
+                                                .differ_values
+                                                .get(i)
+                                                .map(Vec::as_slice)
+                                                .unwrap_or(&[]);
                                             if !values.iter().any(|v| *v != mine) {
                                                 problems.push(format!(
                                                     "every joined {joined_path} equals its {item_path} ({mine})"
@@ -858,7 +882,10 @@ impl<'r> ControlAcc<'r> {
                     }
                 }
                 ItemTestKind::After(spec) => match join_key(event, &spec.on, true) {
-                    None => failures.push((attribute, format!("cannot be joined: {}", describe_key(spec, event)))),
+                    None => failures.push((
+                        attribute,
+                        format!("cannot be joined: {}", describe_key(spec, event)),
+                    )),
                     Some(key) => {
                         let window = spec.within_s.or_else(|| {
                             spec.within_field
@@ -873,7 +900,8 @@ impl<'r> ControlAcc<'r> {
                             Pending {
                                 item: item.clone(),
                                 key,
-                                deadline: window.map(|w| ctx.ts.saturating_add(w.saturating_mul(1_000_000))),
+                                deadline: window
+                                    .map(|w| ctx.ts.saturating_add(w.saturating_mul(1_000_000))),
                                 generation: 0,
                                 optional: Vec::new(),
                             },
@@ -881,7 +909,10 @@ impl<'r> ControlAcc<'r> {
                     }
                 },
                 ItemTestKind::NoneAfter(spec) => match join_key(event, &spec.on, true) {
-                    None => failures.push((attribute, format!("cannot be joined: {}", describe_key(spec, event)))),
+                    None => failures.push((
+                        attribute,
+                        format!("cannot be joined: {}", describe_key(spec, event)),
+                    )),
                     Some(key) => deferred.push((
                         ti,
                         Pending {
@@ -889,7 +920,11 @@ impl<'r> ControlAcc<'r> {
                             key,
                             deadline: None,
                             generation: 0,
-                            optional: spec.on_optional.iter().map(|(p, _)| text_of(event, p)).collect(),
+                            optional: spec
+                                .on_optional
+                                .iter()
+                                .map(|(p, _)| text_of(event, p))
+                                .collect(),
                         },
                     )),
                 },
@@ -912,23 +947,16 @@ impl<'r> ControlAcc<'r> {
                     }
                 }
             }
-            if let Some(t) = tested.get_mut(attribute) {
-                *t = true;
-            }
+            tested |= bit(attribute);
         }
-        let mut failed_attr = vec![false; attrs];
-        for (attribute, _) in &failures {
-            if let Some(f) = failed_attr.get_mut(*attribute) {
-                *f = true;
-            }
-        }
+        let failed_attr = failures.iter().fold(0_u64, |m, (a, _)| m | bit(*a));
         for a in 0..attrs {
-            if tested.get(a).copied().unwrap_or(false)
+            if tested & bit(a) != 0
                 && let Some(t) = self.attr_tested.get_mut(a)
             {
                 *t += 1;
             }
-            if failed_attr.get(a).copied().unwrap_or(false)
+            if failed_attr & bit(a) != 0
                 && let Some(f) = self.attr_failed.get_mut(a)
             {
                 *f += 1;
@@ -941,14 +969,18 @@ impl<'r> ControlAcc<'r> {
             self.record_item_deviation(&item, attribute, reason, sink)?;
         }
         for (ti, pending) in deferred {
-            if failed_attr.get(rules.item_tests.get(ti).map_or(usize::MAX, |t| t.attribute)).copied().unwrap_or(false) {
+            if let Some(t) = rules.item_tests.get(ti)
+                && failed_attr & bit(t.attribute) != 0
+            {
                 // Already failed this attribute; the deferred outcome cannot change it.
-                if let Some(t) = rules.item_tests.get(ti) {
-                    self.deferred_failed.insert((index, t.attribute));
-                }
+                self.deferred_failed.insert((index, t.attribute));
             }
             self.defer(ti, pending);
         }
+        if self.recent.len() == RECENT_ITEMS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(item.cited);
         self.period_item_tests(ctx, sink)
     }
 
@@ -986,7 +1018,11 @@ impl<'r> ControlAcc<'r> {
         }
     }
 
-    fn period_item_tests(&mut self, ctx: &ItemContext<'_>, sink: &mut dyn EvidenceSink) -> Result<()> {
+    fn period_item_tests(
+        &mut self,
+        ctx: &ItemContext<'_>,
+        sink: &mut dyn EvidenceSink,
+    ) -> Result<()> {
         let tests = &self.rules.period_tests;
         for (i, t) in tests.iter().enumerate() {
             match t {
@@ -1016,7 +1052,8 @@ impl<'r> ControlAcc<'r> {
                     let last = self.increasing_last.get(i).copied().flatten();
                     match (value, last) {
                         (None, _) => {
-                            let reason = format!("{} has no numeric {field}", ctx.event.event_id().as_str());
+                            let reason =
+                                format!("{} has no numeric {field}", ctx.event.event_id().as_str());
                             self.period_violation(i, *attribute, reason, sink)?;
                         }
                         (Some(v), Some(prev)) if v < prev => {

@@ -203,7 +203,9 @@ pub fn decide(facts: &Facts, policy: &DeviationPolicy) -> (Conclusion, String) {
             missing_days,
             gap_count,
             ..
-        } => format!("{missing_days} day(s) of the period in {gap_count} stretch(es) have no evidence"),
+        } => format!(
+            "{missing_days} day(s) of the period in {gap_count} stretch(es) have no evidence"
+        ),
         CoverageResult::Stale { last } => {
             format!("the last evidence ({last}) is older than the control's interval")
         }
@@ -218,7 +220,8 @@ pub fn decide(facts: &Facts, policy: &DeviationPolicy) -> (Conclusion, String) {
             return match facts.coverage {
                 CoverageResult::Covered { .. } => (
                     C::Effective,
-                    "the last attestation before the period is still within its interval".to_owned(),
+                    "the last attestation before the period is still within its interval"
+                        .to_owned(),
                 ),
                 _ => (
                     C::ManualEvidencePending,
@@ -232,11 +235,13 @@ pub fn decide(facts: &Facts, policy: &DeviationPolicy) -> (Conclusion, String) {
             }
             CoverageResult::Covered { .. } if facts.coverage_from_other_events => (
                 C::NotOccurred,
-                "the control operated throughout the period and nothing it tests occurred".to_owned(),
+                "the control operated throughout the period and nothing it tests occurred"
+                    .to_owned(),
             ),
             CoverageResult::Covered { .. } => (
                 C::Effective,
-                "the last occurrence before the period is still within the control's interval".to_owned(),
+                "the last occurrence before the period is still within the control's interval"
+                    .to_owned(),
             ),
             _ if facts.require_population || facts.configuration_missing => (
                 C::InsufficientEvidence,
@@ -385,14 +390,20 @@ mod tests {
             deviations: d,
             ..Facts::clean(5)
         };
-        assert_eq!(decide(&small(1), &policy()).0, Conclusion::EffectiveWithExceptions);
+        assert_eq!(
+            decide(&small(1), &policy()).0,
+            Conclusion::EffectiveWithExceptions
+        );
         assert_eq!(decide(&small(2), &policy()).0, Conclusion::Ineffective);
         // The rate threshold is strict: exactly 5% is still isolated.
         let rate = |d| Facts {
             deviations: d,
             ..Facts::clean(200)
         };
-        assert_eq!(decide(&rate(10), &policy()).0, Conclusion::EffectiveWithExceptions);
+        assert_eq!(
+            decide(&rate(10), &policy()).0,
+            Conclusion::EffectiveWithExceptions
+        );
         assert_eq!(decide(&rate(11), &policy()).0, Conclusion::Ineffective);
         // Samples: two deviations are systematic whatever the population.
         let sample = Facts {
@@ -421,7 +432,10 @@ mod tests {
             configuration_missing: true,
             ..Facts::clean(3)
         };
-        assert_eq!(decide(&missing, &policy()).0, Conclusion::InsufficientEvidence);
+        assert_eq!(
+            decide(&missing, &policy()).0,
+            Conclusion::InsufficientEvidence
+        );
         let stale = Facts {
             configuration_stale: true,
             configuration_missing: true,
@@ -432,7 +446,10 @@ mod tests {
             require_population: true,
             ..Facts::clean(0)
         };
-        assert_eq!(decide(&required, &policy()).0, Conclusion::InsufficientEvidence);
+        assert_eq!(
+            decide(&required, &policy()).0,
+            Conclusion::InsufficientEvidence
+        );
         // A monitoring control that ran all period with nothing to test did not occur.
         let quiet = Facts {
             coverage: CoverageResult::Covered {

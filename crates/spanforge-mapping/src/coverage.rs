@@ -125,7 +125,10 @@ pub enum CoverageResult {
 impl CoverageResult {
     /// Whether the period is covered (or needs no coverage).
     pub fn is_ok(&self) -> bool {
-        matches!(self, CoverageResult::NotPeriodic | CoverageResult::Covered { .. })
+        matches!(
+            self,
+            CoverageResult::NotPeriodic | CoverageResult::Covered { .. }
+        )
     }
 }
 
@@ -241,7 +244,14 @@ mod tests {
         assert!(!judge(Coverage::MaxGapDays(7), &period(), &bits(&fortnightly)).is_ok());
         assert!(judge(Coverage::MaxGapDays(92), &period(), &bits(&[10])).is_ok());
         // First occurrence late in the period: the start of the period is uncovered for weekly.
-        assert!(!judge(Coverage::MaxGapDays(7), &period(), &bits(&[30, 37, 44, 51, 58, 65, 72, 79, 86])).is_ok());
+        assert!(
+            !judge(
+                Coverage::MaxGapDays(7),
+                &period(),
+                &bits(&[30, 37, 44, 51, 58, 65, 72, 79, 86])
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -10,12 +10,10 @@ use spanforge_catalog::FrameworkId;
 use spanforge_chain::checkpoint::SignedCheckpoint;
 use spanforge_event::{Event, Timestamp};
 use spanforge_store::{
-    Backend, KeyProvider, LedgerReport, Ledger, Query, StoredEvent, TenantId, VerifyOptions,
+    Backend, KeyProvider, Ledger, LedgerReport, Query, StoredEvent, TenantId, VerifyOptions,
 };
 
-use crate::accumulator::{
-    CitedEvent, ControlAcc, Deviation, EvidenceSink, ItemContext, selects,
-};
+use crate::accumulator::{CitedEvent, ControlAcc, Deviation, EvidenceSink, ItemContext, selects};
 use crate::conclusion::{Conclusion, DeviationPolicy, Facts, decide};
 use crate::coverage::{CoverageResult, LOOKBACK_DAYS, judge};
 use crate::error::{Error, Result};
@@ -237,6 +235,8 @@ pub struct ControlResult {
     pub population: u64,
     /// SHA-256 (hex) of `population.jsonl`.
     pub population_sha256: String,
+    /// Size of `population.jsonl` in bytes.
+    pub population_bytes: u64,
     /// Items per event type.
     pub population_by_type: BTreeMap<String, u64>,
     /// Timestamp of the first item.
@@ -314,7 +314,10 @@ pub struct Assessment {
     pub policy: DeviationPolicy,
 }
 
-fn serialize_period<S: serde::Serializer>(p: &Period, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn serialize_period<S: serde::Serializer>(
+    p: &Period,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(2))?;
     map.serialize_entry("from", &p.from().to_string())?;
@@ -365,14 +368,18 @@ fn integrity_summary(report: &LedgerReport) -> Option<String> {
     for c in &report.checkpoints {
         if !matches!(
             c.status,
-            spanforge_store::CheckpointStatus::Consistent | spanforge_store::CheckpointStatus::NotChecked
+            spanforge_store::CheckpointStatus::Consistent
+                | spanforge_store::CheckpointStatus::NotChecked
         ) {
             problems.push(format!(
                 "checkpoint {} of size {}: {:?}{}",
                 c.origin.as_deref().unwrap_or("(unreadable)"),
                 c.size.map_or_else(|| "?".to_owned(), |s| s.to_string()),
                 c.status,
-                c.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+                c.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
             ));
         }
     }
@@ -448,10 +455,11 @@ pub fn assess<B: Backend>(
         .map_err(|e| Error::store("listing tenants", e))?;
     let tenants: Vec<TenantId> = match &req.org {
         Some(org) => {
-            let t = TenantId::org(org.clone())
-                .map_err(|e| Error::invalid("org", e.to_string()))?;
+            let t = TenantId::org(org.clone()).map_err(|e| Error::invalid("org", e.to_string()))?;
             if !all.iter().any(|s| s.tenant == t) {
-                return Err(Error::UnknownTenant { tenant: org.clone() });
+                return Err(Error::UnknownTenant {
+                    tenant: org.clone(),
+                });
             }
             vec![t]
         }
@@ -525,7 +533,11 @@ pub fn assess<B: Backend>(
 }
 
 /// The controls in scope for a request.
-pub fn controls_in_scope(rules: &RuleSet, framework: FrameworkId, scope: ControlScope) -> Vec<bool> {
+pub fn controls_in_scope(
+    rules: &RuleSet,
+    framework: FrameworkId,
+    scope: ControlScope,
+) -> Vec<bool> {
     let registry = spanforge_catalog::registry();
     rules
         .controls()
@@ -626,7 +638,8 @@ impl<'r> Evaluator<'r> {
             loop {
                 batch.clear();
                 for row in rows.by_ref() {
-                    let row = row.map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
+                    let row = row
+                        .map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
                     in_window += 1;
                     if row.seq >= scope.size {
                         continue;
@@ -709,10 +722,14 @@ impl<'r> Evaluator<'r> {
         for hook in hooks {
             match *hook {
                 Hook::Population { control, rule } => {
-                    let (Some(rules), Some(Some(acc))) = (controls.get(control), self.accs.get_mut(control)) else {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
                         continue;
                     };
-                    let Some(matcher) = rules.population.get(rule) else { continue };
+                    let Some(matcher) = rules.population.get(rule) else {
+                        continue;
+                    };
                     if !selects(event, matcher)
                         || rules.exclude.iter().any(|c| crate::fields::holds(event, c))
                     {
@@ -732,19 +749,31 @@ impl<'r> Evaluator<'r> {
                     }
                 }
                 Hook::Exception { control, rule } => {
-                    let (Some(rules), Some(Some(acc))) = (controls.get(control), self.accs.get_mut(control)) else {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
                         continue;
                     };
-                    if in_period && rules.exceptions.get(rule).is_some_and(|m| selects(event, m)) {
+                    if in_period
+                        && rules
+                            .exceptions
+                            .get(rule)
+                            .is_some_and(|m| selects(event, m))
+                    {
                         acc.exception_event(&ctx, sink)?;
                     }
                 }
                 Hook::Configuration { control, rule } => {
-                    let (Some(rules), Some(Some(acc))) = (controls.get(control), self.accs.get_mut(control)) else {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
                         continue;
                     };
                     if ts <= period.end_micros()
-                        && rules.configuration.get(rule).is_some_and(|m| selects(event, m))
+                        && rules
+                            .configuration
+                            .get(rule)
+                            .is_some_and(|m| selects(event, m))
                     {
                         acc.configuration(rule, event, in_period, before);
                     }
@@ -756,12 +785,20 @@ impl<'r> Evaluator<'r> {
                         acc.note_day(ts);
                     }
                 }
-                Hook::JoinSource { control, test, source } => {
-                    let (Some(rules), Some(Some(acc))) = (controls.get(control), self.accs.get_mut(control)) else {
+                Hook::JoinSource {
+                    control,
+                    test,
+                    source,
+                } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
                         continue;
                     };
                     let selected = rules.item_tests.get(test).is_some_and(|t| match &t.kind {
-                        ItemTestKind::Before(j) | ItemTestKind::After(j) | ItemTestKind::NoneAfter(j) => {
+                        ItemTestKind::Before(j)
+                        | ItemTestKind::After(j)
+                        | ItemTestKind::NoneAfter(j) => {
                             j.sources.get(source).is_some_and(|m| selects(event, m))
                         }
                         _ => false,
@@ -797,7 +834,12 @@ impl<'r> Evaluator<'r> {
             };
             let sampled_deviating: Vec<u64> = selection
                 .indices()
-                .map(|idx| idx.iter().copied().filter(|i| acc.deviating.get(*i)).collect())
+                .map(|idx| {
+                    idx.iter()
+                        .copied()
+                        .filter(|i| acc.deviating.get(*i))
+                        .collect()
+                })
                 .unwrap_or_default();
             let period_violations: u64 = acc.period_findings.iter().map(|f| f.violations).sum();
             let item_deviations = match selection {
@@ -823,7 +865,9 @@ impl<'r> Evaluator<'r> {
                 require_population: rules.require_population,
                 configuration_missing,
                 configuration_stale: configuration_missing && cfg.before_period > 0,
-                configuration_failed: needs_config && cfg.in_period_ok == 0 && cfg.in_period_failed > 0,
+                configuration_failed: needs_config
+                    && cfg.in_period_ok == 0
+                    && cfg.in_period_failed > 0,
             };
             let (conclusion, mut reason) = decide(&facts, &req.policy);
             if let Some(why) = req.not_applicable.get(rules.id()) {
@@ -853,9 +897,16 @@ impl<'r> Evaluator<'r> {
                 population_role: rules.population_role.map(|r| r.to_string()),
                 population: acc.population,
                 population_sha256: hex::encode(hash),
+                population_bytes: acc.population_bytes,
                 population_by_type: acc.by_type.clone(),
-                first_item: acc.first_ts.and_then(|t| Timestamp::from_unix_micros(t).ok()).map(|t| t.as_str().to_owned()),
-                last_item: acc.last_ts.and_then(|t| Timestamp::from_unix_micros(t).ok()).map(|t| t.as_str().to_owned()),
+                first_item: acc
+                    .first_ts
+                    .and_then(|t| Timestamp::from_unix_micros(t).ok())
+                    .map(|t| t.as_str().to_owned()),
+                last_item: acc
+                    .last_ts
+                    .and_then(|t| Timestamp::from_unix_micros(t).ok())
+                    .map(|t| t.as_str().to_owned()),
                 selection,
                 deviations_counted,
                 deviating_items: acc.deviating_items,
@@ -872,12 +923,19 @@ impl<'r> Evaluator<'r> {
                     .evidence
                     .iter()
                     .map(|r| {
-                        let events: Vec<String> = r.events.iter().map(ToString::to_string).collect();
-                        let conditions: Vec<String> = r.conditions.iter().map(ToString::to_string).collect();
+                        let events: Vec<String> =
+                            r.events.iter().map(ToString::to_string).collect();
+                        let conditions: Vec<String> =
+                            r.conditions.iter().map(ToString::to_string).collect();
                         if conditions.is_empty() {
                             format!("{} ({})", events.join(", "), r.role)
                         } else {
-                            format!("{} ({}) where {}", events.join(", "), r.role, conditions.join(", "))
+                            format!(
+                                "{} ({}) where {}",
+                                events.join(", "),
+                                r.role,
+                                conditions.join(", ")
+                            )
                         }
                     })
                     .collect(),

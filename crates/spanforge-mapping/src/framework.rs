@@ -271,7 +271,8 @@ fn judge_node(result: &mut NodeResult, paths: &[(Relationship, Strength, &Contro
     } else if operating_any {
         (
             NodeStatus::Partial,
-            "the controls that operated cover part of the node (subset or intersecting mappings)".to_owned(),
+            "the controls that operated cover part of the node (subset or intersecting mappings)"
+                .to_owned(),
         )
     } else if all_not_occurred {
         (

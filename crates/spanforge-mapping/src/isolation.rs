@@ -76,7 +76,10 @@ fn parse(envelope: &str, context: &str) -> Result<Event> {
 /// # Errors
 ///
 /// Ledger read errors; integrity findings are reported, not returned as errors.
-pub fn verify_isolation<B: Backend>(ledger: &Ledger<B>, keys: &dyn KeyProvider) -> Result<IsolationReport> {
+pub fn verify_isolation<B: Backend>(
+    ledger: &Ledger<B>,
+    keys: &dyn KeyProvider,
+) -> Result<IsolationReport> {
     let tenants = ledger
         .tenants()
         .map_err(|e| Error::store("listing tenants", e))?;
@@ -163,10 +166,9 @@ pub fn verify_isolation<B: Backend>(ledger: &Ledger<B>, keys: &dyn KeyProvider) 
             let mut others: Vec<HmacKey> = Vec::new();
             for other in tenants.iter().filter(|o| o.tenant != *t) {
                 let other_checks = checks_of.get(&other.tenant).cloned().unwrap_or_default();
-                for k in keys
-                    .keys_for(&other.tenant)
-                    .map_err(|e| Error::store(format!("reading the keys of tenant {}", other.tenant), e))?
-                {
+                for k in keys.keys_for(&other.tenant).map_err(|e| {
+                    Error::store(format!("reading the keys of tenant {}", other.tenant), e)
+                })? {
                     // Only keys that really signed the other tenant's chain count as its own.
                     if other_checks.iter().any(|(_, c)| *c == k.check_value())
                         && !own_checks.iter().any(|(_, c)| *c == k.check_value())

@@ -112,7 +112,10 @@ pub const CATEGORIES: [&str; 5] = [
 ];
 
 fn answer(id: String, text: String, controls: &[&ControlResult]) -> ItemAnswer {
-    let operating = controls.iter().filter(|c| c.conclusion.is_operating()).count();
+    let operating = controls
+        .iter()
+        .filter(|c| c.conclusion.is_operating())
+        .count();
     let status = if !controls.is_empty() && operating == controls.len() {
         Readiness::Evidenced
     } else if operating > 0 {
@@ -133,7 +136,8 @@ fn answer(id: String, text: String, controls: &[&ControlResult]) -> ItemAnswer {
         }
     }
     if controls.is_empty() {
-        next_steps.push("No canonical control answers this item; evidence it with documents.".to_owned());
+        next_steps
+            .push("No canonical control answers this item; evidence it with documents.".to_owned());
     }
     ItemAnswer {
         id,
@@ -149,7 +153,10 @@ fn answer(id: String, text: String, controls: &[&ControlResult]) -> ItemAnswer {
                 population: c.population,
             })
             .collect(),
-        evidence: controls.iter().flat_map(|c| c.recent.iter().cloned()).collect(),
+        evidence: controls
+            .iter()
+            .flat_map(|c| c.recent.iter().cloned())
+            .collect(),
         next_steps,
     }
 }
@@ -163,7 +170,9 @@ pub fn from_assessment(a: &Assessment) -> ReadinessReport {
     for category in CATEGORIES {
         let items: Vec<ItemAnswer> = guide
             .iter()
-            .filter(|g| g.kind == GuideItemKind::Checklist && g.category.as_deref() == Some(category))
+            .filter(|g| {
+                g.kind == GuideItemKind::Checklist && g.category.as_deref() == Some(category)
+            })
             .map(|g| {
                 let controls: Vec<&ControlResult> = a
                     .controls
@@ -173,25 +182,30 @@ pub fn from_assessment(a: &Assessment) -> ReadinessReport {
                 answer(g.id.clone(), g.text.clone(), &controls)
             })
             .collect();
-        let evidenced = items.iter().filter(|i| i.status == Readiness::Evidenced).count();
+        let evidenced = items
+            .iter()
+            .filter(|i| i.status == Readiness::Evidenced)
+            .count();
         checklists.push(CategoryAnswers {
             category: category.to_owned(),
             items,
             evidenced,
         });
     }
-    let numbered = |kind: GuideItemKind, pick: &dyn Fn(&ControlResult, u8) -> bool| -> Vec<ItemAnswer> {
-        let mut items: Vec<_> = guide.iter().filter(|g| g.kind == kind).collect();
-        items.sort_by_key(|g| g.id.parse::<u8>().unwrap_or(u8::MAX));
-        items
-            .into_iter()
-            .map(|g| {
-                let n = g.id.parse::<u8>().unwrap_or(0);
-                let controls: Vec<&ControlResult> = a.controls.iter().filter(|c| pick(c, n)).collect();
-                answer(g.id.clone(), g.text.clone(), &controls)
-            })
-            .collect()
-    };
+    let numbered =
+        |kind: GuideItemKind, pick: &dyn Fn(&ControlResult, u8) -> bool| -> Vec<ItemAnswer> {
+            let mut items: Vec<_> = guide.iter().filter(|g| g.kind == kind).collect();
+            items.sort_by_key(|g| g.id.parse::<u8>().unwrap_or(u8::MAX));
+            items
+                .into_iter()
+                .map(|g| {
+                    let n = g.id.parse::<u8>().unwrap_or(0);
+                    let controls: Vec<&ControlResult> =
+                        a.controls.iter().filter(|c| pick(c, n)).collect();
+                    answer(g.id.clone(), g.text.clone(), &controls)
+                })
+                .collect()
+        };
     let gap_controls = |c: &ControlResult, n: u8| {
         spanforge_catalog::canonical_control(&c.id).is_some_and(|k| k.guide.gaps.contains(&n))
     };
@@ -204,7 +218,10 @@ pub fn from_assessment(a: &Assessment) -> ReadinessReport {
     criteria.retain(|(_, n)| *n > 0);
     let total = checklists.iter().map(|c| c.items.len()).sum::<usize>() + questions.len();
     let evidenced = checklists.iter().map(|c| c.evidenced).sum::<usize>()
-        + questions.iter().filter(|q| q.status == Readiness::Evidenced).count();
+        + questions
+            .iter()
+            .filter(|q| q.status == Readiness::Evidenced)
+            .count();
     ReadinessReport {
         framework: a.framework,
         period: (a.period.from().to_string(), a.period.to().to_string()),

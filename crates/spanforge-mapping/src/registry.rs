@@ -441,7 +441,8 @@ impl ModelRegistry {
                     entry.registered_at = Some(at.clone());
                 }
                 "decision.made" | APPROVED_TYPE => entry.approvals.push(Approval {
-                    change_id: text(p.get("change_id")).unwrap_or_else(|| format!("{model_id}@{v}")),
+                    change_id: text(p.get("change_id"))
+                        .unwrap_or_else(|| format!("{model_id}@{v}")),
                     approver: actor.clone(),
                     at: at.clone(),
                     event_id: event_id.clone(),
@@ -482,7 +483,9 @@ impl ModelRegistry {
                 }
                 "model_registry.deprecated" => {
                     let reason = text(p.get("reason"))
-                        .or_else(|| text(p.get("metadata").and_then(|m| m.get("deprecation_reason"))))
+                        .or_else(|| {
+                            text(p.get("metadata").and_then(|m| m.get("deprecation_reason")))
+                        })
                         .unwrap_or_default();
                     entry.deprecated = Some((at.clone(), reason));
                     if entry.status != "retired" {
@@ -516,26 +519,32 @@ impl ModelRegistry {
         if ctx.actor.trim().is_empty() {
             return Err(Error::invalid("actor", "it is empty"));
         }
-        let build = |event_type: &str, payload: Value, ids: &mut UlidGenerator<C, E>| -> Result<Event> {
-            let t = EventType::parse(event_type).map_err(|source| Error::Event {
-                context: format!("building a {event_type} event"),
-                source,
-            })?;
-            let mut b = EventBuilder::new(t, ctx.source.clone(), payload).actor_id(ctx.actor.clone());
-            if let Some(org) = &ctx.org {
-                b = b.org_id(org.clone());
-            }
-            b.build(ids).map_err(|source| Error::Event {
-                context: format!("building a {event_type} event"),
-                source,
-            })
-        };
+        let build =
+            |event_type: &str, payload: Value, ids: &mut UlidGenerator<C, E>| -> Result<Event> {
+                let t = EventType::parse(event_type).map_err(|source| Error::Event {
+                    context: format!("building a {event_type} event"),
+                    source,
+                })?;
+                let mut b =
+                    EventBuilder::new(t, ctx.source.clone(), payload).actor_id(ctx.actor.clone());
+                if let Some(org) = &ctx.org {
+                    b = b.org_id(org.clone());
+                }
+                b.build(ids).map_err(|source| Error::Event {
+                    context: format!("building a {event_type} event"),
+                    source,
+                })
+            };
         let live_version = |model_id: &str, version: &str| -> Result<&VersionState> {
             let model = self
                 .model(model_id)
                 .ok_or_else(|| lifecycle(model_id, None, "is not registered"))?;
             let v = model.versions.get(version).ok_or_else(|| {
-                lifecycle(model_id, Some(version), "is not registered (register the version first)")
+                lifecycle(
+                    model_id,
+                    Some(version),
+                    "is not registered (register the version first)",
+                )
             })?;
             if v.status == "retired" {
                 return Err(lifecycle(model_id, Some(version), "is retired"));
@@ -551,7 +560,12 @@ impl ModelRegistry {
                 purpose,
                 risk_tier,
             } => {
-                for (what, value) in [("model id", model_id), ("version", version), ("owner", owner), ("purpose", purpose)] {
+                for (what, value) in [
+                    ("model id", model_id),
+                    ("version", version),
+                    ("owner", owner),
+                    ("purpose", purpose),
+                ] {
                     if value.trim().is_empty() {
                         return Err(Error::invalid(what, "it is empty"));
                     }
@@ -562,13 +576,22 @@ impl ModelRegistry {
                         format!("{risk_tier:?} is not one of {}", RISK_TIERS.join(", ")),
                     ));
                 }
-                if self
-                    .model(model_id)
-                    .is_some_and(|m| m.versions.get(version).is_some_and(|v| v.registered_at.is_some()))
-                {
+                if self.model(model_id).is_some_and(|m| {
+                    m.versions
+                        .get(version)
+                        .is_some_and(|v| v.registered_at.is_some())
+                }) {
                     return Err(lifecycle(model_id, Some(version), "is already registered"));
                 }
-                let mut payload = entry_payload(model_id, version, name.as_deref().unwrap_or(model_id), owner, purpose, risk_tier, "active");
+                let mut payload = entry_payload(
+                    model_id,
+                    version,
+                    name.as_deref().unwrap_or(model_id),
+                    owner,
+                    purpose,
+                    risk_tier,
+                    "active",
+                );
                 if let Value::Object(map) = &mut payload {
                     map.insert("registered_by", ctx.actor.as_str());
                 }
@@ -581,14 +604,21 @@ impl ModelRegistry {
                 note,
             } => {
                 let v = live_version(model_id, version)?;
-                if rules.independent_approval && v.registered_by.as_deref() == Some(ctx.actor.as_str()) {
+                if rules.independent_approval
+                    && v.registered_by.as_deref() == Some(ctx.actor.as_str())
+                {
                     return Err(lifecycle(
                         model_id,
                         Some(version),
-                        format!("{} registered this version and may not approve it; another person must", ctx.actor),
+                        format!(
+                            "{} registered this version and may not approve it; another person must",
+                            ctx.actor
+                        ),
                     ));
                 }
-                let change = change_id.clone().unwrap_or_else(|| format!("{model_id}@{version}"));
+                let change = change_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{model_id}@{version}"));
                 Ok(vec![build(
                     "decision.made",
                     approval_payload(model_id, version, &change, note),
@@ -605,7 +635,10 @@ impl ModelRegistry {
             } => {
                 live_version(model_id, version)?;
                 if !score.is_finite() || !threshold.is_finite() {
-                    return Err(Error::invalid("score", "score and threshold must be finite numbers"));
+                    return Err(Error::invalid(
+                        "score",
+                        "score and threshold must be finite numbers",
+                    ));
                 }
                 let mut map = Map::new();
                 map.insert("metric", metric.as_str());
@@ -615,7 +648,11 @@ impl ModelRegistry {
                 map.insert("score", *score);
                 map.insert("test_set", test_set.as_str());
                 map.insert("threshold", *threshold);
-                Ok(vec![build("llm.eval.score.recorded", Value::Object(map), ids)?])
+                Ok(vec![build(
+                    "llm.eval.score.recorded",
+                    Value::Object(map),
+                    ids,
+                )?])
             }
             ModelAction::Deploy {
                 model_id,
@@ -626,14 +663,22 @@ impl ModelRegistry {
             } => {
                 let v = live_version(model_id, version)?;
                 if v.status == "deprecated" && !rules.allow_deploying_deprecated {
-                    return Err(lifecycle(model_id, Some(version), "is deprecated and may not be deployed"));
+                    return Err(lifecycle(
+                        model_id,
+                        Some(version),
+                        "is deprecated and may not be deployed",
+                    ));
                 }
-                let change = change_id.clone().unwrap_or_else(|| format!("{model_id}@{version}"));
+                let change = change_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{model_id}@{version}"));
                 if rules.require_approval && !v.approvals.iter().any(|a| a.change_id == change) {
                     return Err(lifecycle(
                         model_id,
                         Some(version),
-                        format!("no approval of change {change} is on record; run `spanforge model approve` first"),
+                        format!(
+                            "no approval of change {change} is on record; run `spanforge model approve` first"
+                        ),
                     ));
                 }
                 if rules.require_passing_evaluation {
@@ -656,7 +701,10 @@ impl ModelRegistry {
                     }
                 }
                 let mut map = Map::new();
-                map.insert("author", v.registered_by.clone().unwrap_or_else(|| ctx.actor.clone()));
+                map.insert(
+                    "author",
+                    v.registered_by.clone().unwrap_or_else(|| ctx.actor.clone()),
+                );
                 map.insert("change_id", change.as_str());
                 if let Some(doc) = doc_uri {
                     map.insert("doc_uri", doc.as_str());
@@ -678,19 +726,35 @@ impl ModelRegistry {
             } => {
                 let retire = matches!(action, ModelAction::Retire { .. });
                 let model = self.model(model_id).ok_or_else(|| {
-                    lifecycle(model_id, None, "is not registered, so it cannot be deprecated or retired")
+                    lifecycle(
+                        model_id,
+                        None,
+                        "is not registered, so it cannot be deprecated or retired",
+                    )
                 })?;
                 let targets: Vec<&VersionState> = match version {
                     Some(v) => vec![live_version(model_id, v)?],
-                    None => model.versions.values().filter(|v| v.status != "retired").collect(),
+                    None => model
+                        .versions
+                        .values()
+                        .filter(|v| v.status != "retired")
+                        .collect(),
                 };
                 if targets.is_empty() {
-                    return Err(lifecycle(model_id, None, "has no live version (every version is retired)"));
+                    return Err(lifecycle(
+                        model_id,
+                        None,
+                        "has no live version (every version is retired)",
+                    ));
                 }
                 let mut events = Vec::new();
                 for v in targets {
                     if !retire && v.status == "deprecated" {
-                        return Err(lifecycle(model_id, Some(&v.version), "is already deprecated"));
+                        return Err(lifecycle(
+                            model_id,
+                            Some(&v.version),
+                            "is already deprecated",
+                        ));
                     }
                     let status = if retire { "retired" } else { "deprecated" };
                     let mut payload = entry_payload(
@@ -712,7 +776,11 @@ impl ModelRegistry {
                             map.insert("metadata", Value::Object(meta));
                         }
                     }
-                    let t = if retire { "model_registry.retired" } else { "model_registry.deprecated" };
+                    let t = if retire {
+                        "model_registry.retired"
+                    } else {
+                        "model_registry.deprecated"
+                    };
                     events.push(build(t, payload, ids)?);
                 }
                 Ok(events)
@@ -753,7 +821,10 @@ pub fn approval_payload(model_id: &str, version: &str, change_id: &str, note: &s
     map.insert("decision", "approved");
     map.insert("decision_id", format!("approve:{change_id}"));
     map.insert("decision_type", "other");
-    map.insert("input_summary", format!("release of {model_id} version {version}"));
+    map.insert(
+        "input_summary",
+        format!("release of {model_id} version {version}"),
+    );
     map.insert("latency_ms", 0.0);
     map.insert("model_id", model_id);
     map.insert("output_summary", note);
@@ -827,9 +898,19 @@ mod tests {
             doc_uri: None,
         };
         // Unknown model.
-        assert!(matches!(reg.plan(&deploy, &ctx("bob"), &rules, &mut ids), Err(Error::Lifecycle { .. })));
-        let retire = ModelAction::Retire { model_id: "x".into(), version: None, reason: "r".into() };
-        let err = reg.plan(&retire, &ctx("bob"), &rules, &mut ids).unwrap_err().to_string();
+        assert!(matches!(
+            reg.plan(&deploy, &ctx("bob"), &rules, &mut ids),
+            Err(Error::Lifecycle { .. })
+        ));
+        let retire = ModelAction::Retire {
+            model_id: "x".into(),
+            version: None,
+            reason: "r".into(),
+        };
+        let err = reg
+            .plan(&retire, &ctx("bob"), &rules, &mut ids)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not registered"), "{err}");
         register(&mut reg, &mut ids);
         // Duplicate registration.
@@ -843,17 +924,28 @@ mod tests {
         };
         assert!(reg.plan(&again, &ctx("alice"), &rules, &mut ids).is_err());
         // No approval yet.
-        let err = reg.plan(&deploy, &ctx("bob"), &rules, &mut ids).unwrap_err().to_string();
+        let err = reg
+            .plan(&deploy, &ctx("bob"), &rules, &mut ids)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no approval"), "{err}");
         // Self-approval is refused.
-        let approve = ModelAction::Approve { model_id: "m".into(), version: "1".into(), change_id: None, note: "ok".into() };
+        let approve = ModelAction::Approve {
+            model_id: "m".into(),
+            version: "1".into(),
+            change_id: None,
+            note: "ok".into(),
+        };
         assert!(reg.plan(&approve, &ctx("alice"), &rules, &mut ids).is_err());
         let events = reg.plan(&approve, &ctx("carol"), &rules, &mut ids).unwrap();
         assert_eq!(events[0].event_type().as_str(), "decision.made");
         events[0].check_payload_strict().unwrap();
         apply_all(&mut reg, &events);
         // No evaluation yet, then a failing one, then a passing one.
-        let err = reg.plan(&deploy, &ctx("bob"), &rules, &mut ids).unwrap_err().to_string();
+        let err = reg
+            .plan(&deploy, &ctx("bob"), &rules, &mut ids)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no evaluation"), "{err}");
         let eval = |score| ModelAction::Evaluate {
             model_id: "m".into(),
@@ -865,17 +957,28 @@ mod tests {
         };
         let failed = reg.plan(&eval(0.5), &ctx("ci"), &rules, &mut ids).unwrap();
         apply_all(&mut reg, &failed);
-        assert!(reg.plan(&deploy, &ctx("bob"), &rules, &mut ids).unwrap_err().to_string().contains("failed"));
+        assert!(
+            reg.plan(&deploy, &ctx("bob"), &rules, &mut ids)
+                .unwrap_err()
+                .to_string()
+                .contains("failed")
+        );
         let passed = reg.plan(&eval(0.95), &ctx("ci"), &rules, &mut ids).unwrap();
         apply_all(&mut reg, &passed);
         let deployed = reg.plan(&deploy, &ctx("bob"), &rules, &mut ids).unwrap();
         assert_eq!(deployed[0].event_type().as_str(), DEPLOYED_TYPE);
-        assert_eq!(deployed[0].payload().get("author").and_then(Value::as_str), Some("alice"));
+        assert_eq!(
+            deployed[0].payload().get("author").and_then(Value::as_str),
+            Some("alice")
+        );
         apply_all(&mut reg, &deployed);
         assert_eq!(reg.model("m").unwrap().status(), "deployed");
         assert!(reg.model("m").unwrap().versions["1"].deployments[0].approved);
         // Relaxed rules allow an unapproved deployment of another change.
-        let relaxed = LifecycleRules { require_approval: false, ..rules };
+        let relaxed = LifecycleRules {
+            require_approval: false,
+            ..rules
+        };
         let other = ModelAction::Deploy {
             model_id: "m".into(),
             version: "1".into(),
@@ -889,23 +992,53 @@ mod tests {
         assert!(!reg.model("m").unwrap().versions["1"].deployments[1].approved);
         // Deprecate, then no deploy; retire, then nothing.
         let dep = reg
-            .plan(&ModelAction::Deprecate { model_id: "m".into(), version: None, reason: "old".into() }, &ctx("bob"), &rules, &mut ids)
+            .plan(
+                &ModelAction::Deprecate {
+                    model_id: "m".into(),
+                    version: None,
+                    reason: "old".into(),
+                },
+                &ctx("bob"),
+                &rules,
+                &mut ids,
+            )
             .unwrap();
         dep[0].check_payload_strict().unwrap();
         apply_all(&mut reg, &dep);
-        assert!(reg.plan(&deploy, &ctx("bob"), &rules, &mut ids).unwrap_err().to_string().contains("deprecated"));
+        assert!(
+            reg.plan(&deploy, &ctx("bob"), &rules, &mut ids)
+                .unwrap_err()
+                .to_string()
+                .contains("deprecated")
+        );
         let ret = reg
-            .plan(&ModelAction::Retire { model_id: "m".into(), version: Some("1".into()), reason: "gone".into() }, &ctx("bob"), &rules, &mut ids)
+            .plan(
+                &ModelAction::Retire {
+                    model_id: "m".into(),
+                    version: Some("1".into()),
+                    reason: "gone".into(),
+                },
+                &ctx("bob"),
+                &rules,
+                &mut ids,
+            )
             .unwrap();
         ret[0].check_payload_strict().unwrap();
         apply_all(&mut reg, &ret);
         assert_eq!(reg.model("m").unwrap().status(), "retired");
-        assert!(reg.plan(&retire_all("m"), &ctx("bob"), &rules, &mut ids).is_err());
+        assert!(
+            reg.plan(&retire_all("m"), &ctx("bob"), &rules, &mut ids)
+                .is_err()
+        );
         assert!(reg.plan(&eval(0.99), &ctx("ci"), &rules, &mut ids).is_err());
     }
 
     fn retire_all(model: &str) -> ModelAction {
-        ModelAction::Retire { model_id: model.into(), version: None, reason: "r".into() }
+        ModelAction::Retire {
+            model_id: model.into(),
+            version: None,
+            reason: "r".into(),
+        }
     }
 
     #[test]
@@ -929,7 +1062,13 @@ mod tests {
             purpose: "p".into(),
             risk_tier: "extreme".into(),
         };
-        assert!(matches!(reg.plan(&bad_tier, &ctx("a"), &LifecycleRules::default(), &mut ids), Err(Error::Invalid { .. })));
-        assert!(reg.plan(&bad_tier, &ctx(" "), &LifecycleRules::default(), &mut ids).is_err());
+        assert!(matches!(
+            reg.plan(&bad_tier, &ctx("a"), &LifecycleRules::default(), &mut ids),
+            Err(Error::Invalid { .. })
+        ));
+        assert!(
+            reg.plan(&bad_tier, &ctx(" "), &LifecycleRules::default(), &mut ids)
+                .is_err()
+        );
     }
 }

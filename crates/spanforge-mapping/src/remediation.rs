@@ -22,7 +22,8 @@ fn how_to_record(rules: &ControlRules) -> String {
             if r.conditions.is_empty() {
                 events.join(" or ")
             } else {
-                let conditions: Vec<String> = r.conditions.iter().map(ToString::to_string).collect();
+                let conditions: Vec<String> =
+                    r.conditions.iter().map(ToString::to_string).collect();
                 format!("{} with {}", events.join(" or "), conditions.join(", "))
             }
         })
@@ -109,9 +110,13 @@ pub fn for_control(rules: &ControlRules, result: &ControlResult, period: &Period
             .configuration
             .iter()
             .map(|m| {
-                let mut conditions: Vec<String> = m.selectors.iter().map(ToString::to_string).collect();
+                let mut conditions: Vec<String> =
+                    m.selectors.iter().map(ToString::to_string).collect();
                 conditions.extend(m.tests.iter().map(ToString::to_string));
-                format!("`dev.spanforge.config.captured` with {}", conditions.join(", "))
+                format!(
+                    "`dev.spanforge.config.captured` with {}",
+                    conditions.join(", ")
+                )
             })
             .collect();
         if cfg.in_period_meeting_rule == 0 && cfg.in_period_failing_rule == 0 {
@@ -131,9 +136,14 @@ pub fn for_control(rules: &ControlRules, result: &ControlResult, period: &Period
     if result.population == 0
         && result.conclusion == Conclusion::InsufficientEvidence
         && result.configuration.is_none()
-        && !matches!(result.coverage, CoverageResult::Gaps { .. } | CoverageResult::NoEvidence)
+        && !matches!(
+            result.coverage,
+            CoverageResult::Gaps { .. } | CoverageResult::NoEvidence
+        )
     {
-        steps.push(format!("Record {record} inside the period {period}.{documents}"));
+        steps.push(format!(
+            "Record {record} inside the period {period}.{documents}"
+        ));
     }
     for a in &result.attributes {
         if a.status != "fail" {
@@ -150,7 +160,10 @@ pub fn for_control(rules: &ControlRules, result: &ControlResult, period: &Period
             let detail = if check.listed.is_empty() {
                 String::new()
             } else {
-                format!(" First finding: {}.", check.listed.first().map_or("", String::as_str))
+                format!(
+                    " First finding: {}.",
+                    check.listed.first().map_or("", String::as_str)
+                )
             };
             steps.push(format!(
                 "{} \"{}\" failed its period check ({}).{detail}",

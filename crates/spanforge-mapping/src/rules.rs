@@ -310,10 +310,8 @@ impl ControlRules {
         let mut out: Vec<String> = Vec::new();
         let mut add = |p: &FieldPath| {
             let text = p.to_string();
-            if text.starts_with("payload.") || text.starts_with("tags.") {
-                if !out.contains(&text) {
-                    out.push(text);
-                }
+            if (text.starts_with("payload.") || text.starts_with("tags.")) && !out.contains(&text) {
+                out.push(text);
             }
         };
         for m in &self.population {
@@ -478,12 +476,18 @@ impl RuleSet {
                 return Err(rules_error(&c.id, "the control is listed twice"));
             }
             if !controls.iter().any(|k| k.id == c.id) {
-                return Err(rules_error(&c.id, "no such canonical control in the catalog"));
+                return Err(rules_error(
+                    &c.id,
+                    "no such canonical control in the catalog",
+                ));
             }
         }
         let mut compiled = Vec::with_capacity(controls.len());
         for control in controls {
-            compiled.push(compile_control(control, by_id.get(control.id.as_str()).copied())?);
+            compiled.push(compile_control(
+                control,
+                by_id.get(control.id.as_str()).copied(),
+            )?);
         }
         Ok(RuleSet {
             controls: compiled,
@@ -556,7 +560,9 @@ impl RuleSet {
             }
             for (ti, t) in c.item_tests.iter().enumerate() {
                 let spec = match &t.kind {
-                    ItemTestKind::Before(j) | ItemTestKind::After(j) | ItemTestKind::NoneAfter(j) => j,
+                    ItemTestKind::Before(j)
+                    | ItemTestKind::After(j)
+                    | ItemTestKind::NoneAfter(j) => j,
                     _ => continue,
                 };
                 for (si, s) in spec.sources.iter().enumerate() {
@@ -851,10 +857,9 @@ fn compile_control(
                     None
                 }
                 "max-gap" => {
-                    let seconds = t
-                        .seconds
-                        .filter(|s| *s > 0)
-                        .ok_or_else(|| rules_error(&location, "max-gap needs positive `seconds`"))?;
+                    let seconds = t.seconds.filter(|s| *s > 0).ok_or_else(|| {
+                        rules_error(&location, "max-gap needs positive `seconds`")
+                    })?;
                     period_tests.push(PeriodTest::MaxGap { attribute, seconds });
                     None
                 }
@@ -876,7 +881,10 @@ fn compile_control(
                     None
                 }
                 other => {
-                    return Err(rules_error(&location, format!("unknown test kind {other:?}")));
+                    return Err(rules_error(
+                        &location,
+                        format!("unknown test kind {other:?}"),
+                    ));
                 }
             };
             if let Some(a) = attributes.get_mut(attribute) {
@@ -890,6 +898,12 @@ fn compile_control(
                 });
             }
         }
+    }
+    if attributes.len() > 64 {
+        return Err(rules_error(
+            id,
+            "a control may have at most 64 test attributes",
+        ));
     }
     if population_role.is_none() && !item_tests.is_empty() {
         return Err(rules_error(
@@ -920,7 +934,10 @@ mod tests {
     #[test]
     fn shipped_data_compiles() {
         let rules = RuleSet::shipped().unwrap();
-        assert_eq!(rules.controls().len(), spanforge_catalog::canonical_controls().len());
+        assert_eq!(
+            rules.controls().len(),
+            spanforge_catalog::canonical_controls().len()
+        );
         assert!(rules.data_hash().starts_with("sha256:"));
         let chg = rules.control("SF-CHG-01").unwrap();
         assert_eq!(chg.population_role, Some(EvidenceRole::Population));
@@ -953,7 +970,11 @@ mod tests {
             rule: 0
         }));
         let approvals = rules.hooks_for("decision.made", &all);
-        assert!(approvals.iter().any(|h| matches!(h, Hook::JoinSource { control, .. } if *control == chg1)));
+        assert!(
+            approvals
+                .iter()
+                .any(|h| matches!(h, Hook::JoinSource { control, .. } if *control == chg1))
+        );
         let none = vec![false; rules.controls().len()];
         assert!(rules.hooks_for("decision.made", &none).is_empty());
     }
@@ -962,7 +983,10 @@ mod tests {
     fn bad_data_is_refused_with_its_location() {
         let controls = spanforge_catalog::canonical_controls();
         let cases = [
-            ("[meta]\ndata_version = 1\n[[control]]\nid = \"SF-NOPE-01\"\n", "SF-NOPE-01"),
+            (
+                "[meta]\ndata_version = 1\n[[control]]\nid = \"SF-NOPE-01\"\n",
+                "SF-NOPE-01",
+            ),
             (
                 "[meta]\ndata_version = 1\n[[control]]\nid = \"SF-LOG-01\"\n[[control.test]]\nattribute = \"A9\"\nkind = \"fields\"\nall = [\"actor_id present\"]\n",
                 "A9",
@@ -975,7 +999,10 @@ mod tests {
                 "[meta]\ndata_version = 1\n[[control]]\nid = \"SF-LOG-01\"\n[[control.test]]\nattribute = \"A1\"\nkind = \"fields\"\nall = [\"bogus.path present\"]\n",
                 "SF-LOG-01",
             ),
-            ("[meta]\ndata_version = 1\n", "name the attribute they evidence"),
+            (
+                "[meta]\ndata_version = 1\n",
+                "name the attribute they evidence",
+            ),
         ];
         for (text, needle) in cases {
             let err = RuleSet::from_toml(text, controls).unwrap_err().to_string();

@@ -142,9 +142,10 @@ pub fn select(control: &str, population_hash: &[u8; 32], population: u64, size: 
         population,
         size,
         seed: hex::encode(seed),
-        seed_derivation: "SHA-256(control id || \"|\" || SHA-256(population.jsonl)); item i = stratum_start + \
+        seed_derivation:
+            "SHA-256(control id || \"|\" || SHA-256(population.jsonl)); item i = stratum_start + \
                           u64_be(SHA-256(seed || u64_be(i))[0..8]) mod stratum_len"
-            .to_owned(),
+                .to_owned(),
         indices,
     }
 }

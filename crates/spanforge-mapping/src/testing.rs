@@ -276,7 +276,10 @@ impl Workload {
             let guard = |action: &str, direction: &str, score: f64| {
                 obj(&[
                     ("action", s(action)),
-                    ("categories", Value::Array(vec![s("prompt_injection"), s("jailbreak")])),
+                    (
+                        "categories",
+                        Value::Array(vec![s("prompt_injection"), s("jailbreak")]),
+                    ),
                     ("classifier", s("sf-guard")),
                     ("direction", s(direction)),
                     ("policy_id", s("guard-policy-3")),
@@ -286,20 +289,25 @@ impl Workload {
                     ("triggered_categories", Value::Array(Vec::new())),
                 ])
             };
-            let trace_id = spanforge_event::TraceId::parse(&trace).map_err(|source| {
-                Error::Event {
+            let trace_id =
+                spanforge_event::TraceId::parse(&trace).map_err(|source| Error::Event {
                     context: "building a workload trace id".to_owned(),
                     source,
-                }
-            })?;
-            let with_trace = |tid: spanforge_event::TraceId| {
-                move |e: EventBuilder| e.trace_id(tid)
-            };
+                })?;
+            let with_trace = |tid: spanforge_event::TraceId| move |e: EventBuilder| e.trace_id(tid);
             b.push(
                 second,
-                if blocked { "llm.guard.input.blocked" } else { "llm.guard.input.passed" },
-                guard(if blocked { "blocked" } else { "passed" }, "input", if blocked { 0.93 } else { 0.04 }),
-                with_trace(trace_id.clone()),
+                if blocked {
+                    "llm.guard.input.blocked"
+                } else {
+                    "llm.guard.input.passed"
+                },
+                guard(
+                    if blocked { "blocked" } else { "passed" },
+                    "input",
+                    if blocked { 0.93 } else { 0.04 },
+                ),
+                with_trace(trace_id),
             )?;
             if blocked {
                 continue;
@@ -315,7 +323,7 @@ impl Workload {
                         ("field_names", Value::Array(vec![s("prompt")])),
                         ("sensitivity_level", s("PII")),
                     ]),
-                    with_trace(trace_id.clone()),
+                    with_trace(trace_id),
                 )?;
                 b.push(
                     second + 1,
@@ -326,28 +334,47 @@ impl Workload {
                         ("redacted_count", int(1)),
                         ("redacted_field_names", Value::Array(vec![s("prompt")])),
                     ]),
-                    with_trace(trace_id.clone()),
+                    with_trace(trace_id),
                 )?;
             }
             let mut payload = vec![
                 ("duration_ms", float(duration_ms as f64)),
-                ("end_time_unix_nano", int(i64::try_from(start_ns + duration_ms * 1_000_000).unwrap_or(0))),
+                (
+                    "end_time_unix_nano",
+                    int(i64::try_from(start_ns + duration_ms * 1_000_000).unwrap_or(0)),
+                ),
                 (
                     "model",
-                    obj(&[("name", s(name)), ("system", s(provider)), ("version", s(version))]),
+                    obj(&[
+                        ("name", s(name)),
+                        ("system", s(provider)),
+                        ("version", s(version)),
+                    ]),
                 ),
                 ("operation", s("chat")),
                 ("span_id", s(&span)),
                 ("span_kind", s("CLIENT")),
                 ("span_name", s("answer_customer")),
-                ("start_time_unix_nano", int(i64::try_from(start_ns).unwrap_or(0))),
+                (
+                    "start_time_unix_nano",
+                    int(i64::try_from(start_ns).unwrap_or(0)),
+                ),
                 ("status", s(if failed { "error" } else { "ok" })),
                 (
                     "token_usage",
                     obj(&[
-                        ("input_tokens", int(i64::try_from(input_tokens).unwrap_or(0))),
-                        ("output_tokens", int(i64::try_from(output_tokens).unwrap_or(0))),
-                        ("total_tokens", int(i64::try_from(input_tokens + output_tokens).unwrap_or(0))),
+                        (
+                            "input_tokens",
+                            int(i64::try_from(input_tokens).unwrap_or(0)),
+                        ),
+                        (
+                            "output_tokens",
+                            int(i64::try_from(output_tokens).unwrap_or(0)),
+                        ),
+                        (
+                            "total_tokens",
+                            int(i64::try_from(input_tokens + output_tokens).unwrap_or(0)),
+                        ),
                     ]),
                 ),
                 ("trace_id", s(&trace)),
@@ -361,16 +388,18 @@ impl Workload {
                 ("authn", "oidc"),
                 ("surface", "user_facing"),
             ])
-            .map_err(
-                |source| Error::Event {
-                    context: "building workload tags".to_owned(),
-                    source,
-                },
-            )?;
-            let tid = trace_id.clone();
+            .map_err(|source| Error::Event {
+                context: "building workload tags".to_owned(),
+                source,
+            })?;
+            let tid = trace_id;
             b.push(
                 second + 2 + i64::try_from(duration_ms / 1000).unwrap_or(0),
-                if failed { "llm.trace.span.failed" } else { "llm.trace.span.completed" },
+                if failed {
+                    "llm.trace.span.failed"
+                } else {
+                    "llm.trace.span.completed"
+                },
                 obj(&payload),
                 move |e| e.trace_id(tid).actor_id(user).tags(tags),
             )?;
@@ -386,7 +415,10 @@ impl Workload {
         Ok(())
     }
 
-    #[expect(clippy::too_many_lines, reason = "one timeline, easier to read in one place")]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one timeline, easier to read in one place"
+    )]
     fn fixed_events(&self, b: &mut DayBuilder<'_>, tenant: usize, day: u32) -> Result<()> {
         let none = |e: EventBuilder| e;
         // Hourly heartbeats: signed checkpoints of the ledger and latency samples.
@@ -432,7 +464,10 @@ impl Workload {
             3 * 3600,
             "dev.spanforge.backup.completed",
             obj(&[
-                ("assets", Value::Array(vec![s("weights"), s("prompts"), s("logs")])),
+                (
+                    "assets",
+                    Value::Array(vec![s("weights"), s("prompts"), s("logs")]),
+                ),
                 ("status", s("ok")),
             ]),
             none,
@@ -467,7 +502,12 @@ impl Workload {
             b.push(
                 16 * 3600,
                 "model_registry.deprecated",
-                registry_payload("support-bot", "1.0", "deprecated", &[("reason", s("superseded by 2.0"))]),
+                registry_payload(
+                    "support-bot",
+                    "1.0",
+                    "deprecated",
+                    &[("reason", s("superseded by 2.0"))],
+                ),
                 |e| e.actor_id("ml-lead"),
             )?;
         }
@@ -475,7 +515,12 @@ impl Workload {
             b.push(
                 11 * 3600,
                 "model_registry.retired",
-                registry_payload("support-bot", "1.0", "retired", &[("approved_by", s("cto"))]),
+                registry_payload(
+                    "support-bot",
+                    "1.0",
+                    "retired",
+                    &[("approved_by", s("cto"))],
+                ),
                 |e| e.actor_id("ml-lead"),
             )?;
         }
@@ -484,14 +529,24 @@ impl Workload {
             b.push(
                 5 * 3600,
                 "dev.spanforge.tenant.isolation_verified",
-                obj(&[("result", s("pass")), ("tenants_checked", int(i64::try_from(self.tenants.len()).unwrap_or(0)))]),
+                obj(&[
+                    ("result", s("pass")),
+                    (
+                        "tenants_checked",
+                        int(i64::try_from(self.tenants.len()).unwrap_or(0)),
+                    ),
+                ]),
                 none,
             )?;
             let alert = format!("alert-{}-{day}", b.org);
             b.push(
                 13 * 3600,
                 "dev.spanforge.alert.raised",
-                obj(&[("alert_id", s(&alert)), ("rule", s("guard_block_rate")), ("severity", s("medium"))]),
+                obj(&[
+                    ("alert_id", s(&alert)),
+                    ("rule", s("guard_block_rate")),
+                    ("severity", s("medium")),
+                ]),
                 none,
             )?;
             b.push(
@@ -503,7 +558,11 @@ impl Workload {
             b.push(
                 15 * 3600,
                 "dev.spanforge.alert.resolved",
-                obj(&[("alert_id", s(&alert)), ("disposition", s("false_positive")), ("note", s("benign spike"))]),
+                obj(&[
+                    ("alert_id", s(&alert)),
+                    ("disposition", s("false_positive")),
+                    ("note", s("benign spike")),
+                ]),
                 |e| e.actor_id("oncall-1"),
             )?;
             let ticket = format!("fb-{}-{day}", b.org);
@@ -516,7 +575,10 @@ impl Workload {
             b.push(
                 20 * 3600,
                 "dev.spanforge.feedback.resolved",
-                obj(&[("feedback_id", s(&ticket)), ("answer_sent", Value::Bool(true))]),
+                obj(&[
+                    ("feedback_id", s(&ticket)),
+                    ("answer_sent", Value::Bool(true)),
+                ]),
                 |e| e.actor_id("support-lead"),
             )?;
             let decision = format!("dec-{}-{day}", b.org);
@@ -555,7 +617,12 @@ impl Workload {
                     ("z_score", float((value - 0.9) / 0.02)),
                 ])
             };
-            b.push(17 * 3600, "drift.threshold_breach", drift("threshold_breach", 0.81), none)?;
+            b.push(
+                17 * 3600,
+                "drift.threshold_breach",
+                drift("threshold_breach", 0.81),
+                none,
+            )?;
             b.push(19 * 3600, "drift.resolved", drift("resolved", 0.9), none)?;
         }
         // Monthly: evaluations of the deployed versions, credential rotation, management review.
@@ -572,14 +639,20 @@ impl Workload {
             b.push(
                 7 * 3600,
                 "dev.spanforge.credential.rotated",
-                obj(&[("credential_id", s("openai-api-key")), ("reason", s("scheduled"))]),
+                obj(&[
+                    ("credential_id", s("openai-api-key")),
+                    ("reason", s("scheduled")),
+                ]),
                 |e| e.actor_id("secops"),
             )?;
             let doc_hash = b.hex_id(32);
             b.push(
                 8 * 3600,
                 "dev.spanforge.review.completed",
-                obj(&[("document_sha256", s(&doc_hash)), ("review", s("ai_monitoring"))]),
+                obj(&[
+                    ("document_sha256", s(&doc_hash)),
+                    ("review", s("ai_monitoring")),
+                ]),
                 |e| e.actor_id("cto"),
             )?;
         }
@@ -589,18 +662,31 @@ impl Workload {
                 b.push(
                     10 * 3600 + i64::try_from(i).unwrap_or(0) * 300,
                     "dev.spanforge.access.reviewed",
-                    obj(&[("asset_class", s(class)), ("decisions", int(12)), ("removals", int(1))]),
+                    obj(&[
+                        ("asset_class", s(class)),
+                        ("decisions", int(12)),
+                        ("removals", int(1)),
+                    ]),
                     |e| e.actor_id("security-lead"),
                 )?;
             }
             b.push(
                 12 * 3600,
                 "dev.spanforge.access.revoked",
-                obj(&[("grantee", s("contractor-7")), ("reason", s("access review removal"))]),
+                obj(&[
+                    ("grantee", s("contractor-7")),
+                    ("reason", s("access review removal")),
+                ]),
                 |e| e.actor_id("it-admin"),
             )?;
             for (name, _, _) in MODELS {
-                let mut payload = eval_payload(name, self.deployed_version(0, day), "demographic_parity", 0.97, true);
+                let mut payload = eval_payload(
+                    name,
+                    self.deployed_version(0, day),
+                    "demographic_parity",
+                    0.97,
+                    true,
+                );
                 if let Value::Object(map) = &mut payload {
                     map.insert("dimension", "fairness");
                 }
@@ -609,7 +695,11 @@ impl Workload {
             b.push(
                 11 * 3600 + 600,
                 "llm.eval.scenario.completed",
-                obj(&[("cases", int(240)), ("failed", int(0)), ("suite", s("adversarial"))]),
+                obj(&[
+                    ("cases", int(240)),
+                    ("failed", int(0)),
+                    ("suite", s("adversarial")),
+                ]),
                 none,
             )?;
         }
@@ -618,7 +708,11 @@ impl Workload {
             b.push(
                 9 * 3600,
                 "dev.spanforge.recovery.tested",
-                obj(&[("rpo_met", Value::Bool(true)), ("rto_met", Value::Bool(true)), ("scenario", s("provider_failover"))]),
+                obj(&[
+                    ("rpo_met", Value::Bool(true)),
+                    ("rto_met", Value::Bool(true)),
+                    ("scenario", s("provider_failover")),
+                ]),
                 |e| e.actor_id("sre-lead"),
             )?;
         }
@@ -641,7 +735,10 @@ impl Workload {
                 "dev.spanforge.subject_request.completed",
                 obj(&[
                     ("request_type", s("erasure")),
-                    ("stores", Value::Array(vec![s("prompt_logs"), s("vector_store")])),
+                    (
+                        "stores",
+                        Value::Array(vec![s("prompt_logs"), s("vector_store")]),
+                    ),
                     ("days_to_complete", int(12)),
                 ]),
                 |e| e.actor_id("privacy-officer"),
@@ -652,13 +749,20 @@ impl Workload {
             b.push(
                 10 * 3600,
                 "dev.spanforge.incident.declared",
-                obj(&[("incident_id", s(&incident)), ("incident_type", s("prompt_injection")), ("severity", s("high"))]),
+                obj(&[
+                    ("incident_id", s(&incident)),
+                    ("incident_type", s("prompt_injection")),
+                    ("severity", s("high")),
+                ]),
                 |e| e.actor_id("oncall-1"),
             )?;
             b.push(
                 18 * 3600,
                 "dev.spanforge.incident.resolved",
-                obj(&[("incident_id", s(&incident)), ("root_cause", s("unfiltered tool output"))]),
+                obj(&[
+                    ("incident_id", s(&incident)),
+                    ("root_cause", s("unfiltered tool output")),
+                ]),
                 |e| e.actor_id("oncall-1"),
             )?;
             b.push(
@@ -672,7 +776,10 @@ impl Workload {
             b.push(
                 9 * 3600,
                 "playbook.completed",
-                obj(&[("exercise", Value::Bool(true)), ("playbook", s("ai-incident-tabletop"))]),
+                obj(&[
+                    ("exercise", Value::Bool(true)),
+                    ("playbook", s("ai-incident-tabletop")),
+                ]),
                 none,
             )?;
         }
@@ -683,23 +790,44 @@ impl Workload {
     fn baseline(&self, b: &mut DayBuilder<'_>) -> Result<()> {
         let none = |e: EventBuilder| e;
         let configs: [(&str, &[(&str, Value)]); 5] = [
-            ("retention_policy", &[("max_days", int(730)), ("min_days", int(365))]),
-            ("log_encryption", &[("algorithm", s("AES-256-GCM")), ("kek", s("kms"))]),
+            (
+                "retention_policy",
+                &[("max_days", int(730)), ("min_days", int(365))],
+            ),
+            (
+                "log_encryption",
+                &[("algorithm", s("AES-256-GCM")), ("kek", s("kms"))],
+            ),
             ("checkpoint_schedule", &[("interval_s", int(3600))]),
-            ("approved_providers", &[("providers", Value::Array(vec![s("openai"), s("anthropic")]))]),
-            ("availability_slo", &[("p99_ms", int(3000)), ("uptime", s("99.9"))]),
+            (
+                "approved_providers",
+                &[("providers", Value::Array(vec![s("openai"), s("anthropic")]))],
+            ),
+            (
+                "availability_slo",
+                &[("p99_ms", int(3000)), ("uptime", s("99.9"))],
+            ),
         ];
         for (i, (kind, fields)) in configs.iter().enumerate() {
             let mut pairs: Vec<(&str, Value)> = vec![("kind", s(kind))];
             pairs.extend(fields.iter().cloned());
-            b.push(60 + i64::try_from(i).unwrap_or(0), "dev.spanforge.config.captured", obj(&pairs), none)?;
+            b.push(
+                60 + i64::try_from(i).unwrap_or(0),
+                "dev.spanforge.config.captured",
+                obj(&pairs),
+                none,
+            )?;
         }
         for (vendor, _) in [("openai", 0), ("anthropic", 1)] {
             let doc_hash = b.hex_id(32);
             b.push(
                 8 * 3600,
                 "dev.spanforge.vendor.assessed",
-                obj(&[("document_sha256", s(&doc_hash)), ("report", s("SOC 2 Type II")), ("vendor", s(vendor))]),
+                obj(&[
+                    ("document_sha256", s(&doc_hash)),
+                    ("report", s("SOC 2 Type II")),
+                    ("vendor", s(vendor)),
+                ]),
                 |e| e.actor_id("vendor-manager"),
             )?;
         }
@@ -714,20 +842,31 @@ impl Workload {
         b.push(
             8 * 3600 + 400,
             "dev.spanforge.policy.reviewed",
-            obj(&[("document_sha256", s(&doc_hash)), ("policy", s("ai_policy"))]),
+            obj(&[
+                ("document_sha256", s(&doc_hash)),
+                ("policy", s("ai_policy")),
+            ]),
             |e| e.actor_id("cto"),
         )?;
         let doc_hash = b.hex_id(32);
         b.push(
             8 * 3600 + 500,
             "dev.spanforge.impact.assessed",
-            obj(&[("ai_system_id", s("claims-assistant")), ("document_sha256", s(&doc_hash))]),
+            obj(&[
+                ("ai_system_id", s("claims-assistant")),
+                ("document_sha256", s(&doc_hash)),
+            ]),
             |e| e.actor_id("privacy-officer"),
         )?;
         b.push(
             8 * 3600 + 600,
             "dev.spanforge.dataset.registered",
-            obj(&[("dataset_id", s("claims-2025")), ("licence", s("internal")), ("owner", s("data-team")), ("source", s("claims warehouse"))]),
+            obj(&[
+                ("dataset_id", s("claims-2025")),
+                ("licence", s("internal")),
+                ("owner", s("data-team")),
+                ("source", s("claims warehouse")),
+            ]),
             |e| e.actor_id("data-steward"),
         )?;
         b.push(
@@ -747,7 +886,10 @@ impl Workload {
             ]),
             none,
         )?;
-        for (i, person) in ["ml-lead", "prompt-engineer", "oncall-1"].iter().enumerate() {
+        for (i, person) in ["ml-lead", "prompt-engineer", "oncall-1"]
+            .iter()
+            .enumerate()
+        {
             b.push(
                 9 * 3600 + i64::try_from(i).unwrap_or(0) * 60,
                 "dev.spanforge.training.completed",
@@ -758,14 +900,25 @@ impl Workload {
         b.push(
             9 * 3600 + 500,
             "dev.spanforge.access.granted",
-            obj(&[("approved_by", s("security-lead")), ("grantee", s("ml-engineer-3")), ("role", s("model-operator"))]),
+            obj(&[
+                ("approved_by", s("security-lead")),
+                ("grantee", s("ml-engineer-3")),
+                ("role", s("model-operator")),
+            ]),
             |e| e.actor_id("it-admin"),
         )?;
         Ok(())
     }
 
     /// Registers, evaluates, approves (or not) and deploys one model version.
-    fn release(&self, b: &mut DayBuilder<'_>, model: usize, version: &str, second: i64, approved: bool) -> Result<()> {
+    fn release(
+        &self,
+        b: &mut DayBuilder<'_>,
+        model: usize,
+        version: &str,
+        second: i64,
+        approved: bool,
+    ) -> Result<()> {
         let (name, _, _) = MODELS[model];
         let change = format!("{name}@{version}");
         b.push(
@@ -774,14 +927,22 @@ impl Workload {
             registry_payload(name, version, "active", &[]),
             |e| e.actor_id("ml-lead"),
         )?;
-        b.push(second + 600, "llm.eval.score.recorded", eval_payload(name, version, "accuracy", 0.94, true), |e| {
-            e.actor_id("eval-runner")
-        })?;
+        b.push(
+            second + 600,
+            "llm.eval.score.recorded",
+            eval_payload(name, version, "accuracy", 0.94, true),
+            |e| e.actor_id("eval-runner"),
+        )?;
         if approved {
             b.push(
                 second + 1200,
                 "decision.made",
-                crate::registry::approval_payload(name, version, &change, "release approved after evaluation"),
+                crate::registry::approval_payload(
+                    name,
+                    version,
+                    &change,
+                    "release approved after evaluation",
+                ),
                 |e| e.actor_id("change-board"),
             )?;
         }
@@ -791,7 +952,10 @@ impl Workload {
             obj(&[
                 ("author", s("ml-lead")),
                 ("change_id", s(&change)),
-                ("doc_uri", s(&format!("https://docs.example/models/{name}/{version}"))),
+                (
+                    "doc_uri",
+                    s(&format!("https://docs.example/models/{name}/{version}")),
+                ),
                 ("environment", s("production")),
                 ("model_id", s(name)),
                 ("version", s(version)),
@@ -807,7 +971,11 @@ impl Workload {
     /// # Errors
     ///
     /// When the ledger refuses a batch.
-    pub fn append_to<B: Backend>(&self, ledger: &mut Ledger<B>, keys: &dyn KeyProvider) -> Result<u64> {
+    pub fn append_to<B: Backend>(
+        &self,
+        ledger: &mut Ledger<B>,
+        keys: &dyn KeyProvider,
+    ) -> Result<u64> {
         let mut total = 0;
         for day in 0..self.days {
             for tenant in 0..self.tenants.len() {

@@ -67,8 +67,14 @@ pub fn summary(a: &Assessment) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let c: BTreeMap<String, usize> = controls.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect();
-    let n: BTreeMap<String, usize> = nodes.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect();
+    let c: BTreeMap<String, usize> = controls
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), *v))
+        .collect();
+    let n: BTreeMap<String, usize> = nodes
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), *v))
+        .collect();
     let _ = writeln!(out, "  controls: {}", list(&c));
     let _ = writeln!(out, "  criteria: {}", list(&n));
     out

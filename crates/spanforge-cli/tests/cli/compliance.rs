@@ -1,6 +1,9 @@
 //! `spanforge compliance`, `model`, `tenant` and `readiness` against a ledger holding a
 //! generated workload.
 
+// Fixture helpers unwrap: a failure there is a test failure with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,7 +34,8 @@ fn setup() -> Setup {
     std::fs::write(&key, signer.to_skey().as_bytes()).unwrap();
     let pubkey = dir.path().join("checkpoint.pub");
     std::fs::write(&pubkey, format!("# package signer\n{}\n", signer.vkey())).unwrap();
-    let keys = StaticKeys::new().with_default_key(HmacKey::derived(HmacSecret::new(SECRET).unwrap()));
+    let keys =
+        StaticKeys::new().with_default_key(HmacKey::derived(HmacSecret::new(SECRET).unwrap()));
     Workload::new(Day::parse("2026-01-01").unwrap(), 30)
         .with_calls_per_day(5)
         .append_to(&mut ledger, &keys)
@@ -59,7 +63,12 @@ impl Setup {
     }
 
     fn run_signed(&self, args: &[&str]) -> Run {
-        self.cmd(args).arg("--checkpoint-key").arg(&self.key).output().unwrap().into()
+        self.cmd(args)
+            .arg("--checkpoint-key")
+            .arg(&self.key)
+            .output()
+            .unwrap()
+            .into()
     }
 
     fn out(&self, name: &str) -> PathBuf {
@@ -83,11 +92,27 @@ fn generate_verify_and_detect_a_changed_byte() {
     let s = setup();
     let out = s.out("pkg");
     let r = s.run_signed(&[
-        "compliance", "generate", "--model-id", "claims-llm", "--framework", "soc2", "--from", "2026-01-01", "--to",
-        "2026-01-30", "--org", "acme", "--out", out.to_str().unwrap(),
+        "compliance",
+        "generate",
+        "--model-id",
+        "claims-llm",
+        "--framework",
+        "soc2",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+        "--org",
+        "acme",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("evidence package written"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("evidence package written"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("verify-package"));
     let ok = verify(&out, &s.pubkey);
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
@@ -103,7 +128,15 @@ fn generate_verify_and_detect_a_changed_byte() {
     // The JSON form names it too.
     let json: serde_json::Value = serde_json::from_str(
         &spanforge()
-            .args(["compliance", "verify-package", out.to_str().unwrap(), "--pubkey", s.pubkey.to_str().unwrap(), "--format", "json"])
+            .args([
+                "compliance",
+                "verify-package",
+                out.to_str().unwrap(),
+                "--pubkey",
+                s.pubkey.to_str().unwrap(),
+                "--format",
+                "json",
+            ])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap(),
@@ -112,13 +145,46 @@ fn generate_verify_and_detect_a_changed_byte() {
     assert_eq!(json["ok"], false);
     assert_eq!(json["problems"][0]["file"], "package.json");
     // Without a signing key there is no package.
-    let r = s.run(&["compliance", "generate", "--framework", "soc2", "--from", "2026-01-01", "--to", "2026-01-30", "--out", s.out("nokey").to_str().unwrap()]);
+    let r = s.run(&[
+        "compliance",
+        "generate",
+        "--framework",
+        "soc2",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+        "--out",
+        s.out("nokey").to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("checkpoint signing key"), "{}", r.stderr);
     // A bad framework or date is a usage error.
-    let r = s.run_signed(&["compliance", "generate", "--framework", "iso27001", "--from", "2026-01-01", "--to", "2026-01-30", "--out", s.out("x").to_str().unwrap()]);
+    let r = s.run_signed(&[
+        "compliance",
+        "generate",
+        "--framework",
+        "iso27001",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+        "--out",
+        s.out("x").to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
-    let r = s.run_signed(&["compliance", "generate", "--framework", "soc2", "--from", "2026-01-01", "--to", "2026-02-30", "--out", s.out("y").to_str().unwrap()]);
+    let r = s.run_signed(&[
+        "compliance",
+        "generate",
+        "--framework",
+        "soc2",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-02-30",
+        "--out",
+        s.out("y").to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("2026-02-30"), "{}", r.stderr);
 }
@@ -126,14 +192,34 @@ fn generate_verify_and_detect_a_changed_byte() {
 #[test]
 fn gaps_print_without_writing_a_package() {
     let s = setup();
-    let r = s.run(&["compliance", "gaps", "--framework", "soc2", "--from", "2026-01-01", "--to", "2026-01-30"]);
+    let r = s.run(&[
+        "compliance",
+        "gaps",
+        "--framework",
+        "soc2",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+    ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("Gap report:"), "{}", r.stdout);
     // The unapproved deployment of the acme tenant makes change management a gap.
     assert!(r.stdout.contains("CC8.1"), "{}", r.stdout);
     assert!(r.stdout.contains("SF-CHG-01"));
     assert!(!s.out("pkg").exists());
-    let json = s.run(&["compliance", "gaps", "--framework", "gdpr", "--from", "2026-01-01", "--to", "2026-01-30", "--format", "json"]);
+    let json = s.run(&[
+        "compliance",
+        "gaps",
+        "--framework",
+        "gdpr",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+        "--format",
+        "json",
+    ]);
     assert_eq!(json.code, 0, "{}", json.stderr);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["framework"], "gdpr");
@@ -145,7 +231,8 @@ fn a_tampered_ledger_stops_generation_with_exit_1() {
     let s = setup();
     {
         let db = rusqlite_open(&s.db);
-        db.execute_batch("DROP TRIGGER events_append_only_update;").unwrap();
+        db.execute_batch("DROP TRIGGER events_append_only_update;")
+            .unwrap();
         db.execute_batch(
             "UPDATE events SET envelope = CAST(replace(CAST(envelope AS TEXT), 'ml-lead', 'ml-leaf') AS BLOB) \
              WHERE id = (SELECT id FROM events WHERE event_type = 'model_registry.registered' LIMIT 1);",
@@ -153,9 +240,24 @@ fn a_tampered_ledger_stops_generation_with_exit_1() {
         .unwrap();
     }
     let out = s.out("tampered");
-    let r = s.run_signed(&["compliance", "generate", "--framework", "soc2", "--from", "2026-01-01", "--to", "2026-01-30", "--out", out.to_str().unwrap()]);
+    let r = s.run_signed(&[
+        "compliance",
+        "generate",
+        "--framework",
+        "soc2",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("failed integrity verification"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("failed integrity verification"),
+        "{}",
+        r.stderr
+    );
     assert!(!out.exists());
 }
 
@@ -172,7 +274,14 @@ fn the_model_registry_persists_across_processes() {
             .env("SPANFORGE_SIGNING_KEY", SECRET)
             .arg("model")
             .args(args)
-            .args(["--db", db.to_str().unwrap(), "--org", "acme", "--actor", actor])
+            .args([
+                "--db",
+                db.to_str().unwrap(),
+                "--org",
+                "acme",
+                "--actor",
+                actor,
+            ])
             .output()
             .unwrap()
             .into()
@@ -186,22 +295,69 @@ fn the_model_registry_persists_across_processes() {
             .unwrap()
             .into()
     };
-    let r = model(&["register", "--model-id", "ranker", "--model-version", "1", "--owner", "search", "--purpose", "ranking", "--risk-tier", "medium"], "alice");
+    let r = model(
+        &[
+            "register",
+            "--model-id",
+            "ranker",
+            "--model-version",
+            "1",
+            "--owner",
+            "search",
+            "--purpose",
+            "ranking",
+            "--risk-tier",
+            "medium",
+        ],
+        "alice",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("model_registry.registered"));
     let l = list(&["list"]);
     assert!(l.stdout.contains("ranker"), "{}", l.stdout);
-    let r = model(&["deploy", "--model-id", "ranker", "--model-version", "1"], "bob");
+    let r = model(
+        &["deploy", "--model-id", "ranker", "--model-version", "1"],
+        "bob",
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no approval"), "{}", r.stderr);
-    let r = model(&["approve", "--model-id", "ranker", "--model-version", "1"], "alice");
+    let r = model(
+        &["approve", "--model-id", "ranker", "--model-version", "1"],
+        "alice",
+    );
     assert_eq!(r.code, 2, "self-approval must be refused");
-    assert_eq!(model(&["approve", "--model-id", "ranker", "--model-version", "1"], "carol").code, 0);
     assert_eq!(
-        model(&["evaluate", "--model-id", "ranker", "--model-version", "1", "--metric", "ndcg", "--score", "0.7", "--threshold", "0.6"], "ci").code,
+        model(
+            &["approve", "--model-id", "ranker", "--model-version", "1"],
+            "carol"
+        )
+        .code,
         0
     );
-    let r = model(&["deploy", "--model-id", "ranker", "--model-version", "1"], "bob");
+    assert_eq!(
+        model(
+            &[
+                "evaluate",
+                "--model-id",
+                "ranker",
+                "--model-version",
+                "1",
+                "--metric",
+                "ndcg",
+                "--score",
+                "0.7",
+                "--threshold",
+                "0.6"
+            ],
+            "ci"
+        )
+        .code,
+        0
+    );
+    let r = model(
+        &["deploy", "--model-id", "ranker", "--model-version", "1"],
+        "bob",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("dev.spanforge.model.deployed"));
     let show = list(&["show", "ranker"]);
@@ -210,7 +366,14 @@ fn the_model_registry_persists_across_processes() {
     let r = model(&["retire", "--model-id", "ghost", "--reason", "x"], "carol");
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not registered"), "{}", r.stderr);
-    assert_eq!(model(&["retire", "--model-id", "ranker", "--reason", "replaced"], "carol").code, 0);
+    assert_eq!(
+        model(
+            &["retire", "--model-id", "ranker", "--reason", "replaced"],
+            "carol"
+        )
+        .code,
+        0
+    );
     let json = list(&["list", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["models"]["ranker"]["versions"]["1"]["status"], "retired");
@@ -225,7 +388,16 @@ fn the_model_registry_persists_across_processes() {
     // No actor: a usage error.
     let r: Run = spanforge()
         .env("SPANFORGE_SIGNING_KEY", SECRET)
-        .args(["model", "deprecate", "--model-id", "ranker", "--reason", "x", "--db", db.to_str().unwrap()])
+        .args([
+            "model",
+            "deprecate",
+            "--model-id",
+            "ranker",
+            "--reason",
+            "x",
+            "--db",
+            db.to_str().unwrap(),
+        ])
         .output()
         .unwrap()
         .into();
@@ -241,14 +413,38 @@ fn isolation_and_readiness_from_the_ledger() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Isolation: OK"), "{}", r.stdout);
     assert!(r.stdout.contains("warning:"), "{}", r.stdout);
-    let r = s.run(&["readiness", "--framework", "soc2", "--from", "2026-01-01", "--to", "2026-01-30"]);
+    let r = s.run(&[
+        "readiness",
+        "--framework",
+        "soc2",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("Readiness for soc2"), "{}", r.stdout);
-    for category in ["security", "availability", "processing-integrity", "confidentiality", "privacy"] {
+    for category in [
+        "security",
+        "availability",
+        "processing-integrity",
+        "confidentiality",
+        "privacy",
+    ] {
         assert!(r.stdout.contains(&format!("\n{category} (")), "{category}");
     }
     assert!(r.stdout.contains("The auditor's eight questions"));
-    let json = s.run(&["readiness", "--framework", "soc2", "--from", "2026-01-01", "--to", "2026-01-30", "--format", "json"]);
+    let json = s.run(&[
+        "readiness",
+        "--framework",
+        "soc2",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-30",
+        "--format",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["questions"].as_array().unwrap().len(), 8);
 }

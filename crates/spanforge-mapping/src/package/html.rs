@@ -72,7 +72,13 @@ fn status_badge(s: NodeStatus) -> String {
 
 fn anchor(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -101,7 +107,10 @@ fn question_status(controls: &[&ControlResult]) -> (&'static str, &'static str) 
     if controls.is_empty() {
         return ("No control answers this question", "bad");
     }
-    let operating = controls.iter().filter(|c| c.conclusion.is_operating()).count();
+    let operating = controls
+        .iter()
+        .filter(|c| c.conclusion.is_operating())
+        .count();
     let exceptions = controls
         .iter()
         .any(|c| c.conclusion == Conclusion::EffectiveWithExceptions);
@@ -119,7 +128,10 @@ fn question_status(controls: &[&ControlResult]) -> (&'static str, &'static str) 
 }
 
 /// Renders the report.
-#[expect(clippy::too_many_lines, reason = "the page is written top to bottom in one place")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the page is written top to bottom in one place"
+)]
 pub(crate) fn report(
     a: &Assessment,
     package: &Value,
@@ -158,7 +170,11 @@ pub(crate) fn report(
          <strong>{}</strong>, {} event(s) checked (hash chain, Merkle tree, signed checkpoints). Populations are bounded by these signed checkpoints:</p>\
          <table><tr><th>Tenant</th><th>Origin</th><th>Tree size</th><th>Root</th><th>Events read</th></tr>",
         esc(&a.verification.ledger_id),
-        if a.verification.valid { "intact" } else { "NOT intact" },
+        if a.verification.valid {
+            "intact"
+        } else {
+            "NOT intact"
+        },
         a.verification.events
     );
     for t in &a.tenants {
@@ -177,12 +193,12 @@ pub(crate) fn report(
         .pointer("/signer/vkey")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let _ = write!(
+    let _ = writeln!(
         h,
         "</table><p>Files: {} · {} · {} · {} · {}</p>\
          <p class=\"note\">Every file is listed with its SHA-256 in {}, which {} signs (Ed25519, C2SP signed note). \
          Verify with <code>spanforge compliance verify-package &lt;dir&gt; --pubkey &lt;file&gt;</code>, where the file holds the signer's public key <code>{}</code>. \
-         Verification shows that nothing changed and that each cited event is in the signed tree; it does not show that capture was complete or that timestamps are true.</p></section>\n",
+         Verification shows that nothing changed and that each cited event is in the signed tree; it does not show that capture was complete or that timestamps are true.</p></section>",
         file_link("integrity/ledger-verification.json", "ledger verification"),
         file_link("integrity/checkpoints.txt", "signed checkpoints"),
         file_link("integrity/proofs/index.json", "inclusion proofs"),
@@ -216,7 +232,9 @@ pub(crate) fn report(
     for (s, n) in &by_status {
         let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", status_badge(*s));
     }
-    h.push_str("</table><h3>Control conclusions</h3><table><tr><th>Conclusion</th><th>Count</th></tr>");
+    h.push_str(
+        "</table><h3>Control conclusions</h3><table><tr><th>Conclusion</th><th>Count</th></tr>",
+    );
     for (c, n) in &by_conclusion {
         let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", conclusion_badge(*c));
     }
@@ -255,11 +273,21 @@ pub(crate) fn report(
                 conclusion_badge(c.conclusion),
                 esc(&c.reason),
                 file_link(&format!("controls/{}/conclusion.json", c.id), "conclusion"),
-                file_link(&format!("controls/{}/population.jsonl", c.id), &format!("population ({})", c.population)),
-                file_link(&format!("controls/{}/exceptions.jsonl", c.id), &format!("exceptions ({})", c.deviations_total)),
+                file_link(
+                    &format!("controls/{}/population.jsonl", c.id),
+                    &format!("population ({})", c.population)
+                ),
+                file_link(
+                    &format!("controls/{}/exceptions.jsonl", c.id),
+                    &format!("exceptions ({})", c.deviations_total)
+                ),
             );
             if !c.recent.is_empty() {
-                let _ = write!(h, "<br><span class=\"note\">Most recent {}:</span><ul>", c.recent.len());
+                let _ = write!(
+                    h,
+                    "<br><span class=\"note\">Most recent {}:</span><ul>",
+                    c.recent.len()
+                );
                 for e in c.recent.iter().rev() {
                     let flagged: Vec<&str> = c
                         .deviations
@@ -270,7 +298,10 @@ pub(crate) fn report(
                     let flag = if flagged.is_empty() {
                         String::from(" <span class=\"badge ok\">no exception</span>")
                     } else {
-                        format!(" <span class=\"badge bad\">exception</span> {}", esc(&flagged.join("; ")))
+                        format!(
+                            " <span class=\"badge bad\">exception</span> {}",
+                            esc(&flagged.join("; "))
+                        )
                     };
                     let _ = write!(h, "<li>{}{flag}</li>", event_link(e, cited));
                 }
@@ -292,7 +323,13 @@ pub(crate) fn report(
         let controls: Vec<String> = n
             .controls
             .iter()
-            .map(|c| format!("{} {}", control_link(&c.control), conclusion_badge(c.conclusion)))
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    control_link(&c.control),
+                    conclusion_badge(c.conclusion)
+                )
+            })
             .collect();
         let _ = write!(
             h,
@@ -303,7 +340,11 @@ pub(crate) fn report(
             status_badge(n.status),
             n.design_coverage,
             n.operating_coverage,
-            if controls.is_empty() { "—".to_owned() } else { controls.join("<br>") }
+            if controls.is_empty() {
+                "—".to_owned()
+            } else {
+                controls.join("<br>")
+            }
         );
     }
     h.push_str("</table></section>\n");
@@ -359,7 +400,8 @@ pub(crate) fn report(
             esc(&match &c.coverage {
                 crate::coverage::CoverageResult::NotPeriodic => "event-driven".to_owned(),
                 crate::coverage::CoverageResult::Covered { .. } => "period covered".to_owned(),
-                crate::coverage::CoverageResult::Gaps { missing_days, .. } => format!("{missing_days} day(s) without evidence"),
+                crate::coverage::CoverageResult::Gaps { missing_days, .. } =>
+                    format!("{missing_days} day(s) without evidence"),
                 crate::coverage::CoverageResult::Stale { last } => format!("stale since {last}"),
                 crate::coverage::CoverageResult::NoEvidence => "no evidence".to_owned(),
             }),
@@ -368,11 +410,26 @@ pub(crate) fn report(
         let _ = write!(
             h,
             "<p>Evidence: {} · {} · {} · {} · {}</p>",
-            file_link(&format!("controls/{}/conclusion.json", c.id), "conclusion.json"),
-            file_link(&format!("controls/{}/population.jsonl", c.id), "population.jsonl"),
-            file_link(&format!("controls/{}/test-results.json", c.id), "test-results.json"),
-            file_link(&format!("controls/{}/selection.json", c.id), "selection.json"),
-            file_link(&format!("controls/{}/exceptions.jsonl", c.id), "exceptions.jsonl"),
+            file_link(
+                &format!("controls/{}/conclusion.json", c.id),
+                "conclusion.json"
+            ),
+            file_link(
+                &format!("controls/{}/population.jsonl", c.id),
+                "population.jsonl"
+            ),
+            file_link(
+                &format!("controls/{}/test-results.json", c.id),
+                "test-results.json"
+            ),
+            file_link(
+                &format!("controls/{}/selection.json", c.id),
+                "selection.json"
+            ),
+            file_link(
+                &format!("controls/{}/exceptions.jsonl", c.id),
+                "exceptions.jsonl"
+            ),
         );
         h.push_str("<table><tr><th>Attribute</th><th>Test</th><th>Status</th><th>Tested</th><th>Failed</th></tr>");
         for at in &c.attributes {
@@ -391,7 +448,10 @@ pub(crate) fn report(
                 if at.methods.is_empty() {
                     String::from(" <span class=\"note\">(tested by inspection)</span>")
                 } else {
-                    format!(" <span class=\"note\">[{}]</span>", esc(&at.methods.join("; ")))
+                    format!(
+                        " <span class=\"note\">[{}]</span>",
+                        esc(&at.methods.join("; "))
+                    )
                 },
                 esc(&at.status),
                 at.tested,
@@ -407,7 +467,10 @@ pub(crate) fn report(
                 c.deviations.len().min(20)
             );
             for d in c.deviations.iter().take(20) {
-                let what = d.event.as_ref().map_or_else(String::new, |e| event_link(e, cited));
+                let what = d
+                    .event
+                    .as_ref()
+                    .map_or_else(String::new, |e| event_link(e, cited));
                 let _ = write!(
                     h,
                     "<li>{} {} — {}</li>",
@@ -437,7 +500,10 @@ pub(crate) fn report(
     let _ = write!(
         h,
         "<section><p class=\"note\">Generated by spanforge {} from catalog {} (framework hash <code>{}</code>, mappings <code>{}</code>) and engine rules <code>{}</code>.</p></section>\n</main>\n</body>\n</html>\n",
-        esc(package.pointer("/tool/version").and_then(Value::as_str).unwrap_or("")),
+        esc(package
+            .pointer("/tool/version")
+            .and_then(Value::as_str)
+            .unwrap_or("")),
         esc(&catalog.edition().edition_id),
         esc(&catalog.content_hash().to_string()),
         esc(&registry.mappings_hash().to_string()),

@@ -149,7 +149,13 @@ fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<Value> {
 pub(crate) fn proof_file(event_id: &str) -> String {
     let safe: String = event_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("_{:02x}", u32::from(c)) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("_{:02x}", u32::from(c))
+            }
+        })
         .collect();
     format!("integrity/proofs/{safe}.tlog-proof")
 }
@@ -233,7 +239,10 @@ fn build<B: Backend>(
     let mut sampled: BTreeMap<String, Vec<(u64, CitedEvent, bool)>> = BTreeMap::new();
     for c in &assessment.controls {
         if let Some(indices) = c.selection.indices() {
-            let items = read_lines_at(&out.join("controls").join(&c.id).join("population.jsonl"), indices)?;
+            let items = read_lines_at(
+                &out.join("controls").join(&c.id).join("population.jsonl"),
+                indices,
+            )?;
             let with_result = items
                 .into_iter()
                 .map(|(i, e)| {
@@ -257,7 +266,13 @@ fn build<B: Backend>(
             .iter()
             .filter_map(|d| d.event.clone())
             .chain(c.recent.iter().cloned())
-            .chain(sampled.get(&c.id).into_iter().flatten().map(|(_, e, _)| e.clone()));
+            .chain(
+                sampled
+                    .get(&c.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, e, _)| e.clone()),
+            );
         for e in mine {
             cited.entry(e).or_default().insert(c.id.clone());
         }
@@ -270,7 +285,10 @@ fn build<B: Backend>(
     let mut index = Vec::new();
     for (event, controls) in &cited {
         let cp = checkpoints.get(event.tenant.as_str()).ok_or_else(|| {
-            Error::invalid("cited event", format!("{} has no checkpoint for its tenant", event.event_id))
+            Error::invalid(
+                "cited event",
+                format!("{} has no checkpoint for its tenant", event.event_id),
+            )
         })?;
         let proof = ledger
             .prove_against(&event.event_id, cp)
@@ -309,13 +327,21 @@ fn build<B: Backend>(
         .iter()
         .filter_map(|t| t.checkpoint.as_ref().map(ToString::to_string))
         .collect();
-    write_file(out, "integrity/checkpoints.txt", notes.join("\n").as_bytes())?;
+    write_file(
+        out,
+        "integrity/checkpoints.txt",
+        notes.join("\n").as_bytes(),
+    )?;
     write_file(
         out,
         "integrity/ledger-verification.json",
         json::pretty(&to_json(&assessment.verification, "verification report")?).as_bytes(),
     )?;
-    write_file(out, "gaps/gap-report.json", json::pretty(&gap_report_json(&assessment)?).as_bytes())?;
+    write_file(
+        out,
+        "gaps/gap-report.json",
+        json::pretty(&gap_report_json(&assessment)?).as_bytes(),
+    )?;
     let package = package_json(&assessment, signer, tool_version)?;
     write_file(out, "package.json", json::pretty(&package).as_bytes())?;
     write_file(
@@ -323,16 +349,40 @@ fn build<B: Backend>(
         "oscal/assessment-results.json",
         json::pretty(&oscal::assessment_results(&assessment, out)?).as_bytes(),
     )?;
-    write_file(out, "report/index.html", html::report(&assessment, &package, &cited).as_bytes())?;
+    write_file(
+        out,
+        "report/index.html",
+        html::report(&assessment, &package, &cited).as_bytes(),
+    )?;
 
     // The manifest lists every file with its hash; the signed note pins the manifest.
     let mut files = Vec::new();
     let mut total = 0_u64;
+    // Population listings were hashed while they were written; reuse those hashes when the
+    // size on disk agrees, instead of reading hundreds of megabytes again.
+    let known: HashMap<String, (&str, u64)> = assessment
+        .controls
+        .iter()
+        .map(|c| {
+            (
+                format!("controls/{}/population.jsonl", c.id),
+                (c.population_sha256.as_str(), c.population_bytes),
+            )
+        })
+        .collect();
     for rel in list_files(out)? {
         if rel == "manifest.json" || rel == "manifest.sig" {
             continue;
         }
-        let (hash, size) = hash_file(&out.join(&rel))?;
+        let path = out.join(&rel);
+        let (hash, size) = match known.get(&rel) {
+            Some((hash, bytes))
+                if fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len() == *bytes =>
+            {
+                ((*hash).to_owned(), *bytes)
+            }
+            _ => hash_file(&path)?,
+        };
         total += size;
         files.push(json!({"path": rel, "sha256": hash, "bytes": size}));
     }
@@ -344,8 +394,10 @@ fn build<B: Backend>(
     }));
     write_file(out, "manifest.json", manifest.as_bytes())?;
     let manifest_sha256 = hex::encode(Sha256::digest(manifest.as_bytes()));
-    let mut note = Note::new(format!("{PACKAGE_FORMAT}\nmanifest.json sha256:{manifest_sha256}\n"))
-        .map_err(|e| Error::chain("building the manifest note", e))?;
+    let mut note = Note::new(format!(
+        "{PACKAGE_FORMAT}\nmanifest.json sha256:{manifest_sha256}\n"
+    ))
+    .map_err(|e| Error::chain("building the manifest note", e))?;
     note.sign(signer)
         .map_err(|e| Error::chain("signing the manifest", e))?;
     write_file(out, "manifest.sig", &note.to_bytes())?;
@@ -420,9 +472,15 @@ fn read_lines_at(path: &Path, indices: &[u64]) -> Result<Vec<(u64, CitedEvent)>>
             continue;
         }
         let line = line.map_err(|e| Error::io(path, e))?;
-        let v: Value = serde_json::from_str(&line)
-            .map_err(|e| Error::invalid(format!("{} line {}", path.display(), i + 1), e.to_string()))?;
-        let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let v: Value = serde_json::from_str(&line).map_err(|e| {
+            Error::invalid(format!("{} line {}", path.display(), i + 1), e.to_string())
+        })?;
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         out.push((
             i,
             CitedEvent {
@@ -437,7 +495,11 @@ fn read_lines_at(path: &Path, indices: &[u64]) -> Result<Vec<(u64, CitedEvent)>>
     Ok(out)
 }
 
-fn write_control(out: &Path, c: &ControlResult, sampled: Option<&Vec<(u64, CitedEvent, bool)>>) -> Result<()> {
+fn write_control(
+    out: &Path,
+    c: &ControlResult,
+    sampled: Option<&Vec<(u64, CitedEvent, bool)>>,
+) -> Result<()> {
     let dir = format!("controls/{}", c.id);
     let mut selection = to_json(&c.selection, "selection")?;
     if let (Some(items), Some(map)) = (sampled, selection.as_object_mut()) {
@@ -451,7 +513,11 @@ fn write_control(out: &Path, c: &ControlResult, sampled: Option<&Vec<(u64, Cited
             ),
         );
     }
-    write_file(out, &format!("{dir}/selection.json"), json::pretty(&selection).as_bytes())?;
+    write_file(
+        out,
+        &format!("{dir}/selection.json"),
+        json::pretty(&selection).as_bytes(),
+    )?;
 
     let mut tests = json!({
         "control": c.id,
@@ -471,7 +537,11 @@ fn write_control(out: &Path, c: &ControlResult, sampled: Option<&Vec<(u64, Cited
             ),
         );
     }
-    write_file(out, &format!("{dir}/test-results.json"), json::pretty(&tests).as_bytes())?;
+    write_file(
+        out,
+        &format!("{dir}/test-results.json"),
+        json::pretty(&tests).as_bytes(),
+    )?;
 
     let conclusion = json!({
         "control": c.id,
@@ -512,7 +582,11 @@ fn write_control(out: &Path, c: &ControlResult, sampled: Option<&Vec<(u64, Cited
         "reviewer": null,
         "review_status": "pending",
     });
-    write_file(out, &format!("{dir}/conclusion.json"), json::pretty(&conclusion).as_bytes())
+    write_file(
+        out,
+        &format!("{dir}/conclusion.json"),
+        json::pretty(&conclusion).as_bytes(),
+    )
 }
 
 fn gap_report_json(a: &Assessment) -> Result<Value> {

@@ -33,14 +33,22 @@ fn identity(a: &Assessment) -> String {
     h.update(format!("|{:?}|{:?}|{}", a.model_id, a.org, a.rules_hash));
     for t in &a.tenants {
         if let Some(cp) = &t.checkpoint {
-            h.update(format!("|{}|{}|{}", t.origin, cp.checkpoint().size(), cp.checkpoint().root().to_hex()));
+            h.update(format!(
+                "|{}|{}|{}",
+                t.origin,
+                cp.checkpoint().size(),
+                cp.checkpoint().root().to_hex()
+            ));
         }
     }
     hex::encode(h.finalize())
 }
 
 fn uuid(package: &str, name: &str) -> String {
-    let ns = Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:spanforge:mapping:evidence-package");
+    let ns = Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        b"urn:spanforge:mapping:evidence-package",
+    );
     Uuid::new_v5(&ns, format!("{package}/{name}").as_bytes()).to_string()
 }
 
@@ -72,7 +80,8 @@ pub(crate) fn assessment_results(a: &Assessment, out: &Path) -> Result<Value> {
         let obs_uuid = uuid(&package, &format!("observation/{}", c.id));
         let pop_uuid = uuid(&package, &format!("population/{}", c.id));
         let exc_uuid = uuid(&package, &format!("exceptions/{}", c.id));
-        let (exceptions_hash, _) = hash_file(&out.join("controls").join(&c.id).join("exceptions.jsonl"))?;
+        let (exceptions_hash, _) =
+            hash_file(&out.join("controls").join(&c.id).join("exceptions.jsonl"))?;
         resources.push(json!({
             "uuid": pop_uuid,
             "title": format!("Population of {} ({} items, {} to {})", c.id, c.population, a.period.from(), a.period.to()),
@@ -91,7 +100,11 @@ pub(crate) fn assessment_results(a: &Assessment, out: &Path) -> Result<Value> {
                 "hashes": [{"algorithm": "SHA-256", "value": exceptions_hash}],
             }],
         }));
-        let method = if c.automation == "manual" { "EXAMINE" } else { "TEST" };
+        let method = if c.automation == "manual" {
+            "EXAMINE"
+        } else {
+            "TEST"
+        };
         observations.push(json!({
             "uuid": obs_uuid,
             "title": format!("{} {}: {}", c.id, c.title, c.conclusion.label()),

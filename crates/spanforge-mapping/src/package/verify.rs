@@ -92,7 +92,10 @@ pub fn verify_package(dir: &Path, verifiers: &[NoteVerifier]) -> Result<PackageR
                             "its SHA-256 differs from the one the signed manifest.sig names",
                         );
                     } else {
-                        problems.add("manifest.sig", "the signed text is not a package manifest note");
+                        problems.add(
+                            "manifest.sig",
+                            "the signed text is not a package manifest note",
+                        );
                     }
                 }
             }
@@ -126,7 +129,11 @@ pub fn verify_package(dir: &Path, verifiers: &[NoteVerifier]) -> Result<PackageR
             problems.add("manifest.json", format!("malformed entry {entry}"));
             continue;
         };
-        if path.split('/').any(|p| p.is_empty() || p == "." || p == "..") || path.starts_with('/') {
+        if path
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+            || path.starts_with('/')
+        {
             problems.add("manifest.json", format!("unsafe path {path:?}"));
             continue;
         }
@@ -141,9 +148,15 @@ pub fn verify_package(dir: &Path, verifiers: &[NoteVerifier]) -> Result<PackageR
             Err(e) => problems.add(path, format!("cannot be read: {e}")),
             Ok((actual, size)) => {
                 if actual != sha {
-                    problems.add(path, format!("SHA-256 is {actual}, the manifest says {sha}"));
+                    problems.add(
+                        path,
+                        format!("SHA-256 is {actual}, the manifest says {sha}"),
+                    );
                 } else if size != bytes {
-                    problems.add(path, format!("size is {size} bytes, the manifest says {bytes}"));
+                    problems.add(
+                        path,
+                        format!("size is {size} bytes, the manifest says {bytes}"),
+                    );
                 }
             }
         }
@@ -159,21 +172,23 @@ pub fn verify_package(dir: &Path, verifiers: &[NoteVerifier]) -> Result<PackageR
     let cp_file = "integrity/checkpoints.txt";
     match fs::read_to_string(dir.join(cp_file)) {
         Err(e) => problems.add(cp_file, format!("cannot be read: {e}")),
-        Ok(text) => match split_checkpoints(&text) {
-            Err(e) => problems.add(cp_file, e.to_string()),
-            Ok(notes) => {
-                for note in notes {
-                    let ok = verifiers
-                        .iter()
-                        .any(|v| SignedCheckpoint::open(note.as_bytes(), v).is_ok());
-                    if ok {
-                        checkpoints.push(note);
-                    } else {
-                        problems.add(cp_file, "a checkpoint's signature does not verify with the given public key");
+        Ok(text) => {
+            match split_checkpoints(&text) {
+                Err(e) => problems.add(cp_file, e.to_string()),
+                Ok(notes) => {
+                    for note in notes {
+                        let ok = verifiers
+                            .iter()
+                            .any(|v| SignedCheckpoint::open(note.as_bytes(), v).is_ok());
+                        if ok {
+                            checkpoints.push(note);
+                        } else {
+                            problems.add(cp_file, "a checkpoint's signature does not verify with the given public key");
+                        }
                     }
                 }
             }
-        },
+        }
     }
     let checkpoints_checked = checkpoints.len();
 
@@ -191,7 +206,12 @@ pub fn verify_package(dir: &Path, verifiers: &[NoteVerifier]) -> Result<PackageR
             Value::Null
         }
     };
-    for entry in index.get("proofs").and_then(Value::as_array).into_iter().flatten() {
+    for entry in index
+        .get("proofs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (Some(file), Some(leaf_hex), Some(seq)) = (
             entry.get("proof").and_then(Value::as_str),
             entry.get("leaf_hash").and_then(Value::as_str),
@@ -225,24 +245,41 @@ pub fn verify_package(dir: &Path, verifiers: &[NoteVerifier]) -> Result<PackageR
             }
         };
         if proof.index() != seq {
-            problems.add(&rel, format!("proves leaf {}, the index says {seq}", proof.index()));
+            problems.add(
+                &rel,
+                format!("proves leaf {}, the index says {seq}", proof.index()),
+            );
         }
         if !checkpoints.iter().any(|c| c == proof.checkpoint_note()) {
-            problems.add(&rel, "its checkpoint is not one of the package's signed checkpoints");
+            problems.add(
+                &rel,
+                "its checkpoint is not one of the package's signed checkpoints",
+            );
         }
         if let Some(extra) = proof.extra()
             && leaf_hash(extra) != leaf
         {
-            problems.add(&rel, "the event it carries does not hash to the listed leaf");
+            problems.add(
+                &rel,
+                "the event it carries does not hash to the listed leaf",
+            );
         }
         let verified = verifiers
             .iter()
             .any(|v| proof.verify(Leaf::Hash(leaf), v).is_ok());
         if !verified {
-            problems.add(&rel, "the inclusion proof does not verify against its signed checkpoint");
+            problems.add(
+                &rel,
+                "the inclusion proof does not verify against its signed checkpoint",
+            );
         }
     }
-    Ok(finish(problems, files_checked, proofs_checked, checkpoints_checked))
+    Ok(finish(
+        problems,
+        files_checked,
+        proofs_checked,
+        checkpoints_checked,
+    ))
 }
 
 fn finish(problems: Problems, files: usize, proofs: usize, checkpoints: usize) -> PackageReport {

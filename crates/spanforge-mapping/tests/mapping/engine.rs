@@ -26,13 +26,26 @@ struct Events {
 
 impl Events {
     fn new() -> Self {
-        Self { n: 0, out: Vec::new() }
+        Self {
+            n: 0,
+            out: Vec::new(),
+        }
     }
 
     /// An event on `day` (offset from January 1st, may be negative) at `second`.
-    fn add(&mut self, org: &str, day: i32, second: i64, event_type: &str, payload: &str, actor: Option<&str>) {
+    fn add(
+        &mut self,
+        org: &str,
+        day: i32,
+        second: i64,
+        event_type: &str,
+        payload: &str,
+        actor: Option<&str>,
+    ) {
         self.n += 1;
-        let micros = Day::parse(JAN).unwrap().plus(day).start_micros() + second * 1_000_000 + (self.n as i64 % 1000);
+        let micros = Day::parse(JAN).unwrap().plus(day).start_micros()
+            + second * 1_000_000
+            + (self.n as i64 % 1000);
         let id = EventId::from_parts(u64::try_from(micros / 1000).unwrap(), self.n).unwrap();
         let mut b = EventBuilder::new(
             EventType::parse(event_type).unwrap(),
@@ -53,7 +66,9 @@ fn ledger(events: Vec<Event>) -> (tempfile::TempDir, SqliteLedger, StaticKeys) {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = SqliteLedger::open(dir.path().join("l.db")).unwrap();
     let keys = StaticKeys::new()
-        .with_default_key(HmacKey::derived(HmacSecret::new_native("engine-test-secret-0123456789abcdef").unwrap()))
+        .with_default_key(HmacKey::derived(
+            HmacSecret::new_native("engine-test-secret-0123456789abcdef").unwrap(),
+        ))
         .with_checkpoint_signer(NoteSigner::from_seed(&ledger.log_key_name(), &[5; 32]).unwrap());
     let mut events = events;
     events.sort_by_key(|e| e.timestamp().unix_micros());
@@ -70,9 +85,13 @@ fn run(ledger: &mut SqliteLedger, keys: &StaticKeys, req: &AssessmentRequest) ->
 }
 
 fn request() -> AssessmentRequest {
-    AssessmentRequest::new(FrameworkId::Soc2, january(), january().end_micros() + MICROS_PER_DAY)
-        .with_scope(ControlScope::All)
-        .unanchored()
+    AssessmentRequest::new(
+        FrameworkId::Soc2,
+        january(),
+        january().end_micros() + MICROS_PER_DAY,
+    )
+    .with_scope(ControlScope::All)
+    .unanchored()
 }
 
 #[test]
@@ -80,27 +99,76 @@ fn every_conclusion_is_reached_through_the_engine() {
     let mut e = Events::new();
     for day in 0..31 {
         // Effective: a daily backup every day.
-        e.add("acme", day, 3600, "dev.spanforge.backup.completed", r#"{"status":"ok"}"#, None);
+        e.add(
+            "acme",
+            day,
+            3600,
+            "dev.spanforge.backup.completed",
+            r#"{"status":"ok"}"#,
+            None,
+        );
         // Insufficient evidence: chain verification stops after day 20.
         if day <= 20 {
-            e.add("acme", day, 7200, "audit.chain_verified", r#"{"result":"pass"}"#, None);
+            e.add(
+                "acme",
+                day,
+                7200,
+                "audit.chain_verified",
+                r#"{"result":"pass"}"#,
+                None,
+            );
         }
     }
     // Effective with exceptions: 20 alerts, one never acknowledged (1 in 20 = 5%).
     for i in 0..20 {
         let id = format!("al-{i}");
-        e.add("acme", i, 36_000, "dev.spanforge.alert.raised", &format!(r#"{{"alert_id":"{id}","severity":"high"}}"#), None);
+        e.add(
+            "acme",
+            i,
+            36_000,
+            "dev.spanforge.alert.raised",
+            &format!(r#"{{"alert_id":"{id}","severity":"high"}}"#),
+            None,
+        );
         if i != 7 {
-            e.add("acme", i, 36_600, "dev.spanforge.alert.acknowledged", &format!(r#"{{"alert_id":"{id}"}}"#), Some("oncall"));
+            e.add(
+                "acme",
+                i,
+                36_600,
+                "dev.spanforge.alert.acknowledged",
+                &format!(r#"{{"alert_id":"{id}"}}"#),
+                Some("oncall"),
+            );
         }
-        e.add("acme", i, 40_000, "dev.spanforge.alert.resolved", &format!(r#"{{"alert_id":"{id}","disposition":"fixed"}}"#), Some("oncall"));
+        e.add(
+            "acme",
+            i,
+            40_000,
+            "dev.spanforge.alert.resolved",
+            &format!(r#"{{"alert_id":"{id}","disposition":"fixed"}}"#),
+            Some("oncall"),
+        );
     }
     // Ineffective: two prompt changes, neither approved.
     for day in [3, 9] {
-        e.add("acme", day, 100, "llm.prompt.version.changed", r#"{"old_version":"v1","new_version":"v2"}"#, Some("dev"));
+        e.add(
+            "acme",
+            day,
+            100,
+            "llm.prompt.version.changed",
+            r#"{"old_version":"v1","new_version":"v2"}"#,
+            Some("dev"),
+        );
     }
     // Stale: the last risk assessment was 370 days before the period.
-    e.add("acme", -370, 100, "dev.spanforge.risk.assessed", r#"{"approved_by":"cto","document_sha256":"ab"}"#, Some("risk"));
+    e.add(
+        "acme",
+        -370,
+        100,
+        "dev.spanforge.risk.assessed",
+        r#"{"approved_by":"cto","document_sha256":"ab"}"#,
+        Some("risk"),
+    );
     let (_d, mut ledger, keys) = ledger(e.out);
     let req = request().with_not_applicable("SF-TRN-01", "no user-facing surface");
     let a = run(&mut ledger, &keys, &req);
@@ -116,9 +184,15 @@ fn every_conclusion_is_reached_through_the_engine() {
     // The late acknowledgement is named, and the coverage gap is dated.
     let mon = a.control("SF-MON-02").unwrap();
     assert_eq!(mon.deviating_items, 1);
-    assert!(mon.deviations[0].reason.contains("acknowledged"), "{}", mon.deviations[0].reason);
+    assert!(
+        mon.deviations[0].reason.contains("acknowledged"),
+        "{}",
+        mon.deviations[0].reason
+    );
     match &a.control("SF-LOG-02").unwrap().coverage {
-        CoverageResult::Gaps { missing_days, gaps, .. } => {
+        CoverageResult::Gaps {
+            missing_days, gaps, ..
+        } => {
             assert_eq!(*missing_days, 10);
             assert_eq!(gaps[0].from, "2026-01-22");
         }
@@ -126,9 +200,21 @@ fn every_conclusion_is_reached_through_the_engine() {
     }
     // Remediation is derived from the control's own data.
     let log2 = a.control("SF-LOG-02").unwrap();
-    assert!(log2.remediation.iter().any(|r| r.contains("`audit.chain_verified`")), "{:?}", log2.remediation);
+    assert!(
+        log2.remediation
+            .iter()
+            .any(|r| r.contains("`audit.chain_verified`")),
+        "{:?}",
+        log2.remediation
+    );
     let gov3 = a.control("SF-GOV-03").unwrap();
-    assert!(gov3.remediation.iter().any(|r| r.contains("dev.spanforge.policy.reviewed")), "{:?}", gov3.remediation);
+    assert!(
+        gov3.remediation
+            .iter()
+            .any(|r| r.contains("dev.spanforge.policy.reviewed")),
+        "{:?}",
+        gov3.remediation
+    );
 }
 
 #[test]
@@ -136,24 +222,65 @@ fn coverage_follows_the_frequency() {
     let mut e = Events::new();
     // Weekly isolation checks for acme, fortnightly for globex.
     for day in (0..31).step_by(7) {
-        e.add("acme", day, 100, "dev.spanforge.tenant.isolation_verified", r#"{"result":"pass"}"#, None);
+        e.add(
+            "acme",
+            day,
+            100,
+            "dev.spanforge.tenant.isolation_verified",
+            r#"{"result":"pass"}"#,
+            None,
+        );
     }
     for day in (0..31).step_by(14) {
-        e.add("globex", day, 100, "dev.spanforge.tenant.isolation_verified", r#"{"result":"pass"}"#, None);
+        e.add(
+            "globex",
+            day,
+            100,
+            "dev.spanforge.tenant.isolation_verified",
+            r#"{"result":"pass"}"#,
+            None,
+        );
     }
     // A quarterly access review once in the period is enough for a month-long period.
-    e.add("acme", 12, 100, "dev.spanforge.access.reviewed", r#"{"asset_class":"models"}"#, Some("lead"));
+    e.add(
+        "acme",
+        12,
+        100,
+        "dev.spanforge.access.reviewed",
+        r#"{"asset_class":"models"}"#,
+        Some("lead"),
+    );
     // A monthly evaluation done 40 days before the period does not cover it.
-    e.add("acme", -40, 100, "llm.eval.score.recorded", r#"{"metric":"acc","model_version":"1","score":0.9,"threshold":0.8}"#, None);
+    e.add(
+        "acme",
+        -40,
+        100,
+        "llm.eval.score.recorded",
+        r#"{"metric":"acc","model_version":"1","score":0.9,"threshold":0.8}"#,
+        None,
+    );
     let (_d, mut ledger, keys) = ledger(e.out);
     let acme = run(&mut ledger, &keys, &request().with_org("acme"));
     assert!(acme.control("SF-ISO-01").unwrap().coverage.is_ok());
-    assert_eq!(acme.control("SF-ISO-01").unwrap().conclusion, Conclusion::Effective);
-    assert_eq!(acme.control("SF-ACC-01").unwrap().conclusion, Conclusion::Effective);
-    assert_eq!(acme.control("SF-EVL-01").unwrap().conclusion, Conclusion::Stale);
+    assert_eq!(
+        acme.control("SF-ISO-01").unwrap().conclusion,
+        Conclusion::Effective
+    );
+    assert_eq!(
+        acme.control("SF-ACC-01").unwrap().conclusion,
+        Conclusion::Effective
+    );
+    assert_eq!(
+        acme.control("SF-EVL-01").unwrap().conclusion,
+        Conclusion::Stale
+    );
     let globex = run(&mut ledger, &keys, &request().with_org("globex"));
     let iso = globex.control("SF-ISO-01").unwrap();
-    assert!(matches!(iso.coverage, CoverageResult::Gaps { .. }), "{:?}", iso.coverage);
+    assert!(
+        matches!(iso.coverage, CoverageResult::Gaps { .. }),
+        "{:?}",
+        iso.coverage
+    );
     assert_eq!(iso.conclusion, Conclusion::InsufficientEvidence);
     // The tenant filter: globex's assessment saw only globex's events.
     assert_eq!(iso.population, 3);
@@ -206,7 +333,14 @@ fn values_of_any_json_type_are_read_without_panicking() {
     {
         e.add("odd", 1, i as i64, "dev.spanforge.alert.raised", p, None);
     }
-    e.add("odd", 1, 100, "dev.spanforge.alert.acknowledged", r#"{"alert_id":12}"#, None);
+    e.add(
+        "odd",
+        1,
+        100,
+        "dev.spanforge.alert.acknowledged",
+        r#"{"alert_id":12}"#,
+        None,
+    );
     let (_d, mut ledger, keys) = ledger(e.out);
     let a = run(&mut ledger, &keys, &request());
     let mon = a.control("SF-MON-02").unwrap();

@@ -13,10 +13,21 @@ fn workload() -> Workload {
 }
 
 fn own_keys(ledger: &SqliteLedger) -> StaticKeys {
-    let key = |id: &str, secret: &str| HmacKey::new(KeyId::new(id).unwrap(), HmacSecret::new_native(secret).unwrap());
+    let key = |id: &str, secret: &str| {
+        HmacKey::new(
+            KeyId::new(id).unwrap(),
+            HmacSecret::new_native(secret).unwrap(),
+        )
+    };
     StaticKeys::new()
-        .with_tenant_key(TenantId::org("acme").unwrap(), key("acme-1", "acme-only-secret-0123456789abcdef!"))
-        .with_tenant_key(TenantId::org("globex").unwrap(), key("globex-1", "globex-only-secret-0123456789abcd!"))
+        .with_tenant_key(
+            TenantId::org("acme").unwrap(),
+            key("acme-1", "acme-only-secret-0123456789abcdef!"),
+        )
+        .with_tenant_key(
+            TenantId::org("globex").unwrap(),
+            key("globex-1", "globex-only-secret-0123456789abcd!"),
+        )
         .with_checkpoint_signer(NoteSigner::from_seed(&ledger.log_key_name(), &[1; 32]).unwrap())
 }
 
@@ -43,8 +54,9 @@ fn tenants_with_their_own_keys_are_isolated() {
 fn a_shared_key_is_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = SqliteLedger::open(dir.path().join("l.db")).unwrap();
-    let keys = StaticKeys::new()
-        .with_default_key(HmacKey::derived(HmacSecret::new_native("one-key-for-everyone-0123456789abc").unwrap()));
+    let keys = StaticKeys::new().with_default_key(HmacKey::derived(
+        HmacSecret::new_native("one-key-for-everyone-0123456789abc").unwrap(),
+    ));
     workload().append_to(&mut ledger, &keys).unwrap();
     let report = verify_isolation(&ledger, &keys).unwrap();
     assert!(report.ok, "{:?}", report.failures);
@@ -63,9 +75,22 @@ fn an_event_moved_into_another_tenants_chain_is_caught() {
     {
         // Overwrite one of acme's stored events with one of globex's (envelope and leaf).
         let db = rusqlite::Connection::open(&path).unwrap();
-        db.execute_batch("DROP TRIGGER events_append_only_update;").unwrap();
-        let acme: i64 = db.query_row("SELECT tenant FROM tenants WHERE org_id = 'acme'", [], |r| r.get(0)).unwrap();
-        let globex: i64 = db.query_row("SELECT tenant FROM tenants WHERE org_id = 'globex'", [], |r| r.get(0)).unwrap();
+        db.execute_batch("DROP TRIGGER events_append_only_update;")
+            .unwrap();
+        let acme: i64 = db
+            .query_row(
+                "SELECT tenant FROM tenants WHERE org_id = 'acme'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let globex: i64 = db
+            .query_row(
+                "SELECT tenant FROM tenants WHERE org_id = 'globex'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         let (envelope, leaf): (Vec<u8>, Vec<u8>) = db
             .query_row(
                 "SELECT envelope, leaf_hash FROM events WHERE tenant = ?1 AND event_type = 'audit.chain_verified' LIMIT 1",
@@ -84,7 +109,11 @@ fn an_event_moved_into_another_tenants_chain_is_caught() {
     let ledger = SqliteLedger::open(&path).unwrap();
     let report = verify_isolation(&ledger, &keys).unwrap();
     assert!(!report.ok);
-    let acme = report.tenants.iter().find(|t| t.tenant == "org/acme").unwrap();
+    let acme = report
+        .tenants
+        .iter()
+        .find(|t| t.tenant == "org/acme")
+        .unwrap();
     assert!(!acme.chain_verified, "own-chain check");
     assert_eq!(acme.foreign_events, 1, "own-events check");
     assert_eq!(acme.query_leaks, 1, "query check");
@@ -93,6 +122,10 @@ fn an_event_moved_into_another_tenants_chain_is_caught() {
     assert!(text.contains("belongs to org/globex"), "{text}");
     assert!(text.contains("evidence query returned"), "{text}");
     // Globex itself is untouched.
-    let globex = report.tenants.iter().find(|t| t.tenant == "org/globex").unwrap();
+    let globex = report
+        .tenants
+        .iter()
+        .find(|t| t.tenant == "org/globex")
+        .unwrap();
     assert!(globex.chain_verified && globex.foreign_events == 0 && globex.query_leaks == 0);
 }

@@ -12,7 +12,8 @@ use crate::support::*;
 
 fn trestle() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let venv = std::env::var_os("SPANFORGE_VENV").map_or_else(|| root.join("target/venv"), PathBuf::from);
+    let venv =
+        std::env::var_os("SPANFORGE_VENV").map_or_else(|| root.join("target/venv"), PathBuf::from);
     let bin = venv.join("bin/trestle");
     assert!(
         bin.is_file(),
@@ -24,10 +25,18 @@ fn trestle() -> PathBuf {
 }
 
 fn run(trestle: &Path, dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(trestle).args(args).current_dir(dir).output().unwrap();
+    let out = Command::new(trestle)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -55,7 +64,8 @@ fn assessment_results_pass_trestle_validation() {
     for path in &written {
         let shown = path.display().to_string();
         assert!(
-            out.lines().any(|l| l.starts_with("VALID") && l.contains(&shown)),
+            out.lines()
+                .any(|l| l.starts_with("VALID") && l.contains(&shown)),
             "trestle did not report {shown} as valid:\n{out}"
         );
     }

@@ -80,7 +80,10 @@ fn every_framework_generates_and_verifies() {
             spanforge_catalog::catalog(fw).content_hash().to_string()
         );
         assert_eq!(package["period"]["from"], START);
-        assert_eq!(package["ledger"]["checkpoints"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            package["ledger"]["checkpoints"].as_array().unwrap().len(),
+            2
+        );
         assert_eq!(package["tool"]["version"], "test");
         // Every control directory has the five files.
         for c in &assessment.controls {
@@ -91,7 +94,11 @@ fn every_framework_generates_and_verifies() {
                 "exceptions.jsonl",
                 "conclusion.json",
             ] {
-                assert!(dir.join("controls").join(&c.id).join(name).is_file(), "{fw} {} {name}", c.id);
+                assert!(
+                    dir.join("controls").join(&c.id).join(name).is_file(),
+                    "{fw} {} {name}",
+                    c.id
+                );
             }
         }
     }
@@ -104,7 +111,11 @@ fn the_unapproved_deployment_is_an_exception_and_a_gap() {
     let a = &a;
     let chg = a.control("SF-CHG-01").unwrap();
     assert_eq!(chg.deviating_items, 1, "{:?}", chg.deviations);
-    let cited = chg.deviations.iter().find(|d| d.attribute.as_deref() == Some("A1")).unwrap();
+    let cited = chg
+        .deviations
+        .iter()
+        .find(|d| d.attribute.as_deref() == Some("A1"))
+        .unwrap();
     let event = cited.event.as_ref().unwrap();
     assert_eq!(event.tenant, "org/acme");
     assert!(cited.reason.contains("claims-llm@3.1"), "{}", cited.reason);
@@ -125,7 +136,10 @@ fn the_unapproved_deployment_is_an_exception_and_a_gap() {
     assert!(cc81.remediation.iter().any(|r| r.contains("SF-CHG-01")));
     // The report answers question 2 with the last three deployments, the exception flagged.
     let html = fs::read_to_string(dir.join("report/index.html")).unwrap();
-    assert!(html.contains("change-management records for the last three model deployments") || html.contains("id=\"q2\""));
+    assert!(
+        html.contains("change-management records for the last three model deployments")
+            || html.contains("id=\"q2\"")
+    );
     assert!(html.contains(&event.event_id));
 }
 
@@ -165,7 +179,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
     copy_dir(&standard, &dir);
     let verifier = f.verifier();
     drop(f);
-    assert!(verify_package(&dir, &[verifier.clone()]).unwrap().ok);
+    assert!(verify_package(&dir, std::slice::from_ref(&verifier)).unwrap().ok);
     let files: Vec<String> = files_under(&dir);
 
     // The manifest and its signature, one at a time, at several positions.
@@ -173,7 +187,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
         let len = fs::metadata(dir.join(rel)).unwrap().len() as usize;
         for at in [0, len / 3, len / 2, len - 2] {
             let original = flip(&dir.join(rel), at);
-            let report = verify_package(&dir, &[verifier.clone()]).unwrap();
+            let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
             assert!(!report.ok, "{rel} byte {at} changed, still verifies");
             assert!(
                 report.problems.iter().any(|p| p.file == rel),
@@ -185,7 +199,10 @@ fn any_changed_byte_fails_verification_naming_the_file() {
     }
     // Every other (non-empty) file changed at once: each is named.
     let mut originals = Vec::new();
-    for rel in files.iter().filter(|r| *r != "manifest.json" && *r != "manifest.sig") {
+    for rel in files
+        .iter()
+        .filter(|r| *r != "manifest.json" && *r != "manifest.sig")
+    {
         let path = dir.join(rel);
         if fs::metadata(&path).unwrap().len() == 0 {
             continue;
@@ -193,7 +210,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
         let len = fs::metadata(&path).unwrap().len() as usize;
         originals.push((rel.clone(), flip(&path, len / 2)));
     }
-    let report = verify_package(&dir, &[verifier.clone()]).unwrap();
+    let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
     assert!(!report.ok);
     for (rel, _) in &originals {
         assert!(
@@ -204,7 +221,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
     for (rel, original) in &originals {
         fs::write(dir.join(rel), original).unwrap();
     }
-    assert!(verify_package(&dir, &[verifier.clone()]).unwrap().ok);
+    assert!(verify_package(&dir, std::slice::from_ref(&verifier)).unwrap().ok);
     // And one at a time for a spread of files, including empty listings grown by a byte.
     for rel in files.iter().step_by(17) {
         let path = dir.join(rel);
@@ -216,20 +233,34 @@ fn any_changed_byte_fails_verification_naming_the_file() {
             changed[0] ^= 0x20;
         }
         fs::write(&path, &changed).unwrap();
-        let report = verify_package(&dir, &[verifier.clone()]).unwrap();
-        assert!(report.problems.iter().any(|p| &p.file == rel), "{rel}: {:?}", report.problems);
+        let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
+        assert!(
+            report.problems.iter().any(|p| &p.file == rel),
+            "{rel}: {:?}",
+            report.problems
+        );
         fs::write(&path, original).unwrap();
     }
     // Added and removed files are caught too.
     fs::write(dir.join("controls/extra.txt"), b"x").unwrap();
-    let report = verify_package(&dir, &[verifier.clone()]).unwrap();
-    assert!(report.problems.iter().any(|p| p.file == "controls/extra.txt"));
+    let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.file == "controls/extra.txt")
+    );
     fs::remove_file(dir.join("controls/extra.txt")).unwrap();
     let removed = dir.join("gaps/gap-report.json");
     let original = fs::read(&removed).unwrap();
     fs::remove_file(&removed).unwrap();
-    let report = verify_package(&dir, &[verifier.clone()]).unwrap();
-    assert!(report.problems.iter().any(|p| p.file == "gaps/gap-report.json"));
+    let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.file == "gaps/gap-report.json")
+    );
     fs::write(&removed, original).unwrap();
     // Another key cannot vouch for the package.
     let other = spanforge_chain::note::NoteSigner::from_seed("someone/else", &[9; 32]).unwrap();
@@ -247,7 +278,8 @@ fn a_tampered_ledger_stops_generation() {
     let path = f.dir.path().join("ledger.db");
     {
         let db = rusqlite::Connection::open(&path).unwrap();
-        db.execute_batch("DROP TRIGGER events_append_only_update;").unwrap();
+        db.execute_batch("DROP TRIGGER events_append_only_update;")
+            .unwrap();
         // Change one byte of one stored envelope (an actor id), leaving everything else alone.
         let (id, envelope): (i64, Vec<u8>) = db
             .query_row(
@@ -256,9 +288,14 @@ fn a_tampered_ledger_stops_generation() {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        let text = String::from_utf8(envelope).unwrap().replacen("release-bot", "release-bou", 1);
-        db.execute("UPDATE events SET envelope = ?1 WHERE id = ?2", rusqlite::params![text.into_bytes(), id])
-            .unwrap();
+        let text = String::from_utf8(envelope)
+            .unwrap()
+            .replacen("release-bot", "release-bou", 1);
+        db.execute(
+            "UPDATE events SET envelope = ?1 WHERE id = ?2",
+            rusqlite::params![text.into_bytes(), id],
+        )
+        .unwrap();
     }
     let period = spanforge_mapping::period::Period::new(w.start, w.last_day()).unwrap();
     let req = AssessmentRequest::new(FrameworkId::Soc2, period, now());
@@ -284,7 +321,12 @@ fn an_open_period_and_a_used_directory_are_refused() {
     let mut req = AssessmentRequest::new(FrameworkId::Soc2, period(), now());
     req.now_micros = period().end_micros();
     let out = f.out("open");
-    let Fixture { ledger, keys, signer, .. } = &mut *f;
+    let Fixture {
+        ledger,
+        keys,
+        signer,
+        ..
+    } = &mut *f;
     assert!(matches!(
         generate_package(ledger, keys, &rules(), &req, &out, signer, "t"),
         Err(Error::PeriodOpen { .. })
@@ -302,7 +344,8 @@ fn an_open_period_and_a_used_directory_are_refused() {
 #[test]
 fn sampling_is_seeded_from_the_population_and_re_derivable() {
     let mut f = shared();
-    let req = AssessmentRequest::new(FrameworkId::Soc2, period(), now()).with_sampling(SampleTable::default());
+    let req = AssessmentRequest::new(FrameworkId::Soc2, period(), now())
+        .with_sampling(SampleTable::default());
     let a = generate(&mut f, &req, "sample");
     let mut sampled_controls = 0;
     for c in &a.assessment.controls {
@@ -312,11 +355,14 @@ fn sampling_is_seeded_from_the_population_and_re_derivable() {
         }
         sampled_controls += 1;
         // An auditor re-derives the sample from the shipped population alone.
-        let population = fs::read(a.dir.join("controls").join(&c.id).join("population.jsonl")).unwrap();
+        let population =
+            fs::read(a.dir.join("controls").join(&c.id).join("population.jsonl")).unwrap();
         let hash: [u8; 32] = Sha256::digest(&population).into();
         assert_eq!(hex::encode(hash), c.population_sha256);
         let lines = population.iter().filter(|b| **b == b'\n').count() as u64;
-        let frequency = spanforge_catalog::canonical_control(&c.id).unwrap().frequency;
+        let frequency = spanforge_catalog::canonical_control(&c.id)
+            .unwrap()
+            .frequency;
         let size = SampleTable::default().size(frequency, lines);
         let again = select(&c.id, &hash, lines, size);
         let indices: Vec<u64> = selection["indices"]
@@ -344,7 +390,8 @@ fn tenant_and_model_filters_scope_the_populations() {
     let s = generate(&mut f, &req, "globex-claims");
     assert_eq!(s.assessment.tenants.len(), 1);
     for c in &s.assessment.controls {
-        let text = fs::read_to_string(s.dir.join("controls").join(&c.id).join("population.jsonl")).unwrap();
+        let text = fs::read_to_string(s.dir.join("controls").join(&c.id).join("population.jsonl"))
+            .unwrap();
         for line in text.lines() {
             let v: Value = serde_json::from_str(line).unwrap();
             assert_eq!(v["tenant"], "org/globex", "{}: {line}", c.id);
@@ -354,14 +401,22 @@ fn tenant_and_model_filters_scope_the_populations() {
         }
     }
     // Globex approved every deployment: no change-management exception.
-    assert_eq!(s.assessment.control("SF-CHG-01").unwrap().conclusion, Conclusion::Effective);
+    assert_eq!(
+        s.assessment.control("SF-CHG-01").unwrap().conclusion,
+        Conclusion::Effective
+    );
     // Deployments of support-bot are not in a claims-llm package.
     assert!(s.assessment.control("SF-CHG-01").unwrap().population < 10);
     assert!(verify_package(&s.dir, &[f.verifier()]).unwrap().ok);
     // An unknown tenant is an error, not an empty package.
     let bad = AssessmentRequest::new(FrameworkId::Soc2, period(), now()).with_org("initech");
     let out = f.out("initech");
-    let Fixture { ledger, keys, signer, .. } = &mut *f;
+    let Fixture {
+        ledger,
+        keys,
+        signer,
+        ..
+    } = &mut *f;
     assert!(matches!(
         generate_package(ledger, keys, &rules(), &bad, &out, signer, "t"),
         Err(Error::UnknownTenant { .. })
@@ -376,7 +431,8 @@ fn prompt_text_is_left_out_unless_asked_for() {
     let mut with_text = base.clone();
     with_text.include_text = true;
     let with = generate(&mut f, &with_text, "with-text");
-    let pop = |dir: &Path| fs::read_to_string(dir.join("controls/SF-LOG-01/population.jsonl")).unwrap();
+    let pop =
+        |dir: &Path| fs::read_to_string(dir.join("controls/SF-LOG-01/population.jsonl")).unwrap();
     assert!(!pop(&without).contains("\"payload\""));
     assert!(!pop(&without).contains("token_usage"));
     assert!(pop(&with.dir).contains("\"payload\":{"));

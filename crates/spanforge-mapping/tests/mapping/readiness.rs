@@ -24,12 +24,19 @@ fn readiness_answers_the_checklists_and_questions() {
             .unwrap_or_else(|| panic!("{id} missing"))
     };
     assert_eq!(item("sec-ai-risk-assessment").status, Readiness::Evidenced);
-    assert_eq!(item("sec-quarterly-access-review").status, Readiness::Evidenced);
+    assert_eq!(
+        item("sec-quarterly-access-review").status,
+        Readiness::Evidenced
+    );
     // Change management is only partly evidenced: one deployment skipped approval.
     let q2 = &r.questions[1];
     assert_eq!(q2.id, "2");
     assert_eq!(q2.status, Readiness::Partial);
-    assert!(q2.next_steps.iter().any(|s| s.starts_with("SF-CHG-01")), "{:?}", q2.next_steps);
+    assert!(
+        q2.next_steps.iter().any(|s| s.starts_with("SF-CHG-01")),
+        "{:?}",
+        q2.next_steps
+    );
     assert!(!q2.evidence.is_empty());
     // Question 8 (tenant isolation) is evidenced by the weekly isolation checks.
     assert_eq!(r.questions[7].status, Readiness::Evidenced);

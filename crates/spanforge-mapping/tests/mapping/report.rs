@@ -23,7 +23,9 @@ fn chromium() -> PathBuf {
             return PathBuf::from(candidate);
         }
     }
-    panic!("chromium is not installed: run `cargo xtask setup` (it installs the Debian packages of scripts/apt-packages.txt) or set SPANFORGE_CHROMIUM");
+    panic!(
+        "chromium is not installed: run `cargo xtask setup` (it installs the Debian packages of scripts/apt-packages.txt) or set SPANFORGE_CHROMIUM"
+    );
 }
 
 /// Runs headless Chromium on a local file with network access cut off.
@@ -49,7 +51,11 @@ fn browse(page: &Path, extra: &[&str]) -> (String, String) {
         .arg(&url)
         .output()
         .expect("run chromium");
-    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -79,10 +85,16 @@ fn the_report_renders_in_a_browser_and_its_links_resolve() {
     let html = std::fs::read_to_string(&page).unwrap();
 
     // Self-contained: no scripts, no external assets, no remote links.
-    assert!(!html.contains("<script"), "the report must not need scripts");
+    assert!(
+        !html.contains("<script"),
+        "the report must not need scripts"
+    );
     for attr in ["src", "href"] {
         for v in attribute_values(&html, attr) {
-            assert!(!v.contains("://") && !v.starts_with("//"), "external {attr}: {v}");
+            assert!(
+                !v.contains("://") && !v.starts_with("//"),
+                "external {attr}: {v}"
+            );
         }
     }
     assert!(!html.contains("<link"), "no external stylesheet");
@@ -108,12 +120,27 @@ fn the_report_renders_in_a_browser_and_its_links_resolve() {
     for q in 1..=8 {
         assert!(ids.contains(&format!("q{q}")), "question {q} missing");
     }
-    assert!(links.iter().any(|l| l.starts_with("../integrity/proofs/") && l.ends_with(".tlog-proof")));
-    assert!(links.iter().any(|l| l == "../controls/SF-CHG-01/exceptions.jsonl"));
+    assert!(
+        links
+            .iter()
+            .any(|l| l.starts_with("../integrity/proofs/") && l.ends_with(".tlog-proof"))
+    );
+    assert!(
+        links
+            .iter()
+            .any(|l| l == "../controls/SF-CHG-01/exceptions.jsonl")
+    );
 
     // Chromium renders it: the DOM after load holds every section and no error page.
     let (dom, _) = browse(&page, &["--dump-dom"]);
-    for section in ["id=\"integrity\"", "id=\"summary\"", "id=\"questions\"", "id=\"criteria\"", "id=\"gaps\"", "id=\"controls\""] {
+    for section in [
+        "id=\"integrity\"",
+        "id=\"summary\"",
+        "id=\"questions\"",
+        "id=\"criteria\"",
+        "id=\"gaps\"",
+        "id=\"controls\"",
+    ] {
         assert!(dom.contains(section), "rendered DOM lacks {section}");
     }
     assert!(dom.contains("The auditor's eight questions"));
@@ -129,7 +156,11 @@ fn the_report_renders_in_a_browser_and_its_links_resolve() {
 fn console_problems(page: &Path) -> Vec<String> {
     let (_, log) = browse(page, &["--enable-logging=stderr", "--v=0", "--dump-dom"]);
     log.lines()
-        .filter(|l| l.contains(":CONSOLE") || l.to_lowercase().contains("uncaught") || l.contains("net::ERR_"))
+        .filter(|l| {
+            l.contains(":CONSOLE")
+                || l.to_lowercase().contains("uncaught")
+                || l.contains("net::ERR_")
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -139,7 +170,14 @@ fn the_browser_harness_catches_script_errors() {
     // Guards the harness: a page with a script error must be reported.
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("bad.html");
-    std::fs::write(&page, "<!DOCTYPE html><html><body><script>missingFunction();</script></body></html>").unwrap();
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><body><script>missingFunction();</script></body></html>",
+    )
+    .unwrap();
     let problems = console_problems(&page);
-    assert!(problems.iter().any(|l| l.contains("missingFunction")), "{problems:?}");
+    assert!(
+        problems.iter().any(|l| l.contains("missingFunction")),
+        "{problems:?}"
+    );
 }

@@ -57,7 +57,10 @@ pub fn fixture(workload: &Workload) -> Fixture {
         ))
         .with_checkpoint_signer(NoteSigner::from_seed(&ledger.log_key_name(), &[42; 32]).unwrap());
     let events = workload.append_to(&mut ledger, &keys).unwrap();
-    assert!(events > 10_000 || workload.days < 90, "the standard workload is realistic in size");
+    assert!(
+        events > 10_000 || workload.days < 90,
+        "the standard workload is realistic in size"
+    );
     Fixture {
         dir,
         ledger,
@@ -107,7 +110,12 @@ pub fn files_under(root: &Path) -> Vec<String> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.push(path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }
@@ -123,7 +131,16 @@ pub fn standard_package(f: &mut Fixture, framework: FrameworkId) -> (PathBuf, As
     }
     let out = f.out(&format!("standard-{framework}"));
     let req = AssessmentRequest::new(framework, period(), now());
-    let summary = generate_package(&mut f.ledger, &f.keys, &rules(), &req, &out, &f.signer, "test").unwrap();
+    let summary = generate_package(
+        &mut f.ledger,
+        &f.keys,
+        &rules(),
+        &req,
+        &out,
+        &f.signer,
+        "test",
+    )
+    .unwrap();
     let entry = (summary.dir, summary.assessment);
     f.packages.insert(framework, entry.clone());
     entry
