@@ -180,6 +180,7 @@ pub(crate) struct PeriodFindings {
 pub(crate) struct ControlAcc<'r> {
     pub rules: &'r ControlRules,
     pub population: u64,
+    pub population_bytes: u64,
     hasher: Sha256,
     pub deviating: BitVec,
     pub deviating_items: u64,
@@ -293,6 +294,7 @@ impl<'r> ControlAcc<'r> {
         let mut acc = Self {
             rules,
             population: 0,
+            population_bytes: 0,
             hasher: Sha256::new(),
             deviating: BitVec::default(),
             deviating_items: 0,
@@ -461,10 +463,10 @@ impl<'r> ControlAcc<'r> {
         let Some(attribute) = self.rules.item_tests.get(test).map(|t| t.attribute) else {
             return Ok(());
         };
-        if self.deferred_failed.insert((item.index, attribute)) {
-            if let Some(f) = self.attr_failed.get_mut(attribute) {
-                *f += 1;
-            }
+        if self.deferred_failed.insert((item.index, attribute))
+            && let Some(f) = self.attr_failed.get_mut(attribute)
+        {
+            *f += 1;
         }
         if self.deviating.set(item.index) {
             self.deviating_items += 1;
@@ -754,6 +756,7 @@ impl<'r> ControlAcc<'r> {
         let line = self.population_line(ctx);
         self.hasher.update(line.as_bytes());
         self.hasher.update(b"\n");
+        self.population_bytes += line.len() as u64 + 1;
         sink.population_line(self.rules.id(), &line)?;
         let event = ctx.event;
         let event_type = event.event_type().as_str();
@@ -771,14 +774,15 @@ impl<'r> ControlAcc<'r> {
             cited: cite(ctx),
             ts: ctx.ts,
         };
-        if self.recent.len() == RECENT_ITEMS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(item.cited.clone());
-
         let rules = self.rules;
         let attrs = rules.attributes.len();
-        let mut tested = vec![false; attrs];
+        // Attributes as bits (the rule compiler refuses controls with more than 64).
+        let bit = |a: usize| {
+            1_u64
+                .checked_shl(u32::try_from(a).unwrap_or(u32::MAX))
+                .unwrap_or(0)
+        };
+        let mut tested = 0_u64;
         let mut failures: Vec<(usize, String)> = Vec::new();
         let mut deferred: Vec<(usize, Pending)> = Vec::new();
         for (ti, test) in rules.item_tests.iter().enumerate() {
@@ -943,23 +947,16 @@ impl<'r> ControlAcc<'r> {
                     }
                 }
             }
-            if let Some(t) = tested.get_mut(attribute) {
-                *t = true;
-            }
+            tested |= bit(attribute);
         }
-        let mut failed_attr = vec![false; attrs];
-        for (attribute, _) in &failures {
-            if let Some(f) = failed_attr.get_mut(*attribute) {
-                *f = true;
-            }
-        }
+        let failed_attr = failures.iter().fold(0_u64, |m, (a, _)| m | bit(*a));
         for a in 0..attrs {
-            if tested.get(a).copied().unwrap_or(false)
+            if tested & bit(a) != 0
                 && let Some(t) = self.attr_tested.get_mut(a)
             {
                 *t += 1;
             }
-            if failed_attr.get(a).copied().unwrap_or(false)
+            if failed_attr & bit(a) != 0
                 && let Some(f) = self.attr_failed.get_mut(a)
             {
                 *f += 1;
@@ -972,18 +969,18 @@ impl<'r> ControlAcc<'r> {
             self.record_item_deviation(&item, attribute, reason, sink)?;
         }
         for (ti, pending) in deferred {
-            if failed_attr
-                .get(rules.item_tests.get(ti).map_or(usize::MAX, |t| t.attribute))
-                .copied()
-                .unwrap_or(false)
+            if let Some(t) = rules.item_tests.get(ti)
+                && failed_attr & bit(t.attribute) != 0
             {
                 // Already failed this attribute; the deferred outcome cannot change it.
-                if let Some(t) = rules.item_tests.get(ti) {
-                    self.deferred_failed.insert((index, t.attribute));
-                }
+                self.deferred_failed.insert((index, t.attribute));
             }
             self.defer(ti, pending);
         }
+        if self.recent.len() == RECENT_ITEMS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(item.cited);
         self.period_item_tests(ctx, sink)
     }
 

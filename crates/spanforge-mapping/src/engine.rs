@@ -235,6 +235,8 @@ pub struct ControlResult {
     pub population: u64,
     /// SHA-256 (hex) of `population.jsonl`.
     pub population_sha256: String,
+    /// Size of `population.jsonl` in bytes.
+    pub population_bytes: u64,
     /// Items per event type.
     pub population_by_type: BTreeMap<String, u64>,
     /// Timestamp of the first item.
@@ -895,6 +897,7 @@ impl<'r> Evaluator<'r> {
                 population_role: rules.population_role.map(|r| r.to_string()),
                 population: acc.population,
                 population_sha256: hex::encode(hash),
+                population_bytes: acc.population_bytes,
                 population_by_type: acc.by_type.clone(),
                 first_item: acc
                     .first_ts

@@ -61,7 +61,7 @@ pub enum Error {
         context: String,
         /// The ledger's error.
         #[source]
-        source: spanforge_store::Error,
+        source: Box<spanforge_store::Error>,
     },
 
     /// The catalog reported an error.
@@ -85,7 +85,7 @@ pub enum Error {
         context: String,
         /// The chain crate's error.
         #[source]
-        source: spanforge_chain::Error,
+        source: Box<spanforge_chain::Error>,
     },
 
     /// The engine's attribute-test data is inconsistent with the catalog.
@@ -150,14 +150,14 @@ impl Error {
     pub(crate) fn store(context: impl Into<String>, source: spanforge_store::Error) -> Self {
         Error::Store {
             context: context.into(),
-            source,
+            source: Box::new(source),
         }
     }
 
     pub(crate) fn chain(context: impl Into<String>, source: spanforge_chain::Error) -> Self {
         Error::Chain {
             context: context.into(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -104,6 +104,12 @@ fn write_pretty(value: &Value, level: usize, out: &mut String) {
 /// Writes a JSON string literal.
 pub fn write_string(text: &str, out: &mut String) {
     out.push('"');
+    // Most strings (ids, types, timestamps) need no escape: copy them whole.
+    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(text);
+        out.push('"');
+        return;
+    }
     for c in text.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -310,10 +310,8 @@ impl ControlRules {
         let mut out: Vec<String> = Vec::new();
         let mut add = |p: &FieldPath| {
             let text = p.to_string();
-            if text.starts_with("payload.") || text.starts_with("tags.") {
-                if !out.contains(&text) {
-                    out.push(text);
-                }
+            if (text.starts_with("payload.") || text.starts_with("tags.")) && !out.contains(&text) {
+                out.push(text);
             }
         };
         for m in &self.population {
@@ -900,6 +898,12 @@ fn compile_control(
                 });
             }
         }
+    }
+    if attributes.len() > 64 {
+        return Err(rules_error(
+            id,
+            "a control may have at most 64 test attributes",
+        ));
     }
     if population_role.is_none() && !item_tests.is_empty() {
         return Err(rules_error(

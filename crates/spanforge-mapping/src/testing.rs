@@ -307,7 +307,7 @@ impl Workload {
                     "input",
                     if blocked { 0.93 } else { 0.04 },
                 ),
-                with_trace(trace_id.clone()),
+                with_trace(trace_id),
             )?;
             if blocked {
                 continue;
@@ -323,7 +323,7 @@ impl Workload {
                         ("field_names", Value::Array(vec![s("prompt")])),
                         ("sensitivity_level", s("PII")),
                     ]),
-                    with_trace(trace_id.clone()),
+                    with_trace(trace_id),
                 )?;
                 b.push(
                     second + 1,
@@ -334,7 +334,7 @@ impl Workload {
                         ("redacted_count", int(1)),
                         ("redacted_field_names", Value::Array(vec![s("prompt")])),
                     ]),
-                    with_trace(trace_id.clone()),
+                    with_trace(trace_id),
                 )?;
             }
             let mut payload = vec![
@@ -392,7 +392,7 @@ impl Workload {
                 context: "building workload tags".to_owned(),
                 source,
             })?;
-            let tid = trace_id.clone();
+            let tid = trace_id;
             b.push(
                 second + 2 + i64::try_from(duration_ms / 1000).unwrap_or(0),
                 if failed {

@@ -1,6 +1,9 @@
 //! `spanforge compliance`, `model`, `tenant` and `readiness` against a ledger holding a
 //! generated workload.
 
+// Fixture helpers unwrap: a failure there is a test failure with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -193,12 +193,12 @@ pub(crate) fn report(
         .pointer("/signer/vkey")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let _ = write!(
+    let _ = writeln!(
         h,
         "</table><p>Files: {} · {} · {} · {} · {}</p>\
          <p class=\"note\">Every file is listed with its SHA-256 in {}, which {} signs (Ed25519, C2SP signed note). \
          Verify with <code>spanforge compliance verify-package &lt;dir&gt; --pubkey &lt;file&gt;</code>, where the file holds the signer's public key <code>{}</code>. \
-         Verification shows that nothing changed and that each cited event is in the signed tree; it does not show that capture was complete or that timestamps are true.</p></section>\n",
+         Verification shows that nothing changed and that each cited event is in the signed tree; it does not show that capture was complete or that timestamps are true.</p></section>",
         file_link("integrity/ledger-verification.json", "ledger verification"),
         file_link("integrity/checkpoints.txt", "signed checkpoints"),
         file_link("integrity/proofs/index.json", "inclusion proofs"),

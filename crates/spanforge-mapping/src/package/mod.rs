@@ -358,11 +358,31 @@ fn build<B: Backend>(
     // The manifest lists every file with its hash; the signed note pins the manifest.
     let mut files = Vec::new();
     let mut total = 0_u64;
+    // Population listings were hashed while they were written; reuse those hashes when the
+    // size on disk agrees, instead of reading hundreds of megabytes again.
+    let known: HashMap<String, (&str, u64)> = assessment
+        .controls
+        .iter()
+        .map(|c| {
+            (
+                format!("controls/{}/population.jsonl", c.id),
+                (c.population_sha256.as_str(), c.population_bytes),
+            )
+        })
+        .collect();
     for rel in list_files(out)? {
         if rel == "manifest.json" || rel == "manifest.sig" {
             continue;
         }
-        let (hash, size) = hash_file(&out.join(&rel))?;
+        let path = out.join(&rel);
+        let (hash, size) = match known.get(&rel) {
+            Some((hash, bytes))
+                if fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len() == *bytes =>
+            {
+                ((*hash).to_owned(), *bytes)
+            }
+            _ => hash_file(&path)?,
+        };
         total += size;
         files.push(json!({"path": rel, "sha256": hash, "bytes": size}));
     }

@@ -179,7 +179,11 @@ fn any_changed_byte_fails_verification_naming_the_file() {
     copy_dir(&standard, &dir);
     let verifier = f.verifier();
     drop(f);
-    assert!(verify_package(&dir, &[verifier.clone()]).unwrap().ok);
+    assert!(
+        verify_package(&dir, std::slice::from_ref(&verifier))
+            .unwrap()
+            .ok
+    );
     let files: Vec<String> = files_under(&dir);
 
     // The manifest and its signature, one at a time, at several positions.
@@ -187,7 +191,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
         let len = fs::metadata(dir.join(rel)).unwrap().len() as usize;
         for at in [0, len / 3, len / 2, len - 2] {
             let original = flip(&dir.join(rel), at);
-            let report = verify_package(&dir, &[verifier.clone()]).unwrap();
+            let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
             assert!(!report.ok, "{rel} byte {at} changed, still verifies");
             assert!(
                 report.problems.iter().any(|p| p.file == rel),
@@ -210,7 +214,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
         let len = fs::metadata(&path).unwrap().len() as usize;
         originals.push((rel.clone(), flip(&path, len / 2)));
     }
-    let report = verify_package(&dir, &[verifier.clone()]).unwrap();
+    let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
     assert!(!report.ok);
     for (rel, _) in &originals {
         assert!(
@@ -221,7 +225,11 @@ fn any_changed_byte_fails_verification_naming_the_file() {
     for (rel, original) in &originals {
         fs::write(dir.join(rel), original).unwrap();
     }
-    assert!(verify_package(&dir, &[verifier.clone()]).unwrap().ok);
+    assert!(
+        verify_package(&dir, std::slice::from_ref(&verifier))
+            .unwrap()
+            .ok
+    );
     // And one at a time for a spread of files, including empty listings grown by a byte.
     for rel in files.iter().step_by(17) {
         let path = dir.join(rel);
@@ -233,7 +241,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
             changed[0] ^= 0x20;
         }
         fs::write(&path, &changed).unwrap();
-        let report = verify_package(&dir, &[verifier.clone()]).unwrap();
+        let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
         assert!(
             report.problems.iter().any(|p| &p.file == rel),
             "{rel}: {:?}",
@@ -243,7 +251,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
     }
     // Added and removed files are caught too.
     fs::write(dir.join("controls/extra.txt"), b"x").unwrap();
-    let report = verify_package(&dir, &[verifier.clone()]).unwrap();
+    let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
     assert!(
         report
             .problems
@@ -254,7 +262,7 @@ fn any_changed_byte_fails_verification_naming_the_file() {
     let removed = dir.join("gaps/gap-report.json");
     let original = fs::read(&removed).unwrap();
     fs::remove_file(&removed).unwrap();
-    let report = verify_package(&dir, &[verifier.clone()]).unwrap();
+    let report = verify_package(&dir, std::slice::from_ref(&verifier)).unwrap();
     assert!(
         report
             .problems
