@@ -162,6 +162,8 @@ fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
         keys: KeyArgs {
             keyring: a.keyring.clone(),
         },
+        // Verification needs no plaintext, so no KMS.
+        kms: crate::kms::KmsArgs::default(),
     };
     let keys = ledger_args.keys.provider()?;
     let ledger = ledger_args.open(false)?;
@@ -187,6 +189,18 @@ fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
             for t in &report.tenants {
                 let state = if t.valid { "intact" } else { "FAILED" };
                 writeln!(out, "{}: {} events, {state}", t.tenant, t.events)?;
+                if t.encrypted_count > 0 {
+                    writeln!(
+                        out,
+                        "  {} encrypted, {} erased (crypto-shredded, not tampered), {} erasure records",
+                        t.encrypted_count,
+                        t.erased_count,
+                        t.erasure_events.len()
+                    )?;
+                    if !t.erased.is_empty() {
+                        writeln!(out, "  erased: {}", t.erased.join(" "))?;
+                    }
+                }
                 if !t.valid {
                     writeln!(out, "  {}", serde_json::to_string(t)?)?;
                 }

@@ -24,6 +24,8 @@ pub(crate) struct LedgerArgs {
     pub(crate) db: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) keys: KeyArgs,
+    #[command(flatten)]
+    pub(crate) kms: crate::kms::KmsArgs,
 }
 
 /// Options shared by every command that needs keys.
@@ -45,14 +47,24 @@ impl LedgerArgs {
     }
 
     /// Opens the ledger, creating it when `create` is set; otherwise a missing file is an error.
+    /// When a KMS is configured, the ledger can decrypt (and encrypt) payloads with it.
     pub(crate) fn open(&self, create: bool) -> Result<SqliteLedger> {
+        self.open_with_kms(create, false)
+    }
+
+    /// Like [`LedgerArgs::open`]; `create_kms` creates the local KMS keyring when none exists.
+    pub(crate) fn open_with_kms(&self, create: bool, create_kms: bool) -> Result<SqliteLedger> {
         let path = self.db_path();
         let ledger = if create {
             SqliteLedger::open(&path)
         } else {
             SqliteLedger::open_existing(&path)
         };
-        ledger.with_context(|| format!("{}: cannot open the ledger", path.display()))
+        let ledger = ledger.with_context(|| format!("{}: cannot open the ledger", path.display()))?;
+        Ok(match self.kms.service(create_kms)? {
+            Some(service) => ledger.with_data_keys(service),
+            None => ledger,
+        })
     }
 }
 

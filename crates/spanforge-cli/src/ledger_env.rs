@@ -31,6 +31,8 @@ pub(crate) struct LedgerArgs {
     /// (default: the key in $SPANFORGE_CHECKPOINT_KEY).
     #[arg(long, value_name = "FILE")]
     checkpoint_key: Option<PathBuf>,
+    #[command(flatten)]
+    kms: crate::kms::KmsArgs,
 }
 
 impl LedgerArgs {
@@ -51,15 +53,25 @@ impl LedgerArgs {
                 path.display()
             );
         }
-        SqliteLedger::open_existing(&path)
-            .with_context(|| format!("{}: cannot open the ledger", path.display()))
+        let ledger = SqliteLedger::open_existing(&path)
+            .with_context(|| format!("{}: cannot open the ledger", path.display()))?;
+        self.with_kms(ledger)
+    }
+
+    /// Lets the ledger decrypt payloads when a KMS is configured.
+    fn with_kms(&self, ledger: SqliteLedger) -> Result<SqliteLedger> {
+        Ok(match self.kms.service(false)? {
+            Some(service) => ledger.with_data_keys(service),
+            None => ledger,
+        })
     }
 
     /// Opens the ledger, creating it if needed.
     pub(crate) fn open_or_create(&self) -> Result<SqliteLedger> {
         let path = self.db_path();
-        SqliteLedger::open(&path)
-            .with_context(|| format!("{}: cannot open the ledger", path.display()))
+        let ledger = SqliteLedger::open(&path)
+            .with_context(|| format!("{}: cannot open the ledger", path.display()))?;
+        self.with_kms(ledger)
     }
 
     /// The checkpoint signing key, if one is configured.

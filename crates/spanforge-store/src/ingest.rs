@@ -18,6 +18,7 @@ use spanforge_chain::merkle::leaf_hash;
 use spanforge_event::{Checksum, Event, EventId, MAX_EVENT_BYTES};
 
 use crate::backend::{KeyRecord, NewRecord, Reader, TenantState, Writer};
+use crate::encryption::{PayloadSession, ScopeKey, encrypts};
 use crate::error::{Error, Location, Result};
 use crate::keys::{HmacKey, KeyProvider};
 use crate::sqlite::MAX_SEQ;
@@ -359,6 +360,8 @@ pub(crate) struct ChainCursor {
 pub(crate) struct Session {
     pub(crate) chains: Vec<ChainCursor>,
     index: HashMap<TenantId, usize>,
+    /// The data keys of this transaction, when the ledger encrypts payloads.
+    pub(crate) payload: Option<PayloadSession>,
 }
 
 /// Where one event goes: its chain, position and predecessor.
@@ -367,6 +370,8 @@ struct Plan {
     slot: usize,
     seq: u64,
     prev: Option<EventId>,
+    /// The data key that encrypts the payload, when the ledger encrypts payloads.
+    payload_key: Option<Arc<ScopeKey>>,
 }
 
 /// A chunk of events with their places in the chains, ready to seal.
@@ -526,7 +531,19 @@ impl Session {
             chain.state.head = Some(*event.event_id());
             chain.state.size = seq + 1;
             chain.dirty = true;
-            plans.push(Plan { slot, seq, prev });
+            let payload_key = match self.payload.as_mut() {
+                Some(payload) if encrypts(event) => {
+                    let state = &self.chains[slot].state;
+                    Some(payload.key_for(tx, state.key, &state.id, event)?)
+                }
+                _ => None,
+            };
+            plans.push(Plan {
+                slot,
+                seq,
+                prev,
+                payload_key,
+            });
         }
         let (locations, events) = events.into_iter().unzip();
         Ok(Planned {
@@ -558,6 +575,7 @@ impl Session {
                     &chain.state,
                     plan.seq,
                     plan.prev.as_ref(),
+                    plan.payload_key.as_deref(),
                 )
             })
             .collect();
@@ -652,13 +670,16 @@ pub(crate) fn check_current_key<R: Reader + ?Sized>(
     }
 }
 
-/// Seals one event: signs it into its chain, serialises it and hashes the leaf.
+/// Seals one event: signs it into its chain, serialises it and hashes the leaf. With a
+/// `payload_key`, the checksum and signature still cover the plaintext payload, and the stored
+/// envelope (the leaf) carries the payload encrypted (see [`crate::encryption`]).
 pub(crate) fn seal(
     event: Event,
     key: &HmacKey,
     state: &TenantState,
     seq: u64,
     prev: Option<&EventId>,
+    payload_key: Option<&ScopeKey>,
 ) -> std::result::Result<NewRecord, String> {
     // `compat::sign`, inlined so that the payload is serialised once: its canonical bytes are
     // hashed for the checksum and then copied into the envelope.
@@ -670,7 +691,7 @@ pub(crate) fn seal(
     let signature = key.secret().sign_parts(event.event_id(), &checksum, prev);
     let signed = event.with_integrity(checksum, signature, prev.copied());
     let mut envelope = Vec::with_capacity(payload.len() + 512);
-    signed.write_canonical_parts(&mut envelope, Some(&payload));
+    let payload_span = signed.write_canonical_parts(&mut envelope, Some(&payload));
     // Escaping non-ASCII grows a byte to at most six, so the ASCII measure (the reference's
     // `from_dict` guard) only needs computing for envelopes above a sixth of the limit.
     if envelope.len() > MAX_EVENT_BYTES
@@ -679,6 +700,18 @@ pub(crate) fn seal(
         return Err(format!(
             "the event is larger than {MAX_EVENT_BYTES} bytes once signed, so no reader could load it back"
         ));
+    }
+    if let Some(payload_key) = payload_key {
+        let mut stored = Vec::with_capacity(payload.len() * 4 / 3 + 256);
+        payload_key.seal_payload(signed.event_id().as_str(), &payload, &mut stored)?;
+        // The plaintext copy in `envelope` is replaced in place; the buffers holding plaintext
+        // are dropped right after (the plaintext also lives in the caller's input).
+        envelope.splice(payload_span, stored);
+        if envelope.len() > MAX_EVENT_BYTES {
+            return Err(format!(
+                "the event is larger than {MAX_EVENT_BYTES} bytes once its payload is encrypted, so no reader could load it back"
+            ));
+        }
     }
     let leaf = leaf_hash(&envelope);
     Ok(NewRecord {

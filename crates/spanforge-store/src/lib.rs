@@ -101,6 +101,7 @@
 //! None. The crate always builds the same way.
 
 pub mod backend;
+pub mod encryption;
 mod error;
 pub mod ingest;
 pub mod keys;
@@ -111,14 +112,16 @@ pub mod tenant;
 pub mod verify;
 
 pub use backend::{
-    Backend, CheckpointRecord, KeyRecord, NewRecord, Reader, Record, RecordFilter, TenantKey,
-    TenantState, Writer,
+    Backend, CheckpointRecord, DataKeyRecord, ErasedKeyRecord, KeyRecord, NewRecord, Reader,
+    Record, RecordFilter, TenantKey, TenantState, Writer,
 };
+pub use encryption::{DataKeyService, PayloadState};
 pub use error::{Error, Location, Result};
 pub use ingest::{BatchReceipt, IngestReceipt, InputContent, InputLine, JsonlLines, TenantHead};
 pub use keys::{HmacKey, KeyId, KeyProvider, StaticKeys, org_key_env_var};
 pub use ledger::{
-    EventProof, Export, KeyInfo, LEDGER_SOURCE, Ledger, Query, QueryIter, RotationReceipt,
+    ErasureReceipt, ErasureRecord, EventProof, Export, KeyInfo, LEDGER_SOURCE, Ledger, Query,
+    QueryIter, RewrapReceipt, RotationReceipt,
     SqliteLedger, StoredEvent, TenantSummary, VerifiedProof, format_checkpoints, parse_origin,
     split_checkpoints, verify_event_proof,
 };

@@ -10,6 +10,9 @@
 //!   inside the commit that triggers it; 32 MiB instead of 4 MiB makes that every few group
 //!   commits instead of every one.
 //! * `foreign_keys=ON`: events, keys and checkpoints must name an existing tenant.
+//! * `secure_delete=ON`: a deleted or overwritten cell (an erased or re-wrapped data key) is
+//!   zeroed in its page instead of lingering in free space; after an erasure
+//!   [`Backend::scrub`] truncates the WAL so no old page copy survives there either.
 //! * Write transactions are `BEGIN IMMEDIATE`, so the write lock is taken up front and a
 //!   transaction never fails half-way on a lock upgrade.
 
@@ -27,8 +30,8 @@ use spanforge_event::EventId;
 pub use schema::LATEST as SCHEMA_VERSION;
 
 use crate::backend::{
-    Backend, CheckpointRecord, KeyRecord, NewRecord, Reader, Record, RecordFilter, TenantKey,
-    TenantState, Writer,
+    Backend, CheckpointRecord, DataKeyRecord, ErasedKeyRecord, KeyRecord, NewRecord, Reader,
+    Record, RecordFilter, TenantKey, TenantState, Writer,
 };
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
@@ -204,7 +207,7 @@ fn configure(conn: &Connection) -> Result<()> {
     // group commits instead of after each.
     conn.execute_batch(
         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; \
-         PRAGMA trusted_schema=OFF; PRAGMA wal_autocheckpoint=8192;",
+         PRAGMA trusted_schema=OFF; PRAGMA wal_autocheckpoint=8192; PRAGMA secure_delete=ON;",
     )
     .map_err(sql("configuring the connection"))?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -277,6 +280,27 @@ impl Backend for SqliteBackend {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql("starting a write transaction"))?;
         Ok(SqliteWrite { tx })
+    }
+
+    fn scrub(&mut self) -> Result<()> {
+        // TRUNCATE copies every WAL frame into the database (where secure_delete already zeroed
+        // the deleted cells) and then cuts the WAL file to zero bytes, so no earlier copy of a
+        // page survives. It cannot complete while another connection reads.
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(sql("checkpointing the write-ahead log"))?;
+        if busy != 0 {
+            return Err(Error::NotALedger {
+                reason: "another connection is reading the ledger, so the write-ahead log could not be \
+                         truncated; the erased keys are deleted but old copies may remain in the WAL \
+                         until the next checkpoint; run the erasure again when no reader is open"
+                    .to_owned(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -591,6 +615,97 @@ impl Queries<'_> {
     }
 }
 
+const DATA_KEY_COLUMNS: &str =
+    "key_id, tenant, actor_hash, session_hash, subject_hash, kek, wrapped";
+
+fn read_data_key(r: &Row<'_>) -> rusqlite::Result<DataKeyRecord> {
+    Ok(DataKeyRecord {
+        key_id: r.get(0)?,
+        tenant: TenantKey(r.get(1)?),
+        actor_hash: r.get(2)?,
+        session_hash: r.get(3)?,
+        subject_hash: r.get(4)?,
+        kek: r.get(5)?,
+        wrapped: r.get(6)?,
+    })
+}
+
+impl Queries<'_> {
+    fn meta(&self, name: &str) -> Result<Option<String>> {
+        self.0
+            .prepare_cached("SELECT value FROM meta WHERE name = ?1")
+            .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
+            .map_err(sql("reading a ledger setting"))
+    }
+
+    fn data_keys_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<DataKeyRecord>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {DATA_KEY_COLUMNS} FROM data_keys WHERE {condition} ORDER BY key_id"
+            ))
+            .map_err(sql("reading data keys"))?;
+        stmt.query_map(args, read_data_key)
+            .map_err(sql("reading data keys"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("reading data keys"))
+    }
+
+    fn data_key(&self, key_id: &str) -> Result<Option<DataKeyRecord>> {
+        Ok(self.data_keys_where("key_id = ?1", [key_id])?.pop())
+    }
+
+    fn data_key_for_scope(
+        &self,
+        tenant: TenantKey,
+        actor: Option<&str>,
+        session: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Option<DataKeyRecord>> {
+        Ok(self
+            .data_keys_where(
+                "tenant = ?1 AND actor_hash IS ?2 AND session_hash IS ?3 AND subject_hash IS ?4",
+                params![tenant.0, actor, session, subject],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn data_keys(&self, tenant: Option<TenantKey>) -> Result<Vec<DataKeyRecord>> {
+        self.data_keys_where("?1 IS NULL OR tenant = ?1", [tenant.map(|t| t.0)])
+    }
+
+    fn data_keys_of_subject(&self, hash: &str) -> Result<Vec<DataKeyRecord>> {
+        self.data_keys_where(
+            "actor_hash = ?1 OR session_hash = ?1 OR subject_hash = ?1",
+            [hash],
+        )
+    }
+
+    fn erased_keys(&self, tenant: TenantKey) -> Result<Vec<ErasedKeyRecord>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(
+                "SELECT key_id, erasure_event_id FROM erased_keys WHERE tenant = ?1 ORDER BY key_id",
+            )
+            .map_err(sql("reading erasure records"))?;
+        stmt.query_map([tenant.0], |r| {
+            Ok(ErasedKeyRecord {
+                key_id: r.get(0)?,
+                tenant,
+                erasure_event_id: r.get(1)?,
+            })
+        })
+        .map_err(sql("reading erasure records"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql("reading erasure records"))
+    }
+}
+
 macro_rules! forward_reader {
     ($ty:ty, $conn:ident => $expr:expr) => {
         impl Reader for $ty {
@@ -666,6 +781,36 @@ macro_rules! forward_reader {
             fn checkpoints(&self, tenant: TenantKey) -> Result<Vec<CheckpointRecord>> {
                 let $conn = self;
                 Queries($expr).checkpoints(tenant)
+            }
+            fn meta(&self, name: &str) -> Result<Option<String>> {
+                let $conn = self;
+                Queries($expr).meta(name)
+            }
+            fn data_key(&self, key_id: &str) -> Result<Option<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_key(key_id)
+            }
+            fn data_key_for_scope(
+                &self,
+                tenant: TenantKey,
+                actor_hash: Option<&str>,
+                session_hash: Option<&str>,
+                subject_hash: Option<&str>,
+            ) -> Result<Option<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_key_for_scope(tenant, actor_hash, session_hash, subject_hash)
+            }
+            fn data_keys(&self, tenant: Option<TenantKey>) -> Result<Vec<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_keys(tenant)
+            }
+            fn data_keys_of_subject(&self, hash: &str) -> Result<Vec<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_keys_of_subject(hash)
+            }
+            fn erased_keys(&self, tenant: TenantKey) -> Result<Vec<ErasedKeyRecord>> {
+                let $conn = self;
+                Queries($expr).erased_keys(tenant)
             }
         }
     };
@@ -793,6 +938,78 @@ impl Writer for SqliteWrite<'_> {
                 ])
             })
             .map_err(sql("storing a checkpoint"))?;
+        Ok(())
+    }
+
+    fn set_meta(&mut self, name: &str, value: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut s| s.execute([name, value]))
+            .map_err(sql("storing a ledger setting"))?;
+        Ok(())
+    }
+
+    fn add_data_key(&mut self, key: &DataKeyRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO data_keys ({DATA_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.key_id,
+                    key.tenant.0,
+                    key.actor_hash,
+                    key.session_hash,
+                    key.subject_hash,
+                    key.kek,
+                    key.wrapped,
+                ])
+            })
+            .map_err(sql("storing a data key"))?;
+        Ok(())
+    }
+
+    fn rewrap_data_key(&mut self, key_id: &str, kek: &str, wrapped: &[u8]) -> Result<()> {
+        let changed = self
+            .tx
+            .prepare_cached("UPDATE data_keys SET kek = ?2, wrapped = ?3 WHERE key_id = ?1")
+            .and_then(|mut s| s.execute(params![key_id, kek, wrapped]))
+            .map_err(sql("re-wrapping a data key"))?;
+        if changed != 1 {
+            return Err(Error::NotALedger {
+                reason: format!("data key {key_id} vanished during a re-wrap"),
+            });
+        }
+        Ok(())
+    }
+
+    fn erase_data_keys(
+        &mut self,
+        tenant: TenantKey,
+        key_ids: &[String],
+        erasure_event_id: &str,
+    ) -> Result<()> {
+        for key_id in key_ids {
+            let deleted = self
+                .tx
+                .prepare_cached("DELETE FROM data_keys WHERE key_id = ?1 AND tenant = ?2")
+                .and_then(|mut s| s.execute(params![key_id, tenant.0]))
+                .map_err(sql("destroying a data key"))?;
+            if deleted != 1 {
+                return Err(Error::NotALedger {
+                    reason: format!("data key {key_id} vanished during an erasure"),
+                });
+            }
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO erased_keys (key_id, tenant, erasure_event_id) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut s| s.execute(params![key_id, tenant.0, erasure_event_id]))
+                .map_err(sql("recording an erased data key"))?;
+        }
         Ok(())
     }
 

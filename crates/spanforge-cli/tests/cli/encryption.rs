@@ -1,0 +1,161 @@
+//! `spanforge ingest --encrypt`, `erase` and `keys rotate --kek`: encryption at rest and
+//! crypto-shredding end to end, through the binary, against the reference SDK's verifier.
+
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+
+use crate::ledger::{Workspace, reference_verify};
+
+/// Event `n`: actor `user-{n % 3}`, session `sess-{n % 4}`, org `acme` for even `n`, and a
+/// prompt that names the event and its actor.
+fn event_line(n: u64) -> String {
+    let ms = 1_767_434_400_000u64 + n * 1000;
+    let id = spanforge_event::EventId::from_parts(ms, 0x5EED_0000_0000_0000_0000u128 + u128::from(n))
+        .unwrap();
+    let ts = spanforge_event::Timestamp::from_unix_micros(ms as i64 * 1000).unwrap();
+    let org = if n % 2 == 0 { r#""org_id":"acme","# } else { "" };
+    format!(
+        concat!(
+            r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed",{org}"#,
+            r#""payload":{{"prompt":"PROMPT-{n:03}-FOR-user-{a}","span_name":"chat","status":"ok"}},"#,
+            r#""schema_version":"2.0","session_id":"sess-{s}","source":"bot@1.0.0","timestamp":"{ts}"}}"#
+        ),
+        a = n % 3,
+        id = id,
+        org = org,
+        n = n,
+        s = n % 4,
+        ts = ts.as_str(),
+    )
+}
+
+fn write_events(ws: &Workspace, name: &str, range: std::ops::Range<u64>) {
+    let text: String = range.map(|n| event_line(n) + "\n").collect();
+    fs::write(ws.path(name), text).unwrap();
+}
+
+/// The database and WAL bytes.
+fn disk(ws: &Workspace) -> Vec<u8> {
+    let mut bytes = fs::read(ws.path("spanforge.db")).unwrap();
+    if let Ok(w) = fs::read(ws.path("spanforge.db-wal")) {
+        bytes.extend(w);
+    }
+    bytes
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn encrypted_ingest_export_erase_and_kek_rotation_end_to_end() {
+    let ws = Workspace::new();
+    write_events(&ws, "events.jsonl", 0..30);
+    let r = ws.run(&["ingest", "--encrypt", "events.jsonl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("created the KMS keyring"), "{}", r.stderr);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(ws.path("spanforge-kms.keyring"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The setting persists: a plain ingest afterwards encrypts too.
+    write_events(&ws, "more.jsonl", 30..40);
+    let r = ws.run(&["ingest", "more.jsonl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let bytes = disk(&ws);
+    assert!(!contains(&bytes, "PROMPT-"), "a payload is readable on disk");
+
+    // A decrypted export verifies with the reference SDK's own verify_chain.
+    let r = ws.run(&["audit", "export", "--org", "acme", "--out", "acme.jsonl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let exported = fs::read_to_string(ws.path("acme.jsonl")).unwrap();
+    assert!(exported.contains("PROMPT-002-FOR-user-2"));
+    let verdict = reference_verify(&ws.path("acme.jsonl"), &ws.secret(), "{}");
+    assert!(verdict.contains(r#""valid": true"#), "{verdict}");
+
+    // Without the KMS keyring: verification still works, reading does not.
+    fs::rename(ws.path("spanforge-kms.keyring"), ws.path("away.keyring")).unwrap();
+    let r = ws.run(&["audit", "verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = ws.run(&["audit", "export", "--org", "acme", "--out", "x.jsonl"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no KMS is configured"), "{}", r.stderr);
+    assert!(!ws.path("x.jsonl").exists());
+    fs::rename(ws.path("away.keyring"), ws.path("spanforge-kms.keyring")).unwrap();
+
+    // Erase user-1.
+    let r = ws.run(&["erase", "--subject", "user-1", "--by", "dpo", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let receipt: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(receipt["erasures"].as_array().unwrap().len(), 2);
+    assert!(!r.stdout.contains("user-1"), "the receipt names the subject only by hash");
+    let bytes = disk(&ws);
+    assert!(!contains(&bytes, "FOR-user-1"));
+
+    // Verify: intact, with the erased events reported as erased.
+    let r = ws.run(&["audit", "verify", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let erased: u64 = report["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["erased_count"].as_u64().unwrap())
+        .sum();
+    let user1 = (0..40).filter(|n| n % 3 == 1).count() as u64;
+    assert_eq!(erased, user1);
+    let r = ws.run(&["audit", "verify"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("erased (crypto-shredded, not tampered)"), "{}", r.stdout);
+
+    // Exports after erasure: no trace of the subject's text; the reference sees the erased
+    // events as checksum failures (their payload is the stored ciphertext) but no gap.
+    for org in ["acme", ""] {
+        let mut args = vec!["audit", "export", "--out", "after.jsonl"];
+        if !org.is_empty() {
+            args.extend(["--org", org]);
+        }
+        assert_eq!(ws.run(&args).code, 0);
+        let text = fs::read_to_string(ws.path("after.jsonl")).unwrap();
+        assert!(!text.contains("FOR-user-1"));
+        assert!(text.contains("FOR-user-0"));
+        let verdict = reference_verify(&ws.path("after.jsonl"), &ws.secret(), "{}");
+        let v: serde_json::Value = serde_json::from_str(&verdict).unwrap();
+        assert_eq!(v["gaps"].as_array().unwrap().len(), 0, "{org}: {verdict}");
+        let in_tenant = (0..40u64)
+            .filter(|n| n % 3 == 1 && (n % 2 == 0) == !org.is_empty())
+            .count();
+        assert_eq!(v["tampered"].as_u64().unwrap() as usize, in_tenant, "{org}: {verdict}");
+    }
+
+    // KEK rotation with the old version retired: everything left still decrypts.
+    let r = ws.run(&["keys", "rotate", "--kek", "--retire-old"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("local:payload/v2 is primary"), "{}", r.stdout);
+    assert!(r.stdout.contains("retired local:payload/v1"), "{}", r.stdout);
+    let ring = fs::read_to_string(ws.path("spanforge-kms.keyring")).unwrap();
+    assert!(!ring.contains("key payload 1 "), "v1 is gone from the keyring");
+    let r = ws.run(&["audit", "export", "--org", "acme", "--out", "rotated.jsonl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(fs::read_to_string(ws.path("rotated.jsonl")).unwrap().contains("FOR-user-2"));
+    let r = ws.run(&["audit", "verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // Nothing secret was printed along the way.
+    assert!(!r.stdout.contains(&ws.secret()));
+}
+
+#[test]
+fn erase_on_a_plain_ledger_is_a_clear_error() {
+    let ws = Workspace::new();
+    write_events(&ws, "events.jsonl", 0..4);
+    assert_eq!(ws.run(&["ingest", "events.jsonl"]).code, 0);
+    let r = ws.run(&["erase", "--subject", "user-1"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("KMS") || r.stderr.contains("does not encrypt"), "{}", r.stderr);
+}
