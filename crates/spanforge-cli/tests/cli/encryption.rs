@@ -14,7 +14,7 @@ fn event_line(n: u64) -> String {
     let id = spanforge_event::EventId::from_parts(ms, 0x5EED_0000_0000_0000_0000u128 + u128::from(n))
         .unwrap();
     let ts = spanforge_event::Timestamp::from_unix_micros(ms as i64 * 1000).unwrap();
-    let org = if n % 2 == 0 { r#""org_id":"acme","# } else { "" };
+    let org = if n.is_multiple_of(2) { r#""org_id":"acme","# } else { "" };
     format!(
         concat!(
             r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed",{org}"#,
@@ -129,7 +129,7 @@ fn encrypted_ingest_export_erase_and_kek_rotation_end_to_end() {
         let v: serde_json::Value = serde_json::from_str(&verdict).unwrap();
         assert_eq!(v["gaps"].as_array().unwrap().len(), 0, "{org}: {verdict}");
         let in_tenant = (0..40u64)
-            .filter(|n| n % 3 == 1 && (n % 2 == 0) == !org.is_empty())
+            .filter(|n| n % 3 == 1 && n.is_multiple_of(2) != org.is_empty())
             .count();
         assert_eq!(v["tampered"].as_u64().unwrap() as usize, in_tenant, "{org}: {verdict}");
     }
