@@ -30,6 +30,13 @@
 //!   before they are re-signed; one tampered or unlinked event refuses the whole input. (The
 //!   compatible signature covers only `event_id`, `payload` and `prev_id`, so edits to other
 //!   fields made *before* ingest cannot be seen; from ingest on the tree covers every field.)
+//! * **Encryption at rest** ([`encryption`], optional, a setting stored in the ledger): payloads
+//!   are stored as detached AEV1 ciphertexts under one data key per (tenant, actor, session,
+//!   payload subject) scope, while the compatible checksum and signature still cover the
+//!   plaintext; the stored envelope is the leaf, so verification needs no KMS. Reads, queries and
+//!   exports decrypt through a [`DataKeyService`] given to [`Ledger::with_data_keys`].
+//!   [`Ledger::erase_subject`] crypto-shreds a subject; [`Ledger::rewrap_data_keys`] rotates the
+//!   key-encryption key without touching payloads.
 //! * **Anti-truncation**: [`Ledger::checkpoint`] signs `(size, root)` with Ed25519 as a C2SP
 //!   `tlog-checkpoint`; [`Ledger::verify`] compares size *and* root with checkpoints kept outside
 //!   the database, so truncation, rollback and forks are detected.
@@ -94,6 +101,7 @@
 //! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema;
 //!   [`memory`]: an in-memory backend for tests and benchmarks.
 //! * [`keys`]: key ids, HMAC keys, [`KeyProvider`] and [`StaticKeys`].
+//! * [`encryption`]: the stored form of encrypted payloads, data-key scopes, [`DataKeyService`].
 //! * [`tenant`]: [`TenantId`] and checkpoint origins.
 //!
 //! # Features
