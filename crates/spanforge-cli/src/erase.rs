@@ -23,7 +23,11 @@ pub(crate) struct EraseArgs {
     #[arg(long, value_name = "NAME", default_value = "spanforge-cli")]
     by: String,
     /// Why, recorded in the erasure event.
-    #[arg(long, value_name = "TEXT", default_value = "GDPR Art. 17 right to erasure")]
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "GDPR Art. 17 right to erasure"
+    )]
     reason: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]

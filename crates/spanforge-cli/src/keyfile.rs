@@ -60,7 +60,8 @@ impl LedgerArgs {
         } else {
             SqliteLedger::open_existing(&path)
         };
-        let ledger = ledger.with_context(|| format!("{}: cannot open the ledger", path.display()))?;
+        let ledger =
+            ledger.with_context(|| format!("{}: cannot open the ledger", path.display()))?;
         Ok(match self.kms.service(create_kms)? {
             Some(service) => ledger.with_data_keys(service),
             None => ledger,

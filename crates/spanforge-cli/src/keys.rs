@@ -162,7 +162,10 @@ fn rotate_kek(a: &RotateArgs) -> Result<Outcome> {
     let kms = local_kms(&a.ledger)?;
     let name = a.ledger.kms.kms_key.clone();
     let old_versions = kms.versions(&name).with_context(|| {
-        format!("{}: no key `{name}` (choose one with --kms-key)", kms.path().display())
+        format!(
+            "{}: no key `{name}` (choose one with --kms-key)",
+            kms.path().display()
+        )
     })?;
     // The new version is saved before anything is re-wrapped under it; old versions stay, so a
     // failure below leaves everything readable and the rotation can simply be run again.

@@ -96,9 +96,8 @@ impl KmsArgs {
             return Ok(Some(Configured::Local(Arc::new(kms))));
         }
         if create {
-            let kms = LocalKms::create(&path, self.kms_key_name()).with_context(|| {
-                format!("{}: cannot create the KMS keyring", path.display())
-            })?;
+            let kms = LocalKms::create(&path, self.kms_key_name())
+                .with_context(|| format!("{}: cannot create the KMS keyring", path.display()))?;
             eprintln!(
                 "spanforge: created the KMS keyring {} (mode 0600) with key-encryption key `{}`; \
                  back it up: without it the encrypted payloads cannot be read",
@@ -118,7 +117,10 @@ impl KmsArgs {
         let Some(configured) = self.configured(create)? else {
             return Ok(None);
         };
-        Ok(Some(Arc::new(BlockingKms::new(configured, self.kms_key_name())?)))
+        Ok(Some(Arc::new(BlockingKms::new(
+            configured,
+            self.kms_key_name(),
+        )?)))
     }
 }
 

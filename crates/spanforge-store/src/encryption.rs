@@ -72,14 +72,14 @@ pub trait DataKeyService: Send + Sync + fmt::Debug {
     fn kek(&self) -> String;
 
     /// Generates a data key for `scope`, returning it with its wrapped form.
-    fn generate(
-        &self,
-        scope: &EncryptionContext,
-    ) -> spanforge_crypto::Result<(Dek, WrappedDek)>;
+    fn generate(&self, scope: &EncryptionContext) -> spanforge_crypto::Result<(Dek, WrappedDek)>;
 
     /// Unwraps a data key made for `scope`.
-    fn unwrap(&self, wrapped: &WrappedDek, scope: &EncryptionContext)
-    -> spanforge_crypto::Result<Dek>;
+    fn unwrap(
+        &self,
+        wrapped: &WrappedDek,
+        scope: &EncryptionContext,
+    ) -> spanforge_crypto::Result<Dek>;
 
     /// Re-wraps a data key under the current key-encryption key ([`DataKeyService::kek`])
     /// without changing the data key.
@@ -122,7 +122,10 @@ impl EncryptedPayload {
     pub fn write_canonical(data_key_id: &str, ciphertext: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"ciphertext\":\"");
         let start = out.len();
-        out.resize(start + base64::encoded_len(ciphertext.len(), true).unwrap_or(0), 0);
+        out.resize(
+            start + base64::encoded_len(ciphertext.len(), true).unwrap_or(0),
+            0,
+        );
         let written = BASE64
             .encode_slice(ciphertext, &mut out[start..])
             .unwrap_or(0);
@@ -144,9 +147,9 @@ pub fn data_key_scope(tenant: &TenantId, key_id: &str) -> Result<EncryptionConte
 
 /// The message context of one event's payload: its data-key scope plus the event id.
 fn message_context(scope: &EncryptionContext, event_id: &str) -> Result<EncryptionContext> {
-    scope
-        .with_event(event_id)
-        .map_err(|e| Error::encryption(format!("building the context of event {event_id}"), Some(e)))
+    scope.with_event(event_id).map_err(|e| {
+        Error::encryption(format!("building the context of event {event_id}"), Some(e))
+    })
 }
 
 /// An unwrapped data key ready to seal payloads of one scope.
@@ -158,7 +161,9 @@ pub(crate) struct ScopeKey {
 
 impl fmt::Debug for ScopeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ScopeKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,14 +187,19 @@ impl ScopeKey {
     }
 }
 
-/// The scope of one event: tenant plus keyed hashes of its subjects.
+/// The scope of one event as it arrives: tenant and its subject ids (in memory only; what is
+/// stored are their keyed hashes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ScopeId {
     tenant: TenantKey,
-    actor: Option<String>,
-    session: Option<String>,
-    subject: Option<String>,
+    actor: Option<Box<str>>,
+    session: Option<Box<str>>,
+    subject: Option<Box<str>>,
 }
+
+/// The `meta` setting bumped by every erasure, so cached scope-to-key mappings (which an
+/// erasure in another process may have invalidated) are dropped.
+pub const ERASURE_GENERATION_SETTING: &str = "erasure_generation";
 
 /// The payload's subject, per the documented rule ([`SUBJECT_FIELD`]).
 pub fn payload_subject(event: &Event) -> Option<&str> {
@@ -210,6 +220,8 @@ pub(crate) fn encrypts(event: &Event) -> bool {
 /// A ledger's payload keys: the data-key service, the unwrapped subject-hash key and a cache
 /// of unwrapped data keys by id.
 pub(crate) struct PayloadKeys {
+    /// Committed scope-to-key mappings, valid for the erasure generation they were read in.
+    scopes: Mutex<(Option<String>, HashMap<ScopeId, Arc<ScopeKey>>)>,
     service: Arc<dyn DataKeyService>,
     /// The unwrapped subject-hash key with the stored (wrapped, hex) form it came from, so a
     /// key from a rolled-back transaction is never used against another stored one.
@@ -246,6 +258,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl PayloadKeys {
     pub(crate) fn new(service: Arc<dyn DataKeyService>) -> Self {
         Self {
+            scopes: Mutex::new((None, HashMap::new())),
             service,
             subject_key: Mutex::new(None),
             deks: Mutex::new(HashMap::new()),
@@ -302,7 +315,9 @@ impl PayloadKeys {
             let (dek, wrapped) = self
                 .service
                 .generate(&Self::subject_scope(ledger_id)?)
-                .map_err(|e| Error::encryption("creating the ledger's subject-hash key", Some(e)))?;
+                .map_err(|e| {
+                    Error::encryption("creating the ledger's subject-hash key", Some(e))
+                })?;
             let hex_text = hex::encode(wrapped.to_bytes());
             tx.set_meta(SUBJECT_KEY_SETTING, &hex_text)?;
             let key = SubjectHashKey::from_bytes(dek.expose_secret())
@@ -320,7 +335,10 @@ impl PayloadKeys {
         subject: &str,
     ) -> Result<String> {
         let key = self.subject_key(reader, ledger_id)?.ok_or_else(|| {
-            Error::encryption("the ledger has no subject-hash key (nothing was ever encrypted)", None)
+            Error::encryption(
+                "the ledger has no subject-hash key (nothing was ever encrypted)",
+                None,
+            )
         })?;
         Ok(subject_hash(&key, subject))
     }
@@ -331,10 +349,16 @@ impl PayloadKeys {
             return Ok(k.clone());
         }
         let id = DataKeyId::new(record.key_id.clone()).map_err(|e| {
-            Error::encryption(format!("data key {} has an invalid id", record.key_id), Some(e))
+            Error::encryption(
+                format!("data key {} has an invalid id", record.key_id),
+                Some(e),
+            )
         })?;
         let wrapped = WrappedDek::from_bytes(&record.wrapped).map_err(|e| {
-            Error::encryption(format!("reading wrapped data key {}", record.key_id), Some(e))
+            Error::encryption(
+                format!("reading wrapped data key {}", record.key_id),
+                Some(e),
+            )
         })?;
         let scope = data_key_scope(tenant, &record.key_id)?;
         let dek = self.service.unwrap(&wrapped, &scope).map_err(|e| {
@@ -345,9 +369,11 @@ impl PayloadKeys {
         Ok(key)
     }
 
-    /// Forgets a cached data key (after it was destroyed or re-wrapped).
+    /// Forgets a cached data key (after it was destroyed or re-wrapped), and every cached
+    /// scope mapping.
     pub(crate) fn forget(&self, key_id: &str) {
         lock(&self.deks).remove(key_id);
+        lock(&self.scopes).1.clear();
     }
 }
 
@@ -357,6 +383,8 @@ pub(crate) struct PayloadSession {
     keys: Arc<PayloadKeys>,
     subject_key: Arc<SubjectHashKey>,
     scopes: HashMap<ScopeId, Arc<ScopeKey>>,
+    /// Scopes whose keys this transaction created: shared only once it commits.
+    created: Vec<ScopeId>,
 }
 
 impl PayloadSession {
@@ -370,15 +398,25 @@ impl PayloadSession {
         let subject_key = keys.subject_key(tx, ledger_id)?.ok_or_else(|| {
             Error::encryption("the ledger's subject-hash key was not created", None)
         })?;
+        // Mappings cached by earlier transactions hold while no erasure happened since.
+        let generation = tx.meta(ERASURE_GENERATION_SETTING)?;
+        let scopes = {
+            let mut shared = lock(&keys.scopes);
+            if shared.0 != generation {
+                *shared = (generation, HashMap::new());
+            }
+            shared.1.clone()
+        };
         Ok(Self {
             keys,
             subject_key,
-            scopes: HashMap::new(),
+            scopes,
+            created: Vec::new(),
         })
     }
 
     /// The data key for `event` in `tenant`, creating (and storing, inside `tx`) one for a new
-    /// scope.
+    /// scope. A scope already met costs one hash-map lookup.
     pub(crate) fn key_for<W: Writer + ?Sized>(
         &mut self,
         tx: &mut W,
@@ -386,47 +424,70 @@ impl PayloadSession {
         tenant_id: &TenantId,
         event: &Event,
     ) -> Result<Arc<ScopeKey>> {
-        let hash = |s: Option<&str>| s.map(|s| subject_hash(&self.subject_key, s));
         let scope_id = ScopeId {
             tenant,
-            actor: hash(event.actor_id()),
-            session: hash(event.session_id()),
-            subject: hash(payload_subject(event)),
+            actor: event.actor_id().map(Box::from),
+            session: event.session_id().map(Box::from),
+            subject: payload_subject(event).map(Box::from),
         };
         if let Some(k) = self.scopes.get(&scope_id) {
             return Ok(k.clone());
         }
+        let hash = |s: Option<&str>| s.map(|s| subject_hash(&self.subject_key, s));
+        let (actor, session, subject) = (
+            hash(scope_id.actor.as_deref()),
+            hash(scope_id.session.as_deref()),
+            hash(scope_id.subject.as_deref()),
+        );
         let key = match tx.data_key_for_scope(
             tenant,
-            scope_id.actor.as_deref(),
-            scope_id.session.as_deref(),
-            scope_id.subject.as_deref(),
+            actor.as_deref(),
+            session.as_deref(),
+            subject.as_deref(),
         )? {
-            Some(record) => self.keys.unwrap_record(tenant_id, &record)?,
+            Some(record) => {
+                let key = self.keys.unwrap_record(tenant_id, &record)?;
+                // Committed before this transaction, so safe to share at once.
+                lock(&self.keys.scopes)
+                    .1
+                    .insert(scope_id.clone(), key.clone());
+                key
+            }
             None => {
                 let id = DataKeyId::random()
                     .map_err(|e| Error::encryption("naming a new data key", Some(e)))?;
                 let scope = data_key_scope(tenant_id, id.as_str())?;
                 let (dek, wrapped) = self.keys.service.generate(&scope).map_err(|e| {
-                    Error::encryption(format!("creating a data key for tenant {tenant_id}"), Some(e))
+                    Error::encryption(
+                        format!("creating a data key for tenant {tenant_id}"),
+                        Some(e),
+                    )
                 })?;
                 tx.add_data_key(&DataKeyRecord {
                     key_id: id.as_str().to_owned(),
                     tenant,
-                    actor_hash: scope_id.actor.clone(),
-                    session_hash: scope_id.session.clone(),
-                    subject_hash: scope_id.subject.clone(),
+                    actor_hash: actor,
+                    session_hash: session,
+                    subject_hash: subject,
                     kek: wrapped.key_id().to_owned(),
                     wrapped: wrapped.to_bytes(),
                 })?;
-                // Not put in the shared cache until the transaction commits would be cleaner,
-                // but a key of a rolled-back transaction is only ever looked up by its id, which
-                // no stored envelope names.
+                self.created.push(scope_id.clone());
                 Arc::new(ScopeKey { id, dek, scope })
             }
         };
         self.scopes.insert(scope_id, key.clone());
         Ok(key)
+    }
+
+    /// Shares the keys this transaction created, once it has committed.
+    pub(crate) fn committed(&mut self) {
+        let mut shared = lock(&self.keys.scopes);
+        for scope in self.created.drain(..) {
+            if let Some(k) = self.scopes.get(&scope) {
+                shared.1.insert(scope, k.clone());
+            }
+        }
     }
 }
 

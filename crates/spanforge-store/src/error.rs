@@ -281,7 +281,10 @@ impl Error {
     }
 
     /// A payload-encryption error with what the ledger was doing.
-    pub(crate) fn encryption(context: impl Into<String>, source: Option<spanforge_crypto::Error>) -> Self {
+    pub(crate) fn encryption(
+        context: impl Into<String>,
+        source: Option<spanforge_crypto::Error>,
+    ) -> Self {
         Error::Encryption {
             context: context.into(),
             source,

@@ -612,6 +612,9 @@ impl<B: Backend> Ledger<B> {
             }
             session.finish(&mut tx)?;
             tx.commit()?;
+            if let Some(p) = session.payload.as_mut() {
+                p.committed();
+            }
             receipt.events += in_tx;
             receipt.commits += 1;
             if receipt.first_event_id.is_none() {
@@ -1042,7 +1045,10 @@ impl<B: Backend> Ledger<B> {
         let subject_hash = payload_keys.hash_subject(&tx, &ledger_id, subject)?;
         let mut by_tenant: BTreeMap<TenantKey, Vec<String>> = BTreeMap::new();
         for record in tx.data_keys_of_subject(&subject_hash)? {
-            by_tenant.entry(record.tenant).or_default().push(record.key_id);
+            by_tenant
+                .entry(record.tenant)
+                .or_default()
+                .push(record.key_id);
         }
         let tenants = tx.tenants()?;
         let mut receipt = ErasureReceipt {
@@ -1055,7 +1061,10 @@ impl<B: Backend> Ledger<B> {
                 .iter()
                 .find(|s| s.key == tenant_key)
                 .ok_or_else(|| Error::NotALedger {
-                    reason: format!("a data key names tenant handle {}, which does not exist", tenant_key.0),
+                    reason: format!(
+                        "a data key names tenant handle {}, which does not exist",
+                        tenant_key.0
+                    ),
                 })?;
             let mut payload = Map::new();
             payload.insert(
@@ -1087,6 +1096,15 @@ impl<B: Backend> Ledger<B> {
             )?;
             session.finish(&mut tx)?;
             tx.erase_data_keys(tenant_key, &key_ids, &erasure_id)?;
+            // Writers (in this or another process) drop their cached scope mappings.
+            let generation = tx
+                .meta(crate::encryption::ERASURE_GENERATION_SETTING)?
+                .and_then(|g| g.parse::<u64>().ok())
+                .unwrap_or(0);
+            tx.set_meta(
+                crate::encryption::ERASURE_GENERATION_SETTING,
+                &(generation + 1).to_string(),
+            )?;
             receipt.destroyed_keys += key_ids.len() as u64;
             receipt.erasures.push(ErasureRecord {
                 tenant: state.id.clone(),
@@ -1109,9 +1127,10 @@ impl<B: Backend> Ledger<B> {
     /// payload. Keys already wrapped under it are left alone. Afterwards older key-encryption
     /// keys can be retired ([`Ledger::keks_in_use`] says which are still needed).
     pub fn rewrap_data_keys(&mut self) -> Result<RewrapReceipt> {
-        let payload_keys = self.payload_keys.clone().ok_or_else(|| {
-            Error::encryption("re-wrapping data keys needs the KMS", None)
-        })?;
+        let payload_keys = self
+            .payload_keys
+            .clone()
+            .ok_or_else(|| Error::encryption("re-wrapping data keys needs the KMS", None))?;
         let service = payload_keys.service().clone();
         let kek = service.kek();
         let ledger_id = self.ledger_id().to_owned();
@@ -1129,9 +1148,13 @@ impl<B: Backend> Ledger<B> {
             }
             let tenant = tenant_of_states(&tenants, record.tenant)?;
             let scope = data_key_scope(&tenant, &record.key_id)?;
-            let wrapped = spanforge_crypto::WrappedDek::from_bytes(&record.wrapped).map_err(|e| {
-                Error::encryption(format!("reading wrapped data key {}", record.key_id), Some(e))
-            })?;
+            let wrapped =
+                spanforge_crypto::WrappedDek::from_bytes(&record.wrapped).map_err(|e| {
+                    Error::encryption(
+                        format!("reading wrapped data key {}", record.key_id),
+                        Some(e),
+                    )
+                })?;
             let new = service.rewrap(&wrapped, &scope).map_err(|e| {
                 Error::encryption(format!("re-wrapping data key {}", record.key_id), Some(e))
             })?;
@@ -1151,9 +1174,9 @@ impl<B: Backend> Ledger<B> {
                     crate::encryption::SUBJECT_KEY_PURPOSE,
                 )
                 .map_err(|e| Error::encryption("building the subject-hash key scope", Some(e)))?;
-                let new = service.rewrap(&wrapped, &scope).map_err(|e| {
-                    Error::encryption("re-wrapping the subject-hash key", Some(e))
-                })?;
+                let new = service
+                    .rewrap(&wrapped, &scope)
+                    .map_err(|e| Error::encryption("re-wrapping the subject-hash key", Some(e)))?;
                 tx.set_meta(SUBJECT_KEY_SETTING, &hex::encode(new.to_bytes()))?;
                 receipt.rewrapped += 1;
             } else {
@@ -1237,7 +1260,10 @@ fn tenant_of_states(states: &[TenantState], key: TenantKey) -> Result<TenantId> 
         .find(|s| s.key == key)
         .map(|s| s.id.clone())
         .ok_or_else(|| Error::NotALedger {
-            reason: format!("a data key names tenant handle {}, which does not exist", key.0),
+            reason: format!(
+                "a data key names tenant handle {}, which does not exist",
+                key.0
+            ),
         })
 }
 

@@ -129,9 +129,8 @@ pub use ingest::{BatchReceipt, IngestReceipt, InputContent, InputLine, JsonlLine
 pub use keys::{HmacKey, KeyId, KeyProvider, StaticKeys, org_key_env_var};
 pub use ledger::{
     ErasureReceipt, ErasureRecord, EventProof, Export, KeyInfo, LEDGER_SOURCE, Ledger, Query,
-    QueryIter, RewrapReceipt, RotationReceipt,
-    SqliteLedger, StoredEvent, TenantSummary, VerifiedProof, format_checkpoints, parse_origin,
-    split_checkpoints, verify_event_proof,
+    QueryIter, RewrapReceipt, RotationReceipt, SqliteLedger, StoredEvent, TenantSummary,
+    VerifiedProof, format_checkpoints, parse_origin, split_checkpoints, verify_event_proof,
 };
 pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;

@@ -432,7 +432,9 @@ fn check_sealed(
     reasons: &mut Vec<String>,
 ) {
     match spanforge_crypto::Envelope::parse(&sealed.ciphertext) {
-        Err(e) => reasons.push(format!("its encrypted payload is not an AEV1 envelope: {e}")),
+        Err(e) => reasons.push(format!(
+            "its encrypted payload is not an AEV1 envelope: {e}"
+        )),
         Ok(env) => {
             if env.key_id().as_str() != sealed.data_key_id {
                 reasons.push("its ciphertext names another data key than its payload".to_owned());
@@ -441,9 +443,7 @@ fn check_sealed(
             if c.event() != Some(event.event_id().as_str())
                 || c.tenant() != Some(ctx.origin_path.as_str())
             {
-                reasons.push(
-                    "its ciphertext was sealed for another event or tenant".to_owned(),
-                );
+                reasons.push("its ciphertext was sealed for another event or tenant".to_owned());
             }
         }
     }

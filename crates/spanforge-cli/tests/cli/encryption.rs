@@ -11,10 +11,15 @@ use crate::ledger::{Workspace, reference_verify};
 /// prompt that names the event and its actor.
 fn event_line(n: u64) -> String {
     let ms = 1_767_434_400_000u64 + n * 1000;
-    let id = spanforge_event::EventId::from_parts(ms, 0x5EED_0000_0000_0000_0000u128 + u128::from(n))
-        .unwrap();
+    let id =
+        spanforge_event::EventId::from_parts(ms, 0x5EED_0000_0000_0000_0000u128 + u128::from(n))
+            .unwrap();
     let ts = spanforge_event::Timestamp::from_unix_micros(ms as i64 * 1000).unwrap();
-    let org = if n.is_multiple_of(2) { r#""org_id":"acme","# } else { "" };
+    let org = if n.is_multiple_of(2) {
+        r#""org_id":"acme","#
+    } else {
+        ""
+    };
     format!(
         concat!(
             r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed",{org}"#,
@@ -69,7 +74,10 @@ fn encrypted_ingest_export_erase_and_kek_rotation_end_to_end() {
     let r = ws.run(&["ingest", "more.jsonl"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let bytes = disk(&ws);
-    assert!(!contains(&bytes, "PROMPT-"), "a payload is readable on disk");
+    assert!(
+        !contains(&bytes, "PROMPT-"),
+        "a payload is readable on disk"
+    );
 
     // A decrypted export verifies with the reference SDK's own verify_chain.
     let r = ws.run(&["audit", "export", "--org", "acme", "--out", "acme.jsonl"]);
@@ -90,11 +98,22 @@ fn encrypted_ingest_export_erase_and_kek_rotation_end_to_end() {
     fs::rename(ws.path("away.keyring"), ws.path("spanforge-kms.keyring")).unwrap();
 
     // Erase user-1.
-    let r = ws.run(&["erase", "--subject", "user-1", "--by", "dpo", "--format", "json"]);
+    let r = ws.run(&[
+        "erase",
+        "--subject",
+        "user-1",
+        "--by",
+        "dpo",
+        "--format",
+        "json",
+    ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let receipt: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(receipt["erasures"].as_array().unwrap().len(), 2);
-    assert!(!r.stdout.contains("user-1"), "the receipt names the subject only by hash");
+    assert!(
+        !r.stdout.contains("user-1"),
+        "the receipt names the subject only by hash"
+    );
     let bytes = disk(&ws);
     assert!(!contains(&bytes, "FOR-user-1"));
 
@@ -112,7 +131,11 @@ fn encrypted_ingest_export_erase_and_kek_rotation_end_to_end() {
     assert_eq!(erased, user1);
     let r = ws.run(&["audit", "verify"]);
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("erased (crypto-shredded, not tampered)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("erased (crypto-shredded, not tampered)"),
+        "{}",
+        r.stdout
+    );
 
     // Exports after erasure: no trace of the subject's text; the reference sees the erased
     // events as checksum failures (their payload is the stored ciphertext) but no gap.
@@ -131,19 +154,38 @@ fn encrypted_ingest_export_erase_and_kek_rotation_end_to_end() {
         let in_tenant = (0..40u64)
             .filter(|n| n % 3 == 1 && n.is_multiple_of(2) != org.is_empty())
             .count();
-        assert_eq!(v["tampered"].as_u64().unwrap() as usize, in_tenant, "{org}: {verdict}");
+        assert_eq!(
+            v["tampered"].as_u64().unwrap() as usize,
+            in_tenant,
+            "{org}: {verdict}"
+        );
     }
 
     // KEK rotation with the old version retired: everything left still decrypts.
     let r = ws.run(&["keys", "rotate", "--kek", "--retire-old"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("local:payload/v2 is primary"), "{}", r.stdout);
-    assert!(r.stdout.contains("retired local:payload/v1"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("local:payload/v2 is primary"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("retired local:payload/v1"),
+        "{}",
+        r.stdout
+    );
     let ring = fs::read_to_string(ws.path("spanforge-kms.keyring")).unwrap();
-    assert!(!ring.contains("key payload 1 "), "v1 is gone from the keyring");
+    assert!(
+        !ring.contains("key payload 1 "),
+        "v1 is gone from the keyring"
+    );
     let r = ws.run(&["audit", "export", "--org", "acme", "--out", "rotated.jsonl"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(fs::read_to_string(ws.path("rotated.jsonl")).unwrap().contains("FOR-user-2"));
+    assert!(
+        fs::read_to_string(ws.path("rotated.jsonl"))
+            .unwrap()
+            .contains("FOR-user-2")
+    );
     let r = ws.run(&["audit", "verify"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // Nothing secret was printed along the way.
@@ -157,5 +199,9 @@ fn erase_on_a_plain_ledger_is_a_clear_error() {
     assert_eq!(ws.run(&["ingest", "events.jsonl"]).code, 0);
     let r = ws.run(&["erase", "--subject", "user-1"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("KMS") || r.stderr.contains("does not encrypt"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("KMS") || r.stderr.contains("does not encrypt"),
+        "{}",
+        r.stderr
+    );
 }

@@ -166,7 +166,10 @@ fn encrypted_payloads_are_unreadable_on_disk_and_round_trip_through_reads_and_ex
     let ring = compat::Keyring::new(secret.clone());
     let mut chain = compat::ChainVerifier::new(&ring, Some("acme"));
     for line in &lines {
-        assert_eq!(chain.push(&Event::from_json_str(line).unwrap()), EventCheck::Valid);
+        assert_eq!(
+            chain.push(&Event::from_json_str(line).unwrap()),
+            EventCheck::Valid
+        );
     }
     let report = chain.finish();
     assert!(report.valid, "{report:?}");
@@ -187,7 +190,11 @@ fn encrypted_payloads_are_unreadable_on_disk_and_round_trip_through_reads_and_ex
     assert_eq!(report.tenants[0].encrypted_count, 40);
     assert_eq!(report.tenants[0].erased_count, 0);
     // ...but reading payloads without it is refused, not answered with ciphertext.
-    let err = plain.export(&TenantId::org("acme").unwrap(), None, None).unwrap().next().unwrap();
+    let err = plain
+        .export(&TenantId::org("acme").unwrap(), None, None)
+        .unwrap()
+        .next()
+        .unwrap();
     assert!(matches!(err, Err(Error::Encryption { .. })), "{err:?}");
     // And writing to an encrypted ledger without the KMS is refused, leaving it unchanged.
     let mut plain = plain;
@@ -205,7 +212,9 @@ fn one_data_key_per_subject_scope_is_reused_across_batches() {
     ledger.encrypt_payloads();
     let k = keys(&ledger);
     // Scopes repeat every 60 events (actor n%4, session n%3, payload subject on n%5 == 0).
-    ledger.ingest(&k, text_lines("a", &texts(0..60, "acme"))).unwrap();
+    ledger
+        .ingest(&k, text_lines("a", &texts(0..60, "acme")))
+        .unwrap();
     let count = |path: &Path| -> i64 {
         rusqlite::Connection::open(path)
             .unwrap()
@@ -217,7 +226,9 @@ fn one_data_key_per_subject_scope_is_reused_across_batches() {
     assert!(first >= 12, "{first}");
     // The same scopes again: no new keys; a new ledger handle unwraps the stored ones.
     let mut again = s.open();
-    again.ingest(&k, text_lines("b", &texts(60..120, "acme"))).unwrap();
+    again
+        .ingest(&k, text_lines("b", &texts(60..120, "acme")))
+        .unwrap();
     assert_eq!(count(&s.path), first);
     // No subject id is stored in the key table, only keyed hashes.
     let conn = rusqlite::Connection::open(&s.path).unwrap();
@@ -242,8 +253,12 @@ fn erasure_shreds_a_subject_everywhere_and_the_ledger_still_verifies() {
     let mut ledger = s.open();
     ledger.encrypt_payloads();
     let k = keys(&ledger);
-    ledger.ingest(&k, text_lines("a", &texts(0..40, "acme"))).unwrap();
-    ledger.ingest(&k, text_lines("b", &texts(100..120, "globex"))).unwrap();
+    ledger
+        .ingest(&k, text_lines("a", &texts(0..40, "acme")))
+        .unwrap();
+    ledger
+        .ingest(&k, text_lines("b", &texts(100..120, "globex")))
+        .unwrap();
     let wrapped_before: Vec<Vec<u8>> = {
         let conn = rusqlite::Connection::open(&s.path).unwrap();
         let mut stmt = conn
@@ -257,7 +272,13 @@ fn erasure_shreds_a_subject_everywhere_and_the_ledger_still_verifies() {
 
     let mut ids = UlidGenerator::system();
     let receipt = ledger
-        .erase_subject(&k, "user-1", "dpo@example.com", "GDPR Art. 17 request 42", &mut ids)
+        .erase_subject(
+            &k,
+            "user-1",
+            "dpo@example.com",
+            "GDPR Art. 17 request 42",
+            &mut ids,
+        )
         .unwrap();
     assert_eq!(receipt.erasures.len(), 2, "both tenants held user-1's data");
     assert!(receipt.destroyed_keys >= 2);
@@ -272,10 +293,17 @@ fn erasure_shreds_a_subject_everywhere_and_the_ledger_still_verifies() {
     }
     for e in &receipt.erasures {
         let record = ledger.get(&e.erasure_event_id).unwrap().unwrap();
-        assert!(!record.envelope.contains("user-1"), "the erasure record names the subject by keyed hash only");
+        assert!(
+            !record.envelope.contains("user-1"),
+            "the erasure record names the subject by keyed hash only"
+        );
         assert!(record.envelope.contains(&receipt.subject_hash));
     }
-    let destroyed: Vec<&String> = receipt.erasures.iter().flat_map(|e| &e.data_key_ids).collect();
+    let destroyed: Vec<&String> = receipt
+        .erasures
+        .iter()
+        .flat_map(|e| &e.data_key_ids)
+        .collect();
     let conn = rusqlite::Connection::open(&s.path).unwrap();
     let remaining: Vec<Vec<u8>> = conn
         .prepare("SELECT wrapped FROM data_keys")
@@ -286,7 +314,10 @@ fn erasure_shreds_a_subject_everywhere_and_the_ledger_still_verifies() {
         .unwrap();
     assert_eq!(remaining.len(), wrapped_before.len() - destroyed.len());
     for w in wrapped_before.iter().filter(|w| !remaining.contains(w)) {
-        assert!(!contains(&disk, w), "a destroyed wrapped key survives on disk");
+        assert!(
+            !contains(&disk, w),
+            "a destroyed wrapped key survives on disk"
+        );
     }
 
     for org in ["acme", "globex"] {
@@ -298,7 +329,8 @@ fn erasure_shreds_a_subject_everywhere_and_the_ledger_still_verifies() {
             if actor == "user-1" {
                 assert!(!text.contains("SECRET-PROMPT"));
                 assert!(event.payload_field("ciphertext").is_some());
-            } else if event.event_type().as_str() != spanforge_store::encryption::ERASURE_EVENT_TYPE {
+            } else if event.event_type().as_str() != spanforge_store::encryption::ERASURE_EVENT_TYPE
+            {
                 assert!(text.contains("SECRET-PROMPT"), "{text}");
             }
         }
@@ -337,10 +369,16 @@ fn a_subject_named_in_the_payload_or_as_session_is_erased_too() {
     let mut ledger = s.open();
     ledger.encrypt_payloads();
     let k = keys(&ledger);
-    ledger.ingest(&k, text_lines("a", &texts(0..30, "acme"))).unwrap();
+    ledger
+        .ingest(&k, text_lines("a", &texts(0..30, "acme")))
+        .unwrap();
     let mut ids = UlidGenerator::system();
-    ledger.erase_subject(&k, "patient-0", "dpo", "r", &mut ids).unwrap();
-    ledger.erase_subject(&k, "sess-2", "dpo", "r", &mut ids).unwrap();
+    ledger
+        .erase_subject(&k, "patient-0", "dpo", "r", &mut ids)
+        .unwrap();
+    ledger
+        .erase_subject(&k, "sess-2", "dpo", "r", &mut ids)
+        .unwrap();
     let lines = export_all(&ledger, "acme");
     let disk = db_bytes(&s.path);
     for n in 0..30u64 {
@@ -359,7 +397,9 @@ fn a_data_key_deleted_without_an_erasure_record_is_tampering() {
     let mut ledger = s.open();
     ledger.encrypt_payloads();
     let k = keys(&ledger);
-    ledger.ingest(&k, text_lines("a", &texts(0..12, "acme"))).unwrap();
+    ledger
+        .ingest(&k, text_lines("a", &texts(0..12, "acme")))
+        .unwrap();
     drop(ledger);
     let conn = attacker(&s.path);
     conn.execute(
@@ -379,7 +419,10 @@ fn a_data_key_deleted_without_an_erasure_record_is_tampering() {
     );
     assert_eq!(t.erased_count, 0);
     let read: Vec<_> = export_all_results(&ledger, "acme");
-    assert!(read.iter().any(|r| matches!(r, Err(Error::Decryption { .. }))));
+    assert!(
+        read.iter()
+            .any(|r| matches!(r, Err(Error::Decryption { .. })))
+    );
 }
 
 fn export_all_results(ledger: &SqliteLedger, org: &str) -> Vec<spanforge_store::Result<String>> {
@@ -395,7 +438,9 @@ fn ciphertext_edits_and_swaps_are_detected_by_verify_and_refused_by_readers() {
     let mut ledger = s.open();
     ledger.encrypt_payloads();
     let k = keys(&ledger);
-    ledger.ingest(&k, text_lines("a", &texts(0..8, "acme"))).unwrap();
+    ledger
+        .ingest(&k, text_lines("a", &texts(0..8, "acme")))
+        .unwrap();
     drop(ledger);
     let conn = attacker(&s.path);
     let id3 = event_id(3, T0 + 3_000_000).to_string();
@@ -419,15 +464,23 @@ fn ciphertext_edits_and_swaps_are_detected_by_verify_and_refused_by_readers() {
     let report = ledger.verify(&k, &VerifyOptions::new()).unwrap();
     assert!(!report.valid);
     let reasons = &report.tenants[0].tampered[0].reasons;
-    assert!(reasons.iter().any(|r| r.contains("leaf hash")), "{reasons:?}");
     assert!(
-        reasons.iter().any(|r| r.contains("sealed for another event")),
+        reasons.iter().any(|r| r.contains("leaf hash")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("sealed for another event")),
         "{reasons:?}"
     );
     let err = ledger.get(&id3).unwrap_err();
     assert!(matches!(err, Error::Decryption { .. }), "{err}");
     // The untouched neighbour still reads.
-    assert_eq!(ledger.get(&id5).unwrap().unwrap().payload, PayloadState::Decrypted);
+    assert_eq!(
+        ledger.get(&id5).unwrap().unwrap().payload,
+        PayloadState::Decrypted
+    );
 }
 
 #[test]
@@ -436,10 +489,15 @@ fn kek_rotation_rewraps_every_key_without_touching_payloads_and_the_old_kek_can_
     let mut ledger = s.open();
     ledger.encrypt_payloads();
     let k = keys(&ledger);
-    ledger.ingest(&k, text_lines("a", &texts(0..20, "acme"))).unwrap();
+    ledger
+        .ingest(&k, text_lines("a", &texts(0..20, "acme")))
+        .unwrap();
     let before_envelopes: Vec<Vec<u8>> = envelopes(&s.path);
     let before_keks = ledger.keks_in_use().unwrap();
-    assert_eq!(before_keks.keys().collect::<Vec<_>>(), vec!["local:payload/v1"]);
+    assert_eq!(
+        before_keks.keys().collect::<Vec<_>>(),
+        vec!["local:payload/v1"]
+    );
 
     let new = s.kms.rotate_kek("payload").unwrap();
     assert_eq!(new.key_id(), "local:payload/v2");
@@ -455,7 +513,11 @@ fn kek_rotation_rewraps_every_key_without_touching_payloads_and_the_old_kek_can_
     );
     let after = rotated.keks_in_use().unwrap();
     assert_eq!(after.keys().collect::<Vec<_>>(), vec!["local:payload/v2"]);
-    assert_eq!(envelopes(&s.path), before_envelopes, "no payload was re-encrypted");
+    assert_eq!(
+        envelopes(&s.path),
+        before_envelopes,
+        "no payload was re-encrypted"
+    );
 
     // Retire v1: everything still decrypts, and erasure still works (subject key re-wrapped).
     s.kms.retire("payload", 1).unwrap();
@@ -467,7 +529,9 @@ fn kek_rotation_rewraps_every_key_without_touching_payloads_and_the_old_kek_can_
     let lines = export_all(&fresh, "acme");
     assert!(lines.iter().all(|l| l.contains("SECRET-PROMPT")));
     let mut ids = UlidGenerator::system();
-    let erased = fresh.erase_subject(&k, "user-2", "dpo", "r", &mut ids).unwrap();
+    let erased = fresh
+        .erase_subject(&k, "user-2", "dpo", "r", &mut ids)
+        .unwrap();
     assert!(erased.destroyed_keys > 0);
     assert!(fresh.verify(&k, &VerifyOptions::new()).unwrap().valid);
     // A second rotation run finds nothing to do.
@@ -493,7 +557,9 @@ fn a_refused_encrypted_batch_writes_no_keys_and_no_setting() {
     let k = keys(&ledger);
     let mut input = texts(0..10, "acme");
     input[6] = "{not json".to_owned();
-    let err = ledger.ingest(&k, text_lines("bad.jsonl", &input)).unwrap_err();
+    let err = ledger
+        .ingest(&k, text_lines("bad.jsonl", &input))
+        .unwrap_err();
     assert_eq!(err.location().unwrap().line, 7);
     assert!(!ledger.is_encrypted().unwrap());
     let conn = rusqlite::Connection::open(&s.path).unwrap();
@@ -501,4 +567,34 @@ fn a_refused_encrypted_batch_writes_no_keys_and_no_setting() {
         .query_row("SELECT count(*) FROM data_keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 0);
+}
+
+#[test]
+fn a_writer_with_a_warm_cache_never_encrypts_under_a_key_erased_elsewhere() {
+    let s = setup();
+    let mut writer = s.open();
+    writer.encrypt_payloads();
+    let k = keys(&writer);
+    writer
+        .ingest(&k, text_lines("a", &texts(0..12, "acme")))
+        .unwrap();
+    // Another handle (as another process would) erases user-1 while `writer` keeps its cache.
+    let mut other = s.open();
+    let mut ids = UlidGenerator::system();
+    other
+        .erase_subject(&k, "user-1", "dpo", "r", &mut ids)
+        .unwrap();
+    // The writer's next events of user-1 go under a new key and stay readable.
+    writer
+        .ingest(&k, text_lines("b", &texts(12..24, "acme")))
+        .unwrap();
+    let lines = export_all(&writer, "acme");
+    for n in 0..24u64 {
+        let marker = format!("SECRET-PROMPT-{n:04}-of-user-1");
+        let readable = lines.iter().any(|l| l.contains(&marker));
+        if n % 4 == 1 {
+            assert_eq!(readable, n >= 12, "event {n}");
+        }
+    }
+    assert!(writer.verify(&k, &VerifyOptions::new()).unwrap().valid);
 }
