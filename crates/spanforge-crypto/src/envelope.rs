@@ -96,8 +96,60 @@ pub fn seal(
     ctx: &EncryptionContext,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let message_id = random_array::<MESSAGE_ID_LEN>()?;
+    let message_id = next_message_id()?;
     seal_with_message_id(dek, key_id, edks, ctx, plaintext, &message_id)
+}
+
+/// Bytes of a message id drawn from the operating system once per thread.
+const MESSAGE_ID_PREFIX_LEN: usize = MESSAGE_ID_LEN - 8;
+
+/// A thread's message-id generator: a random prefix from the OS CSPRNG and a counter.
+struct MessageIds {
+    prefix: [u8; MESSAGE_ID_PREFIX_LEN],
+    counter: u64,
+}
+
+thread_local! {
+    static MESSAGE_IDS: std::cell::RefCell<Option<MessageIds>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The next message id of this thread: its 24-byte random prefix (drawn from the OS CSPRNG when
+/// the thread first seals, and again after 2^64 - 1 ids) followed by a big-endian 64-bit counter.
+///
+/// Uniqueness is all a message id needs (it is public, and the per-message key is
+/// HKDF(DEK, id)): ids of one thread never repeat, and two threads or processes share a prefix
+/// with probability about n²/2^193 for n prefixes. A system call per message cost about as much
+/// as the AES work on this class of machine (ADR 002). The one thing that copies a prefix is
+/// `fork()` without `exec`: a child that seals must call [`reseed_message_ids`] first.
+pub(crate) fn next_message_id() -> Result<[u8; MESSAGE_ID_LEN]> {
+    MESSAGE_IDS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let state = match slot.as_mut() {
+            Some(state) if state.counter != u64::MAX => state,
+            _ => slot.insert(MessageIds {
+                prefix: random_array::<MESSAGE_ID_PREFIX_LEN>()?,
+                counter: 0,
+            }),
+        };
+        let mut id = [0u8; MESSAGE_ID_LEN];
+        id[..MESSAGE_ID_PREFIX_LEN].copy_from_slice(&state.prefix);
+        id[MESSAGE_ID_PREFIX_LEN..].copy_from_slice(&state.counter.to_be_bytes());
+        state.counter += 1;
+        Ok(id)
+    })
+}
+
+/// Draws a fresh message-id prefix for the calling thread from the OS CSPRNG. Call it in a child
+/// process after `fork()` (without `exec`) before sealing, so parent and child can never produce
+/// the same message id under a data key they both hold.
+///
+/// # Errors
+/// [`Error::Random`] if the system RNG fails.
+pub fn reseed_message_ids() -> Result<()> {
+    let prefix = random_array::<MESSAGE_ID_PREFIX_LEN>()?;
+    MESSAGE_IDS.with(|cell| *cell.borrow_mut() = Some(MessageIds { prefix, counter: 0 }));
+    Ok(())
 }
 
 /// [`seal`] with a caller-chosen message id. Crate-private: reusing a message id with the same
