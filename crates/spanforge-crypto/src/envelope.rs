@@ -9,7 +9,7 @@
 //!  4  magic "AEV" 0x01           (the 4th byte is the format version)
 //!  2  suite = 0x0001             (AES-256-GCM, HKDF-SHA256, 32-byte key commitment)
 //!  1  flags = 0x00               (all bits reserved, must be zero)
-//! 32  message id                 (random; HKDF info input)
+//! 32  message id                 (unique: per-thread random prefix ‖ counter; HKDF info input)
 //!  1+ data key id                (u8 length 1..=128, printable ASCII)
 //!  2+ context                    (u16 count, sorted unique (u16 len ‖ key, u16 len ‖ value))
 //! 32  key commitment             (HKDF-Expand(DEK, "AEV1 commit" ‖ suite ‖ message id))
@@ -44,7 +44,7 @@ pub const MAGIC: [u8; 3] = *b"AEV";
 pub const FORMAT_VERSION: u8 = 1;
 /// Suite 0x0001: AES-256-GCM, per-message key by HKDF-SHA256, 32-byte key commitment.
 pub const SUITE_AES256GCM_HKDF_SHA256_COMMIT: u16 = 0x0001;
-/// Length of the random message id.
+/// Length of the message id.
 pub const MESSAGE_ID_LEN: usize = 32;
 /// Length of the key commitment.
 pub const COMMITMENT_LEN: usize = 32;
@@ -62,13 +62,13 @@ const KEY_LABEL: &[u8] = b"AEV1 key";
 /// HKDF info label for the key commitment.
 const COMMIT_LABEL: &[u8] = b"AEV1 commit";
 
-/// Seals `plaintext` into a new AEV1 envelope with a fresh random message id.
+/// Seals `plaintext` into a new AEV1 envelope with a fresh message id (see [`next_message_id`]).
 ///
 /// `ctx` must be a valid message context ([`EncryptionContext::validate_message`]). `edks` are the
 /// wrapped forms of `dek` to embed (up to [`MAX_EDKS`]); pass an empty slice for a *detached*
 /// envelope whose wrapped key is kept in a separate key store under `key_id`.
 ///
-/// Because every envelope gets its own 256-bit random message id, and the AEAD key is derived from
+/// Because every envelope gets its own 256-bit unique message id, and the AEAD key is derived from
 /// it, no AES-GCM key is ever used for more than one message; the all-zero nonce therefore never
 /// repeats under a key.
 ///
@@ -376,7 +376,7 @@ impl<'a> Envelope<'a> {
         self.suite
     }
 
-    /// The random message id.
+    /// The message id.
     #[must_use]
     pub fn message_id(&self) -> &[u8; MESSAGE_ID_LEN] {
         &self.message_id

@@ -482,7 +482,9 @@ fn message_ids_are_unique_per_thread_and_across_threads() {
     assert_eq!(unique.len(), mine.len());
     // One prefix per thread, a counter after it.
     assert!(mine.windows(2).all(|w| w[0][..24] == w[1][..24]));
-    let other = std::thread::spawn(|| next_message_id().unwrap()).join().unwrap();
+    let other = std::thread::spawn(|| next_message_id().unwrap())
+        .join()
+        .unwrap();
     assert_ne!(other[..24], mine[0][..24]);
     // Reseeding (as a forked child must) changes the prefix.
     reseed_message_ids().unwrap();
