@@ -62,7 +62,7 @@ const KEY_LABEL: &[u8] = b"AEV1 key";
 /// HKDF info label for the key commitment.
 const COMMIT_LABEL: &[u8] = b"AEV1 commit";
 
-/// Seals `plaintext` into a new AEV1 envelope with a fresh message id (see [`next_message_id`]).
+/// Seals `plaintext` into a new AEV1 envelope with a fresh message id (a per-thread random prefix and a counter; see [`reseed_message_ids`]).
 ///
 /// `ctx` must be a valid message context ([`EncryptionContext::validate_message`]). `edks` are the
 /// wrapped forms of `dek` to embed (up to [`MAX_EDKS`]); pass an empty slice for a *detached*
