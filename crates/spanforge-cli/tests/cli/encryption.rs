@@ -205,3 +205,144 @@ fn erase_on_a_plain_ledger_is_a_clear_error() {
         r.stderr
     );
 }
+
+/// A [`spanforge_store::DataKeyService`] over the local KMS for building fixtures.
+#[derive(Debug)]
+struct FixtureKms {
+    kms: std::sync::Arc<spanforge_crypto::LocalKms>,
+    kek: spanforge_crypto::KeyRef,
+    rt: tokio::runtime::Runtime,
+}
+
+impl spanforge_store::DataKeyService for FixtureKms {
+    fn kek(&self) -> String {
+        self.kek.key_id().to_owned()
+    }
+    fn generate(
+        &self,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<(spanforge_crypto::Dek, spanforge_crypto::WrappedDek)> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
+    }
+    fn unwrap(
+        &self,
+        wrapped: &spanforge_crypto::WrappedDek,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<spanforge_crypto::Dek> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
+    }
+    fn rewrap(
+        &self,
+        wrapped: &spanforge_crypto::WrappedDek,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<spanforge_crypto::WrappedDek> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
+    }
+}
+
+/// Line counts of every control's population and exceptions in a package.
+fn listing_sizes(pkg: &std::path::Path) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    for control in fs::read_dir(pkg.join("controls")).unwrap() {
+        let control = control.unwrap().path();
+        for name in ["population.jsonl", "exceptions.jsonl"] {
+            let text = fs::read_to_string(control.join(name)).unwrap();
+            out.push((
+                format!("{}/{name}", control.file_name().unwrap().to_string_lossy()),
+                text.lines().count(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
+    use spanforge_chain::compat::HmacSecret;
+    use spanforge_chain::note::NoteSigner;
+    use spanforge_mapping::period::Day;
+    use spanforge_mapping::testing::Workload;
+    use spanforge_store::{HmacKey, SqliteLedger, StaticKeys};
+
+    const SECRET: &str = "cli-encrypted-compliance-secret-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let keys =
+        StaticKeys::new().with_default_key(HmacKey::derived(HmacSecret::new(SECRET).unwrap()));
+    let workload = Workload::new(Day::parse("2026-01-01").unwrap(), 10).with_calls_per_day(4);
+    let kms_path = dir.path().join("kms.keyring");
+    let kms =
+        std::sync::Arc::new(spanforge_crypto::LocalKms::create(&kms_path, "payload").unwrap());
+    let mut packages = Vec::new();
+    for (name, encrypted) in [("plain", false), ("encrypted", true)] {
+        let db = dir.path().join(format!("{name}.db"));
+        let mut ledger = SqliteLedger::open(&db).unwrap();
+        if encrypted {
+            ledger = ledger.with_data_keys(std::sync::Arc::new(FixtureKms {
+                kek: kms.primary("payload").unwrap(),
+                kms: kms.clone(),
+                rt: tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap(),
+            }));
+            ledger.encrypt_payloads();
+        }
+        workload.append_to(&mut ledger, &keys).unwrap();
+        let signer = NoteSigner::from_seed(&ledger.log_key_name(), &[21; 32]).unwrap();
+        let key = dir.path().join(format!("{name}.key"));
+        fs::write(&key, signer.to_skey().as_bytes()).unwrap();
+        drop(ledger);
+        let out = dir.path().join(format!("{name}-pkg"));
+        let mut args = vec![
+            "compliance".to_owned(),
+            "generate".to_owned(),
+            "--framework".to_owned(),
+            "soc2".to_owned(),
+            "--from".to_owned(),
+            "2026-01-01".to_owned(),
+            "--to".to_owned(),
+            "2026-01-10".to_owned(),
+            "--org".to_owned(),
+            "acme".to_owned(),
+            "--db".to_owned(),
+            db.to_string_lossy().into_owned(),
+            "--checkpoint-key".to_owned(),
+            key.to_string_lossy().into_owned(),
+            "--out".to_owned(),
+            out.to_string_lossy().into_owned(),
+        ];
+        if encrypted {
+            // Without the KMS the encrypted ledger's evidence cannot be read.
+            let r: crate::support::Run = crate::support::spanforge()
+                .env("SPANFORGE_SIGNING_KEY", SECRET)
+                .args(&args)
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+            assert!(r.stderr.contains("no KMS is configured"), "{}", r.stderr);
+            let _ = fs::remove_dir_all(&out);
+            args.extend([
+                "--kms-keyring".to_owned(),
+                kms_path.to_string_lossy().into_owned(),
+            ]);
+        }
+        let r: crate::support::Run = crate::support::spanforge()
+            .env("SPANFORGE_SIGNING_KEY", SECRET)
+            .args(&args)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+        packages.push(out);
+    }
+    let plain = listing_sizes(&packages[0]);
+    assert!(
+        plain.iter().any(|(_, n)| *n > 0),
+        "the workload produced evidence"
+    );
+    assert_eq!(plain, listing_sizes(&packages[1]));
+}
