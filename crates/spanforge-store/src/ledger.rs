@@ -999,7 +999,7 @@ impl<B: Backend> Ledger<B> {
     /// Erases a data subject by crypto-shredding (GDPR Art. 17): destroys every data key whose
     /// scope has `subject` as its `actor_id`, `session_id` or payload `subject_id`, after
     /// appending to each affected tenant's chain an erasure record
-    /// ([`ERASURE_EVENT_TYPE`](crate::encryption::ERASURE_EVENT_TYPE)) that names the subject
+    /// ([`ERASURE_EVENT_TYPE`]) that names the subject
     /// only by its keyed hash and lists the destroyed key ids. One transaction; afterwards the
     /// store is scrubbed ([`Backend::scrub`]) so the wrapped keys survive nowhere on disk.
     ///
