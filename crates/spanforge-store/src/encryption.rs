@@ -221,7 +221,9 @@ pub(crate) fn encrypts(event: &Event) -> bool {
 /// of unwrapped data keys by id.
 pub(crate) struct PayloadKeys {
     /// Committed scope-to-key mappings, valid for the erasure generation they were read in.
-    scopes: Mutex<(Option<String>, HashMap<ScopeId, Arc<ScopeKey>>)>,
+    /// Copy-on-write: a transaction takes a cheap snapshot and publishes a new map only when it
+    /// met scopes the snapshot lacked.
+    scopes: Mutex<(Option<String>, Arc<HashMap<ScopeId, Arc<ScopeKey>>>)>,
     service: Arc<dyn DataKeyService>,
     /// The unwrapped subject-hash key with the stored (wrapped, hex) form it came from, so a
     /// key from a rolled-back transaction is never used against another stored one.
@@ -258,7 +260,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl PayloadKeys {
     pub(crate) fn new(service: Arc<dyn DataKeyService>) -> Self {
         Self {
-            scopes: Mutex::new((None, HashMap::new())),
+            scopes: Mutex::new((None, Arc::new(HashMap::new()))),
             service,
             subject_key: Mutex::new(None),
             deks: Mutex::new(HashMap::new()),
@@ -373,18 +375,22 @@ impl PayloadKeys {
     /// scope mapping.
     pub(crate) fn forget(&self, key_id: &str) {
         lock(&self.deks).remove(key_id);
-        lock(&self.scopes).1.clear();
+        lock(&self.scopes).1 = Arc::new(HashMap::new());
     }
 }
+
+/// How many scope-to-key mappings a ledger handle keeps between transactions.
+const MAX_SHARED_SCOPES: usize = 1 << 16;
 
 /// The data keys of one write transaction: scopes already resolved, by scope.
 #[derive(Debug)]
 pub(crate) struct PayloadSession {
     keys: Arc<PayloadKeys>,
     subject_key: Arc<SubjectHashKey>,
-    scopes: HashMap<ScopeId, Arc<ScopeKey>>,
-    /// Scopes whose keys this transaction created: shared only once it commits.
-    created: Vec<ScopeId>,
+    /// The committed mappings when the transaction started.
+    base: Arc<HashMap<ScopeId, Arc<ScopeKey>>>,
+    /// Scopes this transaction resolved that `base` lacks: shared once it commits.
+    added: HashMap<ScopeId, Arc<ScopeKey>>,
 }
 
 impl PayloadSession {
@@ -400,23 +406,23 @@ impl PayloadSession {
         })?;
         // Mappings cached by earlier transactions hold while no erasure happened since.
         let generation = tx.meta(ERASURE_GENERATION_SETTING)?;
-        let scopes = {
+        let base = {
             let mut shared = lock(&keys.scopes);
             if shared.0 != generation {
-                *shared = (generation, HashMap::new());
+                *shared = (generation, Arc::new(HashMap::new()));
             }
             shared.1.clone()
         };
         Ok(Self {
             keys,
             subject_key,
-            scopes,
-            created: Vec::new(),
+            base,
+            added: HashMap::new(),
         })
     }
 
     /// The data key for `event` in `tenant`, creating (and storing, inside `tx`) one for a new
-    /// scope. A scope already met costs one hash-map lookup.
+    /// scope. A scope already met costs one or two hash-map lookups.
     pub(crate) fn key_for<W: Writer + ?Sized>(
         &mut self,
         tx: &mut W,
@@ -430,7 +436,11 @@ impl PayloadSession {
             session: event.session_id().map(Box::from),
             subject: payload_subject(event).map(Box::from),
         };
-        if let Some(k) = self.scopes.get(&scope_id) {
+        if let Some(k) = self
+            .base
+            .get(&scope_id)
+            .or_else(|| self.added.get(&scope_id))
+        {
             return Ok(k.clone());
         }
         let hash = |s: Option<&str>| s.map(|s| subject_hash(&self.subject_key, s));
@@ -445,14 +455,7 @@ impl PayloadSession {
             session.as_deref(),
             subject.as_deref(),
         )? {
-            Some(record) => {
-                let key = self.keys.unwrap_record(tenant_id, &record)?;
-                // Committed before this transaction, so safe to share at once.
-                lock(&self.keys.scopes)
-                    .1
-                    .insert(scope_id.clone(), key.clone());
-                key
-            }
+            Some(record) => self.keys.unwrap_record(tenant_id, &record)?,
             None => {
                 let id = DataKeyId::random()
                     .map_err(|e| Error::encryption("naming a new data key", Some(e)))?;
@@ -472,22 +475,31 @@ impl PayloadSession {
                     kek: wrapped.key_id().to_owned(),
                     wrapped: wrapped.to_bytes(),
                 })?;
-                self.created.push(scope_id.clone());
                 Arc::new(ScopeKey { id, dek, scope })
             }
         };
-        self.scopes.insert(scope_id, key.clone());
+        self.added.insert(scope_id, key.clone());
         Ok(key)
     }
 
-    /// Shares the keys this transaction created, once it has committed.
+    /// Publishes the scopes this transaction resolved, once it has committed (a rolled-back
+    /// transaction's new keys are never shared).
     pub(crate) fn committed(&mut self) {
-        let mut shared = lock(&self.keys.scopes);
-        for scope in self.created.drain(..) {
-            if let Some(k) = self.scopes.get(&scope) {
-                shared.1.insert(scope, k.clone());
-            }
+        if self.added.is_empty() {
+            return;
         }
+        let mut shared = lock(&self.keys.scopes);
+        // Another session may have published since our snapshot; extend the newest map. The
+        // map is bounded: past MAX_SHARED_SCOPES it restarts from this transaction's scopes
+        // (a miss costs one indexed lookup and, once per process and key, one KMS unwrap).
+        let mut next = if shared.1.len() + self.added.len() > MAX_SHARED_SCOPES {
+            HashMap::new()
+        } else {
+            (*shared.1).clone()
+        };
+        next.extend(self.added.drain());
+        shared.1 = Arc::new(next);
+        self.base = shared.1.clone();
     }
 }
 

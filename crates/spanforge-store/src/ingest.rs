@@ -702,11 +702,12 @@ pub(crate) fn seal(
         ));
     }
     if let Some(payload_key) = payload_key {
-        let mut stored = Vec::with_capacity(payload.len() * 4 / 3 + 256);
+        // The stored envelope: the signed one with the payload replaced by its encrypted form.
+        let mut stored = Vec::with_capacity(envelope.len() + payload.len() / 2 + 384);
+        stored.extend_from_slice(envelope.get(..payload_span.start).unwrap_or_default());
         payload_key.seal_payload(signed.event_id().as_str(), &payload, &mut stored)?;
-        // The plaintext copy in `envelope` is replaced in place; the buffers holding plaintext
-        // are dropped right after (the plaintext also lives in the caller's input).
-        envelope.splice(payload_span, stored);
+        stored.extend_from_slice(envelope.get(payload_span.end..).unwrap_or_default());
+        envelope = stored;
         if envelope.len() > MAX_EVENT_BYTES {
             return Err(format!(
                 "the event is larger than {MAX_EVENT_BYTES} bytes once its payload is encrypted, so no reader could load it back"
