@@ -367,7 +367,12 @@ impl PayloadKeys {
             Error::encryption(format!("unwrapping data key {}", record.key_id), Some(e))
         })?;
         let key = Arc::new(ScopeKey { id, dek, scope });
-        lock(&self.deks).insert(record.key_id.clone(), key.clone());
+        let mut deks = lock(&self.deks);
+        // Bounded like the scope map: memory stays flat however many subjects a ledger holds.
+        if deks.len() >= MAX_SHARED_SCOPES {
+            deks.clear();
+        }
+        deks.insert(record.key_id.clone(), key.clone());
         Ok(key)
     }
 
