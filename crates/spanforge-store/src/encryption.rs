@@ -508,6 +508,49 @@ impl PayloadSession {
     }
 }
 
+/// Whether `line` is the decrypted form of the encrypted envelope `stored`: both parse, the
+/// stored payload is the encrypted form, `line` with its payload replaced by the stored payload
+/// is `stored` byte for byte, and `line`'s payload hashes to the checksum both carry. This links
+/// an exported plaintext event to its encrypted Merkle leaf without any key.
+pub fn is_decryption_of(line: &[u8], stored: &[u8]) -> bool {
+    let parse = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|t| Event::from_json_str(t).ok())
+    };
+    let (Some(plain), Some(sealed)) = (parse(line), parse(stored)) else {
+        return false;
+    };
+    if EncryptedPayload::from_payload(sealed.payload()).is_none() {
+        return false;
+    }
+    let mut plain_bytes = Vec::with_capacity(line.len());
+    let span = plain.write_canonical_parts(&mut plain_bytes, None);
+    if plain_bytes != line {
+        return false;
+    }
+    let Some(payload) = plain_bytes.get(span.clone()) else {
+        return false;
+    };
+    if plain.checksum() != Some(&Checksum::of_canonical(payload)) {
+        return false;
+    }
+    let mut sealed_bytes = Vec::with_capacity(stored.len());
+    let sealed_span = sealed.write_canonical_parts(&mut sealed_bytes, None);
+    let (Some(stored_payload), Some(head), Some(tail)) = (
+        sealed_bytes.get(sealed_span),
+        plain_bytes.get(..span.start),
+        plain_bytes.get(span.end..),
+    ) else {
+        return false;
+    };
+    let mut rebuilt = Vec::with_capacity(stored.len());
+    rebuilt.extend_from_slice(head);
+    rebuilt.extend_from_slice(stored_payload);
+    rebuilt.extend_from_slice(tail);
+    rebuilt == stored
+}
+
 /// Opens a stored record's payload. Returns the envelope to hand out (decrypted, or as stored
 /// for plaintext and erased payloads) and what was found.
 pub(crate) fn open_record<R: Reader + ?Sized>(

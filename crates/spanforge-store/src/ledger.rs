@@ -249,7 +249,10 @@ pub struct VerifiedProof {
 /// Verifies a proof bundle written by [`Ledger::prove`] with only the checkpoint public key.
 ///
 /// The leaf is the bundle's `extra` data (the canonical envelope); when `event_line` is given
-/// (the event as the auditor received it, e.g. a line of an export) it must be byte-identical.
+/// (the event as the auditor received it, e.g. a line of an export) it must be byte-identical,
+/// or, for a payload stored encrypted, be the leaf with the payload decrypted: every other byte
+/// identical and the payload hashing to the signed checksum the leaf carries (see
+/// `docs/adr/003-encrypted-payloads.md`). [`VerifiedProof::event`] is then the leaf as stored.
 pub fn verify_event_proof(
     bundle: &[u8],
     log_key: &NoteVerifier,
@@ -259,9 +262,13 @@ pub fn verify_event_proof(
         TlogProof::parse(bundle).map_err(|e| Error::chain("reading the proof bundle", e))?;
     let leaf = match (proof.extra(), event_line) {
         (Some(extra), Some(line)) if extra != line => {
-            return Err(Error::Checkpoint(
-                "the event line differs from the event the proof carries".to_owned(),
-            ));
+            if !crate::encryption::is_decryption_of(line, extra) {
+                return Err(Error::Checkpoint(
+                    "the event line differs from the event the proof carries".to_owned(),
+                ));
+            }
+            // The line is the decrypted form of the encrypted leaf: the leaf is what is proven.
+            extra
         }
         (_, Some(line)) => line,
         (Some(extra), None) => extra,

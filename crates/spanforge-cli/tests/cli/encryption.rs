@@ -337,6 +337,18 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
             .unwrap()
             .into();
         assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+        // The package (proofs of cited events included) verifies with the public key alone.
+        let pubkey = dir.path().join(format!("{name}.pub"));
+        fs::write(&pubkey, format!("{}\n", signer.vkey())).unwrap();
+        let r: crate::support::Run = crate::support::spanforge()
+            .args(["compliance", "verify-package"])
+            .arg(&out)
+            .arg("--pubkey")
+            .arg(&pubkey)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
         packages.push(out);
     }
     let plain = listing_sizes(&packages[0]);

@@ -598,3 +598,44 @@ fn a_writer_with_a_warm_cache_never_encrypts_under_a_key_erased_elsewhere() {
     }
     assert!(writer.verify(&k, &VerifyOptions::new()).unwrap().valid);
 }
+
+#[test]
+fn a_proof_of_an_encrypted_event_accepts_its_decrypted_export_line_and_nothing_else() {
+    let s = setup();
+    let mut ledger = s.open();
+    ledger.encrypt_payloads();
+    let k = keys(&ledger);
+    ledger
+        .ingest(&k, text_lines("a", &texts(0..6, "acme")))
+        .unwrap();
+    let id = event_id(4, T0 + 4_000_000).to_string();
+    let proof = ledger.prove(&k, &id).unwrap();
+    assert!(
+        !proof.envelope.contains("SECRET-PROMPT"),
+        "the leaf is the encrypted envelope"
+    );
+    let line = export_all(&ledger, "acme")
+        .into_iter()
+        .find(|l| l.contains(&id))
+        .unwrap();
+    let verifier = spanforge_store::KeyProvider::checkpoint_signer(&k)
+        .unwrap()
+        .verifier();
+    let bundle = proof.to_text();
+    let verified =
+        spanforge_store::verify_event_proof(bundle.as_bytes(), &verifier, Some(line.as_bytes()))
+            .unwrap();
+    assert_eq!(verified.index, 4);
+    // A changed payload (re-signed checksum or not) does not pass as the decryption.
+    let forged = line.replace("SECRET-PROMPT-0004", "SECRET-PROMPT-9999");
+    assert!(
+        spanforge_store::verify_event_proof(bundle.as_bytes(), &verifier, Some(forged.as_bytes()))
+            .is_err()
+    );
+    // Nor does another event's line.
+    let other = export_all(&ledger, "acme").remove(0);
+    assert!(
+        spanforge_store::verify_event_proof(bundle.as_bytes(), &verifier, Some(other.as_bytes()))
+            .is_err()
+    );
+}
