@@ -223,7 +223,7 @@ pub(crate) struct PayloadKeys {
     /// Committed scope-to-key mappings, valid for the erasure generation they were read in.
     /// Copy-on-write: a transaction takes a cheap snapshot and publishes a new map only when it
     /// met scopes the snapshot lacked.
-    scopes: Mutex<(Option<String>, Arc<HashMap<ScopeId, Arc<ScopeKey>>>)>,
+    scopes: Mutex<(Option<String>, Arc<ScopeMap>)>,
     service: Arc<dyn DataKeyService>,
     /// The unwrapped subject-hash key with the stored (wrapped, hex) form it came from, so a
     /// key from a rolled-back transaction is never used against another stored one.
@@ -384,6 +384,9 @@ impl PayloadKeys {
     }
 }
 
+/// Scopes resolved to their unwrapped data keys.
+type ScopeMap = HashMap<ScopeId, Arc<ScopeKey>>;
+
 /// How many scope-to-key mappings a ledger handle keeps between transactions.
 const MAX_SHARED_SCOPES: usize = 1 << 16;
 
@@ -393,9 +396,9 @@ pub(crate) struct PayloadSession {
     keys: Arc<PayloadKeys>,
     subject_key: Arc<SubjectHashKey>,
     /// The committed mappings when the transaction started.
-    base: Arc<HashMap<ScopeId, Arc<ScopeKey>>>,
+    base: Arc<ScopeMap>,
     /// Scopes this transaction resolved that `base` lacks: shared once it commits.
-    added: HashMap<ScopeId, Arc<ScopeKey>>,
+    added: ScopeMap,
 }
 
 impl PayloadSession {
