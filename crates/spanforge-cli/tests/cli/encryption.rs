@@ -358,3 +358,107 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
     );
     assert_eq!(plain, listing_sizes(&packages[1]));
 }
+
+/// The ledger's payload keys in AWS KMS: the binary (built with `aws-kms`) against the `moto`
+/// KMS emulator on 127.0.0.1, configured only through the standard `AWS_*` variables.
+#[cfg(feature = "aws-kms")]
+#[test]
+fn encrypted_ingest_and_erasure_with_aws_kms_against_moto() {
+    use std::net::{TcpListener, TcpStream};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    struct Moto(std::process::Child);
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let venv = crate::support::root().join("target/venv");
+    let venv = std::env::var_os("SPANFORGE_VENV").map_or(venv, std::path::PathBuf::from);
+    let moto_bin = venv.join("bin/moto_server");
+    assert!(
+        moto_bin.is_file(),
+        "moto_server not found at {}: run `cargo xtask setup`",
+        moto_bin.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ws = Workspace::new();
+    let _moto = Moto(
+        Command::new(&moto_bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(ws.path("moto.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let aws_env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIAMOTOTESTKEY00001"),
+        ("AWS_SECRET_ACCESS_KEY", "moto-cli-secret-do-not-print"),
+    ];
+    // A key-encryption key in the emulator, created with boto3 from the same venv.
+    let out = Command::new(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import boto3,sys; print(boto3.client('kms', endpoint_url=sys.argv[1]).create_key()['KeyMetadata']['Arn'])",
+            &endpoint,
+        ])
+        .envs(aws_env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arn = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let run = |args: &[&str]| -> crate::support::Run {
+        let mut cmd = crate::support::spanforge();
+        cmd.current_dir(ws.dir.path())
+            .envs(aws_env)
+            .env("SPANFORGE_AWS_KMS_KEY", &arn)
+            .args(args);
+        cmd.output().unwrap().into()
+    };
+    write_events(&ws, "events.jsonl", 0..12);
+    let r = run(&["ingest", "--encrypt", "events.jsonl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        !ws.path("spanforge-kms.keyring").exists(),
+        "no local keyring with AWS KMS"
+    );
+    assert!(!contains(&disk(&ws), "PROMPT-"));
+    let r = run(&["audit", "export", "--org", "acme", "--out", "acme.jsonl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        fs::read_to_string(ws.path("acme.jsonl"))
+            .unwrap()
+            .contains("PROMPT-004-FOR-user-1")
+    );
+    let r = run(&["erase", "--subject", "user-1"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = run(&["audit", "export", "--org", "acme", "--out", "after.jsonl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let after = fs::read_to_string(ws.path("after.jsonl")).unwrap();
+    assert!(!after.contains("FOR-user-1") && after.contains("FOR-user-0"));
+    let r = run(&["audit", "verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("moto-cli-secret") && !r.stderr.contains("moto-cli-secret"));
+}
