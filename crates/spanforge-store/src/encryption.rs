@@ -117,9 +117,10 @@ impl EncryptedPayload {
         })
     }
 
-    /// Writes the stored form as canonical JSON (keys sorted, no spaces). Base64 and data key
-    /// ids need no escaping, which [`DataKeyId`] guarantees for the id.
-    pub fn write_canonical(data_key_id: &str, ciphertext: &[u8], out: &mut Vec<u8>) {
+    /// Writes the stored form as canonical JSON (keys sorted, no spaces). Base64 needs no
+    /// escaping; a data key id is printable ASCII ([`DataKeyId`]), of which only `"` and `\`
+    /// are escaped, as the reference's `json.dumps` does.
+    pub fn write_canonical(data_key_id: &DataKeyId, ciphertext: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"ciphertext\":\"");
         let start = out.len();
         out.resize(
@@ -131,7 +132,12 @@ impl EncryptedPayload {
             .unwrap_or(0);
         out.truncate(start + written);
         out.extend_from_slice(b"\",\"data_key_id\":\"");
-        out.extend_from_slice(data_key_id.as_bytes());
+        for &b in data_key_id.as_str().as_bytes() {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
         out.extend_from_slice(b"\",\"encryption\":\"");
         out.extend_from_slice(PAYLOAD_ENCRYPTION.as_bytes());
         out.extend_from_slice(b"\"}");
@@ -182,7 +188,7 @@ impl ScopeKey {
             .map_err(|e| format!("cannot build the encryption context: {e}"))?;
         let blob = envelope::seal(&self.dek, &self.id, &[], &ctx, plaintext)
             .map_err(|e| format!("cannot encrypt the payload: {e}"))?;
-        EncryptedPayload::write_canonical(self.id.as_str(), &blob, out);
+        EncryptedPayload::write_canonical(&self.id, &blob, out);
         Ok(())
     }
 }
@@ -641,4 +647,60 @@ pub(crate) fn open_record<R: Reader + ?Sized>(
         ));
     }
     Ok((out, PayloadState::Decrypted))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn written(id: &str, ciphertext: &[u8]) -> String {
+        let mut out = Vec::new();
+        EncryptedPayload::write_canonical(&DataKeyId::new(id).unwrap(), ciphertext, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_stored_form_is_canonical_json_and_reads_back() {
+        let text = written("dk-00ff", &[0, 1, 2, 250, 251, 252, 253]);
+        assert_eq!(
+            text,
+            r#"{"ciphertext":"AAEC+vv8/Q==","data_key_id":"dk-00ff","encryption":"spanforge-aev1"}"#
+        );
+        let value = spanforge_event::json::parse(&text).unwrap();
+        let mut canonical = Vec::new();
+        spanforge_event::json::write_canonical(&value, &mut canonical);
+        assert_eq!(canonical, text.as_bytes());
+        let back = EncryptedPayload::from_payload(&value).unwrap();
+        assert_eq!(back.data_key_id, "dk-00ff");
+        assert_eq!(back.ciphertext, vec![0, 1, 2, 250, 251, 252, 253]);
+    }
+
+    #[test]
+    fn quotes_in_a_key_id_are_escaped_canonically() {
+        let text = written(r#"dk-"x\y"#, b"abc");
+        let value = spanforge_event::json::parse(&text).unwrap();
+        let mut canonical = Vec::new();
+        spanforge_event::json::write_canonical(&value, &mut canonical);
+        assert_eq!(canonical, text.as_bytes());
+        assert_eq!(
+            EncryptedPayload::from_payload(&value).unwrap().data_key_id,
+            r#"dk-"x\y"#
+        );
+    }
+
+    #[test]
+    fn other_payloads_are_not_taken_for_the_stored_form() {
+        for text in [
+            r#"{"ciphertext":"AA==","data_key_id":"dk-1"}"#,
+            r#"{"ciphertext":"AA==","data_key_id":"dk-1","encryption":"other"}"#,
+            r#"{"ciphertext":"not base64!","data_key_id":"dk-1","encryption":"spanforge-aev1"}"#,
+            r#"{"ciphertext":"AA==","data_key_id":"dk-1","encryption":"spanforge-aev1","x":1}"#,
+            r#"{"ciphertext":1,"data_key_id":"dk-1","encryption":"spanforge-aev1"}"#,
+        ] {
+            let value = spanforge_event::json::parse(text).unwrap();
+            assert!(EncryptedPayload::from_payload(&value).is_none(), "{text}");
+        }
+    }
 }
