@@ -100,6 +100,18 @@ pub struct EncryptedPayload {
 }
 
 impl EncryptedPayload {
+    /// Whether a payload has the shape of the stored form (exactly the members `ciphertext`,
+    /// `data_key_id` and `encryption` = [`PAYLOAD_ENCRYPTION`]), well-formed or not. A payload
+    /// with this shape that [`EncryptedPayload::from_payload`] rejects was damaged.
+    pub fn has_stored_shape(payload: &Value) -> bool {
+        payload.as_object().is_some_and(|map| {
+            map.len() == 3
+                && map.contains_key("ciphertext")
+                && map.contains_key("data_key_id")
+                && map.get("encryption").and_then(Value::as_str) == Some(PAYLOAD_ENCRYPTION)
+        })
+    }
+
     /// Reads the stored form from a payload, or `None` when the payload is not one.
     pub fn from_payload(payload: &Value) -> Option<Self> {
         let map = payload.as_object()?;
@@ -583,10 +595,16 @@ pub(crate) fn open_record<R: Reader + ?Sized>(
         context: format!("parsing stored event {}", record.event_id),
         source,
     })?;
+    let event_id = event.event_id().to_string();
     let Some(sealed) = EncryptedPayload::from_payload(event.payload()) else {
+        if EncryptedPayload::has_stored_shape(event.payload()) {
+            return Err(Error::Decryption {
+                event_id,
+                reason: "its encrypted payload is malformed (not base64 or not text)".to_owned(),
+            });
+        }
         return Ok((record.envelope.clone(), PayloadState::Plain));
     };
-    let event_id = event.event_id().to_string();
     let Some(data_key) = reader.data_key(&sealed.data_key_id)? else {
         let erased = reader
             .erased_keys(record.tenant)?

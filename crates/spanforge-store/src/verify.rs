@@ -359,6 +359,9 @@ fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
         ));
     }
     let sealed = encrypted;
+    if sealed.is_none() && EncryptedPayload::has_stored_shape(event.payload()) {
+        reasons.push("its encrypted payload is malformed (not base64 or not text)".to_owned());
+    }
     if let Some(sealed) = &sealed {
         out.encrypted = true;
         check_sealed(&event, sealed, ctx, &mut out, &mut reasons);
