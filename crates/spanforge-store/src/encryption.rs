@@ -529,6 +529,22 @@ impl PayloadSession {
     }
 }
 
+/// The data key ids an erasure record (an [`ERASURE_EVENT_TYPE`] event) lists, or `None` for any
+/// other event.
+pub fn erased_key_ids(event: &Event) -> Option<Vec<String>> {
+    if event.event_type().as_str() != ERASURE_EVENT_TYPE {
+        return None;
+    }
+    Some(
+        event
+            .payload_field("data_key_ids")?
+            .as_array()?
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
 /// Whether `line` is the decrypted form of the encrypted envelope `stored`: both parse, the
 /// stored payload is the encrypted form, `line` with its payload replaced by the stored payload
 /// is `stored` byte for byte, and `line`'s payload hashes to the checksum both carry. This links

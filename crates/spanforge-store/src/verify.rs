@@ -542,15 +542,9 @@ fn erasure_event_keys<R: Reader>(
         return None;
     }
     let event = Event::from_json_str(std::str::from_utf8(&record.envelope).ok()?).ok()?;
-    if event.event_type().as_str() != ERASURE_EVENT_TYPE {
-        return None;
-    }
     Some(
-        event
-            .payload_field("data_key_ids")?
-            .as_array()?
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
+        crate::encryption::erased_key_ids(&event)?
+            .into_iter()
             .collect(),
     )
 }

@@ -159,6 +159,47 @@ fn encrypted_ingest_export_erase_and_kek_rotation_end_to_end() {
             in_tenant,
             "{org}: {verdict}"
         );
+        // Our own chain verifier checks the erased events' signatures and finds the erasure
+        // record that accounts for them: intact, with the erased events named.
+        let r = ws.run(&[
+            "audit",
+            "verify",
+            "after.jsonl",
+            "--keyring",
+            "spanforge-keys.json",
+        ]);
+        assert_eq!(r.code, 0, "{org}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains(&format!("{in_tenant} erased")),
+            "{}",
+            r.stdout
+        );
+        // Without the erasure record's key list, the withheld payloads are not accounted for.
+        let stripped: String = text
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                if v["event_type"] == "io.spanforge.privacy.subject_erased" {
+                    v["payload"]["data_key_ids"] = serde_json::json!([]);
+                }
+                serde_json::to_string(&v).unwrap() + "\n"
+            })
+            .collect();
+        fs::write(ws.path("stripped.jsonl"), stripped).unwrap();
+        let r = ws.run(&[
+            "audit",
+            "verify",
+            "stripped.jsonl",
+            "--keyring",
+            "spanforge-keys.json",
+        ]);
+        assert_eq!(r.code, 1, "{org}: {}", r.stdout);
+        assert!(
+            r.stdout
+                .contains("payload withheld without an erasure record"),
+            "{}",
+            r.stdout
+        );
     }
 
     // KEK rotation with the old version retired: everything left still decrypts.
