@@ -24,7 +24,6 @@ mod keys;
 
 // Compliance evidence (issue #6): packages, gap reports, model registry, isolation, readiness.
 mod compliance;
-mod ledger_env;
 mod model;
 mod readiness;
 mod tenant;
