@@ -129,3 +129,61 @@ fn an_event_moved_into_another_tenants_chain_is_caught() {
         .unwrap();
     assert!(globex.chain_verified && globex.foreign_events == 0 && globex.query_leaks == 0);
 }
+
+#[test]
+fn a_chain_signed_with_another_tenants_secret_fails_under_its_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = SqliteLedger::open(dir.path().join("l.db")).unwrap();
+    let keys = own_keys(&ledger);
+    // Acme's events are signed with globex's secret under acme's key id: what a misconfigured
+    // writer (or one holding the wrong tenant's key) would produce.
+    let crossed = StaticKeys::new()
+        .with_tenant_key(
+            TenantId::org("acme").unwrap(),
+            HmacKey::new(
+                KeyId::new("acme-1").unwrap(),
+                HmacSecret::new_native("globex-only-secret-0123456789abcd!").unwrap(),
+            ),
+        )
+        .with_tenant_key(
+            TenantId::org("globex").unwrap(),
+            HmacKey::new(
+                KeyId::new("globex-1").unwrap(),
+                HmacSecret::new_native("globex-only-secret-0123456789abcd!").unwrap(),
+            ),
+        );
+    workload().append_to(&mut ledger, &crossed).unwrap();
+    let report = verify_isolation(&ledger, &keys).unwrap();
+    assert!(!report.ok);
+    let acme = report
+        .tenants
+        .iter()
+        .find(|t| t.tenant == "org/acme")
+        .unwrap();
+    assert!(
+        !acme.chain_verified,
+        "acme's chain must not verify under acme's own key"
+    );
+    // The ledger's key records show that one secret signed both chains.
+    assert_eq!(acme.shares_key_with, vec!["org/globex".to_owned()]);
+    let text = report.failures.join("\n");
+    assert!(
+        text.contains("tenant org/acme: its chain does not verify on its own"),
+        "{text}"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("shares a signing key")),
+        "{:?}",
+        report.warnings
+    );
+    // Globex signed with its own key: its chain still verifies.
+    let globex = report
+        .tenants
+        .iter()
+        .find(|t| t.tenant == "org/globex")
+        .unwrap();
+    assert!(globex.chain_verified);
+}
