@@ -26,7 +26,6 @@ mod kms;
 
 // Compliance evidence (issue #6): packages, gap reports, model registry, isolation, readiness.
 mod compliance;
-mod ledger_env;
 mod model;
 mod readiness;
 mod tenant;

@@ -303,16 +303,12 @@ fn listing_sizes(pkg: &std::path::Path) -> Vec<(String, usize)> {
 
 #[test]
 fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
-    use spanforge_chain::compat::HmacSecret;
-    use spanforge_chain::note::NoteSigner;
+    use spanforge_chain::keyring::KeyringFile;
     use spanforge_mapping::period::Day;
     use spanforge_mapping::testing::Workload;
-    use spanforge_store::{HmacKey, SqliteLedger, StaticKeys};
+    use spanforge_store::{HmacKey, KeyId, SqliteLedger, StaticKeys};
 
-    const SECRET: &str = "cli-encrypted-compliance-secret-0123456789";
     let dir = tempfile::tempdir().unwrap();
-    let keys =
-        StaticKeys::new().with_default_key(HmacKey::derived(HmacSecret::new(SECRET).unwrap()));
     let workload = Workload::new(Day::parse("2026-01-01").unwrap(), 10).with_calls_per_day(4);
     let kms_path = dir.path().join("kms.keyring");
     let kms =
@@ -320,6 +316,29 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
     let mut packages = Vec::new();
     for (name, encrypted) in [("plain", false), ("encrypted", true)] {
         let db = dir.path().join(format!("{name}.db"));
+        let keyring = dir.path().join(format!("{name}-keys.json"));
+        let pubkey = dir.path().join(format!("{name}.pub"));
+        for args in [
+            &["keys", "init"][..],
+            &["keys", "export-public", "--out", pubkey.to_str().unwrap()][..],
+        ] {
+            let r: crate::support::Run = crate::support::spanforge()
+                .args(args)
+                .arg("--db")
+                .arg(&db)
+                .arg("--keyring")
+                .arg(&keyring)
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        }
+        let ring = KeyringFile::parse(&fs::read_to_string(&keyring).unwrap()).unwrap();
+        let active = ring.active_hmac(None).unwrap();
+        let keys = StaticKeys::new().with_default_key(HmacKey::new(
+            KeyId::new(active.id()).unwrap(),
+            active.secret().clone(),
+        ));
         let mut ledger = SqliteLedger::open(&db).unwrap();
         if encrypted {
             ledger = ledger.with_data_keys(std::sync::Arc::new(FixtureKms {
@@ -332,9 +351,6 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
             ledger.encrypt_payloads();
         }
         workload.append_to(&mut ledger, &keys).unwrap();
-        let signer = NoteSigner::from_seed(&ledger.log_key_name(), &[21; 32]).unwrap();
-        let key = dir.path().join(format!("{name}.key"));
-        fs::write(&key, signer.to_skey().as_bytes()).unwrap();
         drop(ledger);
         let out = dir.path().join(format!("{name}-pkg"));
         let mut args = vec![
@@ -350,15 +366,14 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
             "acme".to_owned(),
             "--db".to_owned(),
             db.to_string_lossy().into_owned(),
-            "--checkpoint-key".to_owned(),
-            key.to_string_lossy().into_owned(),
+            "--keyring".to_owned(),
+            keyring.to_string_lossy().into_owned(),
             "--out".to_owned(),
             out.to_string_lossy().into_owned(),
         ];
         if encrypted {
             // Without the KMS the encrypted ledger's evidence cannot be read.
             let r: crate::support::Run = crate::support::spanforge()
-                .env("SPANFORGE_SIGNING_KEY", SECRET)
                 .args(&args)
                 .output()
                 .unwrap()
@@ -372,15 +387,12 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
             ]);
         }
         let r: crate::support::Run = crate::support::spanforge()
-            .env("SPANFORGE_SIGNING_KEY", SECRET)
             .args(&args)
             .output()
             .unwrap()
             .into();
         assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
         // The package (proofs of cited events included) verifies with the public key alone.
-        let pubkey = dir.path().join(format!("{name}.pub"));
-        fs::write(&pubkey, format!("{}\n", signer.vkey())).unwrap();
         let r: crate::support::Run = crate::support::spanforge()
             .args(["compliance", "verify-package"])
             .arg(&out)
