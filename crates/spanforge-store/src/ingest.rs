@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE};
 use spanforge_chain::merkle::leaf_hash;
-use spanforge_event::{Checksum, Event, EventId, MAX_EVENT_BYTES};
+use spanforge_event::{Checksum, Event, EventId, Integrity, MAX_EVENT_BYTES};
 
 use crate::backend::{KeyRecord, NewRecord, Reader, TenantState, Writer};
 use crate::error::{Error, Location, Result};
@@ -25,6 +25,10 @@ use crate::tenant::TenantId;
 
 /// How many events are parsed, verified and sealed together.
 pub(crate) const CHUNK: usize = 4096;
+
+/// Room for the envelope around its payload, so that writing a typical signed envelope never
+/// grows its buffer: the other members of a span event and the integrity members.
+const ENVELOPE_OVERHEAD: usize = 1024;
 
 /// One input event and where it came from.
 #[derive(Debug, Clone)]
@@ -660,21 +664,30 @@ pub(crate) fn seal(
     seq: u64,
     prev: Option<&EventId>,
 ) -> std::result::Result<NewRecord, String> {
-    // `compat::sign`, inlined so that the payload is serialised once: its canonical bytes are
-    // hashed for the checksum and then copied into the envelope.
-    // Written directly (not through `payload_canonical`, which sizes its buffer with a separate
-    // pass over the payload).
-    let mut payload = Vec::with_capacity(512);
-    spanforge_event::json::write_canonical(event.payload(), &mut payload);
-    let checksum = Checksum::of_canonical(&payload);
+    // `compat::sign` without building the signed event: the payload's canonical bytes are hashed
+    // where they lie (the input text, for events read from canonical JSON), and the signed envelope
+    // is the input text with the three integrity members spliced in; it is written once and hashed
+    // once for the leaf.
+    let mut scratch = Vec::new();
+    let payload = event.canonical_payload(&mut scratch);
+    let checksum = Checksum::of_canonical(payload);
     let signature = key.secret().sign_parts(event.event_id(), &checksum, prev);
-    let signed = event.with_integrity(checksum, signature, prev.copied());
-    let mut envelope = Vec::with_capacity(payload.len() + 512);
-    signed.write_canonical_parts(&mut envelope, Some(&payload));
+    let integrity = Integrity {
+        checksum: &checksum,
+        signature: &signature,
+        prev_id: prev,
+    };
+    let mut envelope = Vec::with_capacity(payload.len() + ENVELOPE_OVERHEAD);
+    event.write_signed_canonical(&mut envelope, Some(payload), integrity);
     // Escaping non-ASCII grows a byte to at most six, so the ASCII measure (the reference's
     // `from_dict` guard) only needs computing for envelopes above a sixth of the limit.
     if envelope.len() > MAX_EVENT_BYTES
-        || (envelope.len() > MAX_EVENT_BYTES / 6 && signed.ascii_compact_len() > MAX_EVENT_BYTES)
+        || (envelope.len() > MAX_EVENT_BYTES / 6
+            && event
+                .clone()
+                .with_integrity(checksum, signature, prev.copied())
+                .ascii_compact_len()
+                > MAX_EVENT_BYTES)
     {
         return Err(format!(
             "the event is larger than {MAX_EVENT_BYTES} bytes once signed, so no reader could load it back"
@@ -684,12 +697,12 @@ pub(crate) fn seal(
     Ok(NewRecord {
         tenant: state.key,
         seq,
-        event_id: *signed.event_id(),
-        ts_micros: signed.timestamp().unix_micros(),
-        event_type: signed.event_type().as_str().to_owned(),
-        model_id: signed.model_id().map(str::to_owned),
-        actor_id: signed.actor_id().map(str::to_owned),
-        session_id: signed.session_id().map(str::to_owned),
+        event_id: *event.event_id(),
+        ts_micros: event.timestamp().unix_micros(),
+        event_type: event.event_type().as_str().to_owned(),
+        model_id: event.model_id().map(str::to_owned),
+        actor_id: event.actor_id().map(str::to_owned),
+        session_id: event.session_id().map(str::to_owned),
         key_id: key.id().clone(),
         envelope,
         leaf_hash: leaf,
