@@ -394,17 +394,21 @@ pub(crate) struct Sealed {
 
 impl Sealed {
     /// Stores the chunk, naming the input line of a duplicate id.
-    pub(crate) fn append_to<W: Writer + ?Sized>(&self, tx: &mut W) -> Result<()> {
-        tx.append(&self.records).map_err(|e| match e {
+    pub(crate) fn append_to<W: Writer + ?Sized>(self, tx: &mut W) -> Result<()> {
+        let Sealed {
+            locations, records, ..
+        } = self;
+        // Kept for naming a duplicate: the backend takes the records.
+        let order: Vec<EventId> = records.iter().map(|r| r.event_id).collect();
+        tx.append_owned(records).map_err(|e| match e {
             Error::DuplicateEventId {
                 location: None,
                 event_id,
             } => Error::DuplicateEventId {
-                location: self
-                    .records
+                location: order
                     .iter()
-                    .position(|r| r.event_id.as_str() == event_id)
-                    .and_then(|i| self.locations.get(i).cloned()),
+                    .position(|id| id.as_str() == event_id)
+                    .and_then(|i| locations.get(i).cloned()),
                 event_id,
             },
             other => other,
@@ -471,6 +475,17 @@ impl Session {
         Ok(self.chains.len() - 1)
     }
 
+    /// The slot of the chain of the tenant with this org id (`None`: the default tenant), if the
+    /// session has loaded it. A few chains are scanned rather than hashed, which saves building a
+    /// [`TenantId`] per event.
+    fn find(&self, org: Option<&str>) -> Option<usize> {
+        if self.chains.len() <= 8 {
+            self.chains.iter().position(|c| c.state.id.org_id() == org)
+        } else {
+            self.index.get(&TenantId::from_org_id(org)).copied()
+        }
+    }
+
     pub(crate) fn insert(&mut self, cursor: ChainCursor) -> usize {
         self.index
             .insert(cursor.state.id.clone(), self.chains.len());
@@ -517,7 +532,11 @@ impl Session {
                 });
             }
             incoming.check(tx, pending, provider, location, event)?;
-            let slot = self.slot(tx, provider, &TenantId::of_event(event))?;
+            let org = event.org_id().filter(|o| !o.is_empty());
+            let slot = match self.find(org) {
+                Some(slot) => slot,
+                None => self.slot(tx, provider, &TenantId::from_org_id(org))?,
+            };
             let chain = &mut self.chains[slot];
             let seq = chain.state.size;
             if seq > MAX_SEQ {

