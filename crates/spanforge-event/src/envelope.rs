@@ -236,6 +236,9 @@ impl VerbatimText {
 
     fn try_write_spliced(&self, out: &mut Vec<u8>, integrity: &Integrity<'_>) -> Option<Range<usize>> {
         let text = self.text.as_bytes();
+        // The three members add at most 215 bytes (`,"checksum":"sha256:<64>"`, `,"prev_id":"<26>"`,
+        // `,"signature":"hmac-sha256:<64>"`).
+        out.reserve(text.len() + 215);
         let [checksum, prev, signature] = self.integrity.clone().map(|r| r.start as usize..r.end as usize);
         if integrity.prev_id.is_none() && prev.start == 1 && !prev.is_empty() {
             return None;

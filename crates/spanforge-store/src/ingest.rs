@@ -24,11 +24,7 @@ use crate::sqlite::MAX_SEQ;
 use crate::tenant::TenantId;
 
 /// How many events are parsed, verified and sealed together.
-pub(crate) const CHUNK: usize = 4096;
-
-/// Room for the envelope around its payload, so that writing a typical signed envelope never
-/// grows its buffer: the other members of a span event and the integrity members.
-const ENVELOPE_OVERHEAD: usize = 1024;
+pub(crate) const CHUNK: usize = 1024;
 
 /// One input event and where it came from.
 #[derive(Debug, Clone)]
@@ -696,7 +692,8 @@ pub(crate) fn seal(
         signature: &signature,
         prev_id: prev,
     };
-    let mut envelope = Vec::with_capacity(payload.len() + ENVELOPE_OVERHEAD);
+    // Sized by the writer: exactly enough for an event read from canonical text.
+    let mut envelope = Vec::new();
     event.write_signed_canonical(&mut envelope, Some(payload), integrity);
     // Escaping non-ASCII grows a byte to at most six, so the ASCII measure (the reference's
     // `from_dict` guard) only needs computing for envelopes above a sixth of the limit.

@@ -404,7 +404,7 @@ impl<B: Backend> Ledger<B> {
     where
         I: IntoIterator<Item = Result<InputLine>>,
     {
-        self.run_ingest(keys, input.into_iter(), None, &mut |_| Ok(()))
+        self.run_ingest(keys, &mut LineChunks(input.into_iter()), None, &mut |_| Ok(()))
     }
 
     /// Ingests a long-running stream with group commit: one durable transaction per
@@ -424,7 +424,7 @@ impl<B: Backend> Ledger<B> {
     {
         self.run_ingest(
             keys,
-            input.into_iter(),
+            &mut LineChunks(input.into_iter()),
             Some(commit_every.max(1)),
             on_commit,
         )
@@ -438,14 +438,12 @@ impl<B: Backend> Ledger<B> {
         keys: &dyn KeyProvider,
         events: Vec<Event>,
     ) -> Result<BatchReceipt> {
-        let source: std::sync::Arc<str> = std::sync::Arc::from("batch");
-        let input = events.into_iter().enumerate().map(|(i, e)| {
-            Ok(InputLine::event(
-                crate::Location::new(source.clone(), i as u64 + 1),
-                e,
-            ))
-        });
-        let receipt = self.run_ingest(keys, input, None, &mut |_| Ok(()))?;
+        let mut input = EventChunks {
+            source: std::sync::Arc::from("batch"),
+            position: 0,
+            events: events.into_iter(),
+        };
+        let receipt = self.run_ingest(keys, &mut input, None, &mut |_| Ok(()))?;
         Ok(BatchReceipt {
             events: receipt.events,
             total: receipt.events,
@@ -456,7 +454,7 @@ impl<B: Backend> Ledger<B> {
     fn run_ingest(
         &mut self,
         keys: &dyn KeyProvider,
-        mut input: impl Iterator<Item = Result<InputLine>>,
+        input: &mut dyn Chunks,
         commit_every: Option<usize>,
         on_commit: &mut dyn FnMut(&BatchReceipt) -> Result<()>,
     ) -> Result<IngestReceipt> {
@@ -482,11 +480,10 @@ impl<B: Backend> Ledger<B> {
                 let planned = if want == 0 {
                     Ok(None)
                 } else {
-                    pull(&mut input, want).and_then(|lines| {
-                        if lines.is_empty() {
+                    input.next_chunk(want).and_then(|events| {
+                        if events.is_empty() {
                             return Ok(None);
                         }
-                        let events = parse_chunk(lines)?;
                         let empty = HashSet::new();
                         let stored_soon = pending.as_ref().map_or(&empty, |p| &p.ids);
                         session
@@ -916,16 +913,45 @@ impl<B: Backend> Ledger<B> {
     }
 }
 
-/// Takes up to `want` input lines; a read error is returned as is.
-fn pull(
-    input: &mut impl Iterator<Item = Result<InputLine>>,
-    want: usize,
-) -> Result<Vec<InputLine>> {
-    let mut lines = Vec::with_capacity(want);
-    for item in input.by_ref().take(want) {
-        lines.push(item?);
+/// Where ingest takes its events from, a chunk at a time.
+trait Chunks {
+    /// Up to `want` events in input order (fewer only at the end); the first bad one is the error.
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>>;
+}
+
+/// Input lines, parsed a chunk at a time (in parallel).
+struct LineChunks<I>(I);
+
+impl<I: Iterator<Item = Result<InputLine>>> Chunks for LineChunks<I> {
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
+        let mut lines = Vec::with_capacity(want);
+        for item in self.0.by_ref().take(want) {
+            // A read error is returned as is.
+            lines.push(item?);
+        }
+        parse_chunk(lines)
     }
-    Ok(lines)
+}
+
+/// Parsed events of [`Ledger::append_batch`], numbered from 1 as `batch:<n>`.
+struct EventChunks {
+    source: std::sync::Arc<str>,
+    position: u64,
+    events: std::vec::IntoIter<Event>,
+}
+
+impl Chunks for EventChunks {
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
+        let mut chunk = Vec::with_capacity(want.min(self.events.len()));
+        for event in self.events.by_ref().take(want) {
+            self.position += 1;
+            chunk.push((
+                crate::Location::new(self.source.clone(), self.position),
+                event,
+            ));
+        }
+        Ok(chunk)
+    }
 }
 
 fn merge_heads(into: &mut Vec<crate::ingest::TenantHead>, heads: Vec<crate::ingest::TenantHead>) {

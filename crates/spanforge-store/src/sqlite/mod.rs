@@ -148,6 +148,137 @@ impl TenantRow {
 pub struct SqliteBackend {
     conn: Connection,
     ledger_id: String,
+    /// Copies the WAL into the database off the commit path; `None` when it could not start, in
+    /// which case commits checkpoint themselves (`wal_autocheckpoint`).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// How many WAL pages a commit leaves before the writer checkpoints by itself, when there is no
+/// checkpointer thread (SQLite's default is 1000).
+const AUTOCHECKPOINT_PAGES: i64 = 8192;
+
+/// Above this WAL size a commit waits for a checkpoint that started after it, so that the next
+/// transaction can rewind the WAL: checkpoints that always overlap a transaction never let it
+/// rewind, and the file would grow for as long as ingest runs.
+const WAL_WAIT_BYTES: u64 = 128 << 20;
+
+/// A thread with its own connection that runs a `PASSIVE` checkpoint after each commit, so that
+/// copying the WAL back into the database (and syncing it) overlaps the next transaction instead
+/// of lengthening the commit that crosses a threshold.
+///
+/// Durability does not depend on it: a commit is durable once its WAL frames are synced, which
+/// the writer does itself (`synchronous=FULL`); a checkpoint only moves frames that are already
+/// durable. A checkpoint that fails or is cut short by a crash leaves the frames in the WAL,
+/// where readers and recovery find them, and the next one starts over.
+#[derive(Debug)]
+struct Checkpointer {
+    shared: std::sync::Arc<(std::sync::Mutex<Passes>, std::sync::Condvar)>,
+    wal: std::path::PathBuf,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Checkpoint passes asked for and finished, counted, and whether the thread should stop.
+#[derive(Debug, Default)]
+struct Passes {
+    requested: u64,
+    done: u64,
+    stop: bool,
+}
+
+impl Checkpointer {
+    /// Opens a second connection to `path` and starts the thread, or returns `None`.
+    fn start(path: &str) -> Option<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        conn.busy_timeout(Duration::from_secs(5)).ok()?;
+        // `FULL` makes the checkpoint sync the database file before the WAL may be reused.
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;")
+            .ok()?;
+        let shared = std::sync::Arc::new((
+            std::sync::Mutex::new(Passes::default()),
+            std::sync::Condvar::new(),
+        ));
+        let theirs = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("spanforge-checkpoint".to_owned())
+            .spawn(move || checkpoint_loop(&conn, &theirs))
+            .ok()?;
+        Some(Self {
+            shared,
+            wal: std::path::PathBuf::from(format!("{path}-wal")),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a checkpoint pass after a commit; when the WAL has grown past
+    /// [`WAL_WAIT_BYTES`], waits until a pass that started after the commit has finished.
+    fn after_commit(&self) {
+        let (lock, wake) = &*self.shared;
+        let Ok(mut passes) = lock.lock() else {
+            return;
+        };
+        passes.requested += 1;
+        let target = passes.requested;
+        wake.notify_all();
+        let large = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_WAIT_BYTES);
+        if large {
+            // A poisoned lock or a stopped thread ends the wait; the next commit asks again.
+            while passes.done < target && !passes.stop {
+                passes = match wake.wait(passes) {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+            }
+        }
+    }
+}
+
+/// The checkpointer thread: one `PASSIVE` checkpoint per batch of requests, until stopped.
+fn checkpoint_loop(
+    conn: &Connection,
+    shared: &(std::sync::Mutex<Passes>, std::sync::Condvar),
+) {
+    let (lock, wake) = shared;
+    loop {
+        let target = {
+            let Ok(mut passes) = lock.lock() else {
+                return;
+            };
+            while passes.requested == passes.done && !passes.stop {
+                passes = match wake.wait(passes) {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+            }
+            if passes.stop {
+                return;
+            }
+            passes.requested
+        };
+        // A busy or failed checkpoint is retried on the next request.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        let Ok(mut passes) = lock.lock() else {
+            return;
+        };
+        passes.done = target;
+        wake.notify_all();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.shared;
+        if let Ok(mut passes) = lock.lock() {
+            passes.stop = true;
+            wake.notify_all();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteBackend {
@@ -178,7 +309,20 @@ impl SqliteBackend {
             .map_err(|e| Error::backend(format!("opening {}", path.display()), e))?;
         configure(&conn)?;
         let ledger_id = schema::migrate(&mut conn, new_ledger_id)?;
-        Ok(Self { conn, ledger_id })
+        // In-memory and temporary databases (no file name) cannot be opened twice.
+        let checkpointer = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .and_then(Checkpointer::start);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(sql("handing checkpoints to the checkpointer"))?;
+        }
+        Ok(Self {
+            conn,
+            ledger_id,
+            checkpointer,
+        })
     }
 
     /// The underlying connection, for diagnostics and tests (for example `EXPLAIN QUERY PLAN`).
@@ -191,9 +335,6 @@ impl SqliteBackend {
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(sql("setting the busy timeout"))?;
-    if let Ok(extra) = std::env::var("SF_EXPERIMENT_PRE") {
-        conn.execute_batch(&extra).map_err(sql("experiment"))?;
-    }
     let mode: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
         .map_err(sql("enabling WAL"))?;
@@ -202,17 +343,16 @@ fn configure(conn: &Connection) -> Result<()> {
             reason: format!("the database refused WAL mode (journal_mode={mode})"),
         });
     }
-    // A checkpoint copies the WAL into the database and syncs both, inside the commit that
-    // triggers it; 8192 pages (32 MiB) instead of SQLite's 1000 makes that happen every few
-    // group commits instead of after each.
+    // Without a checkpointer thread, a checkpoint copies the WAL into the database and syncs
+    // both inside the commit that triggers it; 8192 pages (32 MiB) instead of SQLite's 1000
+    // makes that happen every few group commits instead of after each.
     conn.execute_batch(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; \
-         PRAGMA trusted_schema=OFF; PRAGMA wal_autocheckpoint=8192;",
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; \
+         PRAGMA trusted_schema=OFF;",
     )
     .map_err(sql("configuring the connection"))?;
-    if let Ok(extra) = std::env::var("SF_EXPERIMENT_POST") {
-        conn.execute_batch(&extra).map_err(sql("experiment"))?;
-    }
+    conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
+        .map_err(sql("configuring the connection"))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -254,6 +394,7 @@ impl Drop for SqliteRead<'_> {
 #[derive(Debug)]
 pub struct SqliteWrite<'a> {
     tx: Transaction<'a>,
+    checkpointer: Option<&'a Checkpointer>,
 }
 
 impl Backend for SqliteBackend {
@@ -282,7 +423,10 @@ impl Backend for SqliteBackend {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql("starting a write transaction"))?;
-        Ok(SqliteWrite { tx })
+        Ok(SqliteWrite {
+            tx,
+            checkpointer: self.checkpointer.as_ref(),
+        })
     }
 }
 
@@ -803,7 +947,11 @@ impl Writer for SqliteWrite<'_> {
     }
 
     fn commit(self) -> Result<()> {
-        self.tx.commit().map_err(sql("committing"))
+        self.tx.commit().map_err(sql("committing"))?;
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.after_commit();
+        }
+        Ok(())
     }
 }
 
