@@ -17,7 +17,7 @@ use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE};
 use spanforge_chain::merkle::leaf_hash;
 use spanforge_event::{Checksum, Event, EventId, Integrity, MAX_EVENT_BYTES};
 
-use crate::backend::{KeyRecord, NewRecord, Reader, TenantState, Writer};
+use crate::backend::{KeyRecord, NewRecord, Reader, TenantKey, TenantState, Writer};
 use crate::error::{Error, Location, Result};
 use crate::keys::{HmacKey, KeyProvider};
 use crate::sqlite::MAX_SEQ;
@@ -378,6 +378,58 @@ pub(crate) struct Planned {
     ids: HashSet<EventId>,
 }
 
+impl Planned {
+    /// How many events the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Takes the chunk's event ids out (for planning the next chunk while this one is sealed).
+    pub(crate) fn take_ids(&mut self) -> HashSet<EventId> {
+        std::mem::take(&mut self.ids)
+    }
+}
+
+/// The signing key and storage handle of each chain of a session, by slot.
+#[derive(Debug)]
+pub(crate) struct Sealers(Vec<(HmacKey, TenantKey)>);
+
+impl Sealers {
+    /// Signs, serialises and hashes a planned chunk in parallel.
+    pub(crate) fn seal(&self, planned: Planned) -> Result<Sealed> {
+        let Planned {
+            locations,
+            events,
+            plans,
+            ids,
+        } = planned;
+        let chains = &self.0;
+        let sealed: Vec<std::result::Result<NewRecord, String>> = events
+            .into_par_iter()
+            .zip(plans.par_iter())
+            .map(|(event, plan)| match chains.get(plan.slot) {
+                Some((key, tenant)) => {
+                    seal(&event, key, *tenant, plan.seq, plan.prev.as_ref())
+                }
+                None => Err("the event's chain was not loaded".to_owned()),
+            })
+            .collect();
+        let mut records = Vec::with_capacity(sealed.len());
+        for (record, location) in sealed.into_iter().zip(&locations) {
+            records.push(record.map_err(|reason| Error::Input {
+                location: location.clone(),
+                reason,
+            })?);
+        }
+        Ok(Sealed {
+            locations,
+            records,
+            slots: plans.into_iter().map(|p| p.slot).collect(),
+            ids,
+        })
+    }
+}
+
 /// A sealed chunk, ready to store.
 #[derive(Debug)]
 pub(crate) struct Sealed {
@@ -386,6 +438,13 @@ pub(crate) struct Sealed {
     slots: Vec<usize>,
     /// The chunk's event ids, which later chunks must treat as stored.
     pub(crate) ids: HashSet<EventId>,
+}
+
+impl Sealed {
+    /// Gives back the ids [`Planned::take_ids`] took.
+    pub(crate) fn set_ids(&mut self, ids: HashSet<EventId>) {
+        self.ids = ids;
+    }
 }
 
 impl Sealed {
@@ -556,43 +615,20 @@ impl Session {
         })
     }
 
-    /// Signs, serialises and hashes a planned chunk in parallel. Reads the session only, so it
-    /// can run while the previous chunk is being stored.
+    /// Signs, serialises and hashes a planned chunk in parallel.
     pub(crate) fn seal(&self, planned: Planned) -> Result<Sealed> {
-        let Planned {
-            locations,
-            events,
-            plans,
-            ids,
-        } = planned;
-        let chains = &self.chains;
-        let sealed: Vec<std::result::Result<NewRecord, String>> = events
-            .into_par_iter()
-            .zip(plans.par_iter())
-            .map(|(event, plan)| {
-                let chain = &chains[plan.slot];
-                seal(
-                    event,
-                    &chain.key,
-                    &chain.state,
-                    plan.seq,
-                    plan.prev.as_ref(),
-                )
-            })
-            .collect();
-        let mut records = Vec::with_capacity(sealed.len());
-        for (record, location) in sealed.into_iter().zip(&locations) {
-            records.push(record.map_err(|reason| Error::Input {
-                location: location.clone(),
-                reason,
-            })?);
-        }
-        Ok(Sealed {
-            locations,
-            records,
-            slots: plans.into_iter().map(|p| p.slot).collect(),
-            ids,
-        })
+        self.sealers().seal(planned)
+    }
+
+    /// What sealing needs of each chain (its key and storage handle), apart from the session,
+    /// so that the next chunk can be planned while this one is sealed.
+    pub(crate) fn sealers(&self) -> Sealers {
+        Sealers(
+            self.chains
+                .iter()
+                .map(|c| (c.key.clone(), c.state.key))
+                .collect(),
+        )
     }
 
     /// Appends a sealed chunk's leaves to the tenants' trees, in order, recording the interior
@@ -673,9 +709,9 @@ pub(crate) fn check_current_key<R: Reader + ?Sized>(
 
 /// Seals one event: signs it into its chain, serialises it and hashes the leaf.
 pub(crate) fn seal(
-    event: Event,
+    event: &Event,
     key: &HmacKey,
-    state: &TenantState,
+    tenant: TenantKey,
     seq: u64,
     prev: Option<&EventId>,
 ) -> std::result::Result<NewRecord, String> {
@@ -711,7 +747,7 @@ pub(crate) fn seal(
     }
     let leaf = leaf_hash(&envelope);
     Ok(NewRecord {
-        tenant: state.key,
+        tenant,
         seq,
         event_id: *event.event_id(),
         ts_micros: event.timestamp().unix_micros(),

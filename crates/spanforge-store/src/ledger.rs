@@ -467,62 +467,74 @@ impl<B: Backend> Ledger<B> {
             // of ours are picked up rather than forked.
             let mut session = Session::default();
             let mut in_tx = 0u64;
+            let mut planned_in_tx = 0usize;
             let mut first_id = None;
             let mut last_id = None;
-            // Pipeline: while the pool seals chunk k+1, this thread stores chunk k. Errors are
-            // reported in input order: a failure storing chunk k wins over one in chunk k+1.
+            // Pipeline over chunks: while the pool seals chunk k, this thread stores chunk k-1
+            // and reads and plans chunk k+1; then it folds chunk k into the trees. Errors are
+            // reported in input order: storing chunk k-1 before sealing chunk k before planning
+            // chunk k+1.
             let mut pending: Option<Sealed> = None;
-            loop {
-                let want = match commit_every {
-                    Some(n) => chunk_cap.min(n - in_tx as usize),
-                    None => chunk_cap,
-                };
-                let planned = if want == 0 {
-                    Ok(None)
-                } else {
-                    input.next_chunk(want).and_then(|events| {
-                        if events.is_empty() {
-                            return Ok(None);
-                        }
-                        let empty = HashSet::new();
-                        let stored_soon = pending.as_ref().map_or(&empty, |p| &p.ids);
-                        session
-                            .plan(&mut tx, keys, &mut incoming, events, stored_soon)
-                            .map(Some)
-                    })
-                };
-                let planned = match planned {
-                    Ok(Some(planned)) => planned,
-                    Ok(None) => break,
-                    Err(e) => {
-                        if let Some(p) = pending.take() {
-                            p.append_to(&mut tx)?;
-                        }
-                        return Err(e);
+            let want = |planned_in_tx: usize| match commit_every {
+                Some(n) => chunk_cap.min(n.saturating_sub(planned_in_tx)),
+                None => chunk_cap,
+            };
+            let mut next = match want(0) {
+                0 => None,
+                n => {
+                    let events = input.next_chunk(n)?;
+                    if events.is_empty() {
+                        None
+                    } else {
+                        Some(session.plan(&mut tx, keys, &mut incoming, events, &HashSet::new())?)
                     }
-                };
+                }
+            };
+            while let Some(mut planned) = next.take() {
+                planned_in_tx += planned.len();
+                let ids = planned.take_ids();
+                let sealers = session.sealers();
                 let mut sealed = None;
                 let mut stored = Ok(());
+                let mut following = Ok(None);
                 rayon::in_place_scope(|scope| {
-                    let session = &session;
-                    scope.spawn(|_| sealed = Some(session.seal(planned)));
+                    scope.spawn(|_| sealed = Some(sealers.seal(planned)));
                     if let Some(p) = pending.take() {
                         stored = p.append_to(&mut tx);
+                    }
+                    let n = want(planned_in_tx);
+                    if stored.is_ok() && n > 0 {
+                        following = input.next_chunk(n).and_then(|events| {
+                            if events.is_empty() {
+                                return Ok(None);
+                            }
+                            session
+                                .plan(&mut tx, keys, &mut incoming, events, &ids)
+                                .map(Some)
+                        });
                     }
                 });
                 stored?;
                 let mut sealed = sealed.ok_or_else(|| Error::NotALedger {
                     reason: "a sealing task did not run".to_owned(),
                 })??;
+                sealed.set_ids(ids);
                 session.fold(&mut sealed)?;
                 if first_id.is_none() {
                     first_id = sealed.first_event_id();
                 }
                 last_id = sealed.last_event_id();
                 in_tx += sealed.len() as u64;
-                pending = Some(sealed);
-                if commit_every.is_some_and(|n| in_tx as usize >= n) {
-                    break;
+                match following {
+                    Ok(following) => {
+                        pending = Some(sealed);
+                        next = following;
+                    }
+                    Err(e) => {
+                        // A duplicate in the sealed chunk comes first in the input.
+                        sealed.append_to(&mut tx)?;
+                        return Err(e);
+                    }
                 }
             }
             if let Some(p) = pending.take() {
