@@ -216,6 +216,12 @@ impl Checkpointer {
     /// Asks for a checkpoint pass after a commit; when the WAL has grown past
     /// [`WAL_WAIT_BYTES`], waits until a pass that started after the commit has finished.
     fn after_commit(&self) {
+        let large = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_WAIT_BYTES);
+        self.request(large);
+    }
+
+    /// Asks for a checkpoint pass and, if `wait`, waits until it has finished.
+    fn request(&self, wait: bool) {
         let (lock, wake) = &*self.shared;
         let Ok(mut passes) = lock.lock() else {
             return;
@@ -223,8 +229,7 @@ impl Checkpointer {
         passes.requested += 1;
         let target = passes.requested;
         wake.notify_all();
-        let large = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_WAIT_BYTES);
-        if large {
+        if wait {
             // A poisoned lock or a stopped thread ends the wait; the next commit asks again.
             while passes.done < target && !passes.stop {
                 passes = match wake.wait(passes) {
@@ -1096,6 +1101,60 @@ mod tests {
             assert!(p.contains(want), "{sql_text}: {p}");
             assert!(!p.contains("TEMP B-TREE"), "{sql_text}: {p}");
         }
+    }
+
+    #[test]
+    fn the_checkpointer_lets_the_wal_rewind() {
+        use crate::{HmacKey, Ledger, StaticKeys};
+        use spanforge_chain::compat::HmacSecret;
+        use spanforge_event::Event;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let keys = StaticKeys::new().with_default_key(HmacKey::derived(
+            HmacSecret::new_native("checkpointer-test-secret-0123456789abcdef").unwrap(),
+        ));
+        let batch = |from: u64| -> Vec<Event> {
+            (from..from + 500)
+                .map(|n| {
+                    let id = EventId::from_parts(1_767_434_401_250 + n, u128::from(n)).unwrap();
+                    Event::from_json_str(&format!(
+                        r#"{{"event_id":"{id}","event_type":"decision.made","payload":{{"n":{n},"pad":"{}"}},"schema_version":"2.0","source":"t@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}}"#,
+                        "x".repeat(400)
+                    ))
+                    .unwrap()
+                })
+                .collect()
+        };
+        let wal = dir.path().join("l.db-wal");
+        let mut ledger = Ledger::new(SqliteBackend::open(&path).unwrap());
+        let autocheckpoint: i64 = ledger
+            .backend
+            .connection()
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(autocheckpoint, 0, "commits must not checkpoint themselves");
+        let checkpointer = |l: &Ledger<SqliteBackend>| {
+            l.backend.checkpointer.as_ref().unwrap().request(true);
+        };
+        ledger.append_batch(&keys, batch(0)).unwrap();
+        checkpointer(&ledger);
+        let first = std::fs::metadata(&wal).unwrap().len();
+        for round in 1..6 {
+            ledger.append_batch(&keys, batch(round * 500)).unwrap();
+            checkpointer(&ledger);
+        }
+        // Each transaction after a finished checkpoint starts the WAL over, so it never grows
+        // past about one transaction.
+        let last = std::fs::metadata(&wal).unwrap().len();
+        assert!(last <= first + first / 2, "WAL grew from {first} to {last} bytes");
+        drop(ledger);
+        let ledger = Ledger::new(SqliteBackend::open_existing(&path).unwrap());
+        let report = ledger
+            .verify(&keys, &crate::VerifyOptions::new())
+            .unwrap();
+        assert!(report.valid);
+        assert_eq!(report.events, 3000);
     }
 
     #[test]
