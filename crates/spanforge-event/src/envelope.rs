@@ -234,12 +234,19 @@ impl VerbatimText {
         written
     }
 
-    fn try_write_spliced(&self, out: &mut Vec<u8>, integrity: &Integrity<'_>) -> Option<Range<usize>> {
+    fn try_write_spliced(
+        &self,
+        out: &mut Vec<u8>,
+        integrity: &Integrity<'_>,
+    ) -> Option<Range<usize>> {
         let text = self.text.as_bytes();
         // The three members add at most 215 bytes (`,"checksum":"sha256:<64>"`, `,"prev_id":"<26>"`,
         // `,"signature":"hmac-sha256:<64>"`).
         out.reserve(text.len() + 215);
-        let [checksum, prev, signature] = self.integrity.clone().map(|r| r.start as usize..r.end as usize);
+        let [checksum, prev, signature] = self
+            .integrity
+            .clone()
+            .map(|r| r.start as usize..r.end as usize);
         if integrity.prev_id.is_none() && prev.start == 1 && !prev.is_empty() {
             return None;
         }
@@ -1299,10 +1306,18 @@ mod tests {
             unsigned.replacen('{', r#"{"aa":[1,{"checksum":2}],"#, 1),
             no_actor.replacen('{', r#"{"ab":"x","#, 1),
             unsigned.replacen(r#""event_id""#, r#""checksum_note":"c","event_id""#, 1),
-            unsigned.replacen(r#""schema_version""#, r#""prev_idx":{"p":1},"schema_version""#, 1),
+            unsigned.replacen(
+                r#""schema_version""#,
+                r#""prev_idx":{"p":1},"schema_version""#,
+                1,
+            ),
             unsigned.replacen(r#""source""#, r#""signaturez":null,"source""#, 1),
             unsigned.replacen(r#""trace_id""#, r#""zz":"\u00e9\"","trace_id""#, 1),
-            unsigned.replacen(r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#, r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","zzz":1}"#, 1),
+            unsigned.replacen(
+                r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#,
+                r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","zzz":1}"#,
+                1,
+            ),
             // Not canonical: written from the fields.
             unsigned.replacen(r#""status":"ok""#, r#""status": "ok""#, 1),
         ];
@@ -1317,7 +1332,7 @@ mod tests {
             for prev_id in [Some(&prev), None] {
                 let expected = event
                     .clone()
-                    .with_integrity(checksum, signature.clone(), prev_id.copied())
+                    .with_integrity(checksum, signature, prev_id.copied())
                     .to_canonical_json();
                 let mut out = b"head".to_vec();
                 let integrity = Integrity {
@@ -1327,9 +1342,16 @@ mod tests {
                 };
                 let payload = event.write_signed_canonical(&mut out, None, integrity);
                 assert_eq!(std::str::from_utf8(&out[4..]).unwrap(), expected, "{line}");
-                assert_eq!(&out[payload], event.payload_canonical().as_slice(), "{line}");
+                assert_eq!(
+                    &out[payload],
+                    event.payload_canonical().as_slice(),
+                    "{line}"
+                );
                 let mut scratch = Vec::new();
-                assert_eq!(event.canonical_payload(&mut scratch), event.payload_canonical());
+                assert_eq!(
+                    event.canonical_payload(&mut scratch),
+                    event.payload_canonical()
+                );
             }
         }
         assert!(spliced_any);

@@ -111,9 +111,12 @@ fn ingest_all(
     start: u64,
     n: u64,
 ) -> Result<(), Error> {
-    ledger.ingest_streaming(keys, lines(start, n)?.into_iter().map(Ok), BATCH as usize, &mut |_| {
-        Ok(())
-    })?;
+    ledger.ingest_streaming(
+        keys,
+        lines(start, n)?.into_iter().map(Ok),
+        BATCH as usize,
+        &mut |_| Ok(()),
+    )?;
     Ok(())
 }
 

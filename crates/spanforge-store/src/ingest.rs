@@ -6,6 +6,13 @@
 //! the completed tree nodes → one [`NewRecord`]. Signing and hashing run in parallel over a chunk
 //! of events (the HMAC covers only the predecessor's *id*, which is known before any signature
 //! is computed); the frontier fold and the storage writes are sequential.
+//!
+//! What one event costs, and why it is no more: the payload's canonical bytes are hashed where
+//! they lie in the input text (events read from canonical JSON keep it), the HMAC starts from a
+//! pre-keyed state, and the signed envelope is the input text with the three integrity members
+//! spliced in ([`Event::write_signed_canonical`]), written once into its final buffer and hashed
+//! once for the leaf. Chunks are pipelined over the ledger's thread and the pool: while the pool
+//! seals chunk k, the ledger's thread stores chunk k-1 and reads and plans chunk k+1.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -408,9 +415,7 @@ impl Sealers {
             .into_par_iter()
             .zip(plans.par_iter())
             .map(|(event, plan)| match chains.get(plan.slot) {
-                Some((key, tenant)) => {
-                    seal(&event, key, *tenant, plan.seq, plan.prev.as_ref())
-                }
+                Some((key, tenant)) => seal(&event, key, *tenant, plan.seq, plan.prev.as_ref()),
                 None => Err("the event's chain was not loaded".to_owned()),
             })
             .collect();

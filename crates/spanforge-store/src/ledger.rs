@@ -404,7 +404,9 @@ impl<B: Backend> Ledger<B> {
     where
         I: IntoIterator<Item = Result<InputLine>>,
     {
-        self.run_ingest(keys, &mut LineChunks(input.into_iter()), None, &mut |_| Ok(()))
+        self.run_ingest(keys, &mut LineChunks(input.into_iter()), None, &mut |_| {
+            Ok(())
+        })
     }
 
     /// Ingests a long-running stream with group commit: one durable transaction per

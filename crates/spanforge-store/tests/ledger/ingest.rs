@@ -323,12 +323,8 @@ fn errors_across_pipelined_chunks_are_reported_in_input_order() {
     ] {
         for streaming in [false, true] {
             let err = if streaming {
-                t.ledger.ingest_streaming(
-                    &keys,
-                    text_lines(name, input),
-                    100_000,
-                    &mut |_| Ok(()),
-                )
+                t.ledger
+                    .ingest_streaming(&keys, text_lines(name, input), 100_000, &mut |_| Ok(()))
             } else {
                 t.ledger.ingest(&keys, text_lines(name, input))
             }
