@@ -7,8 +7,8 @@
 //!   every commit; group commit (many events per transaction) keeps that affordable.
 //! * `busy_timeout=5000`: a second process waits for the write lock instead of failing at once.
 //! * Checkpoints (copying the WAL back into the database and syncing it) run on a background
-//!   thread with its own connection, one `PASSIVE` pass after each commit, so no commit pays for
-//!   one (`wal_autocheckpoint=0` on the writing connection). A checkpoint only moves frames that
+//!   thread with its own connection, a `PASSIVE` pass whenever a commit leaves more than 32 MiB
+//!   in the WAL, so no commit pays for one (`wal_autocheckpoint=0` on the writing connection). A checkpoint only moves frames that
 //!   are already durable in the WAL, so acknowledgement and crash safety do not depend on it.
 //!   When the WAL passes 128 MiB, a commit waits for a pass that started after it, so that the
 //!   next transaction can rewind the WAL instead of growing it for as long as ingest runs. Where
@@ -165,12 +165,18 @@ pub struct SqliteBackend {
 /// checkpointer thread (SQLite's default is 1000).
 const AUTOCHECKPOINT_PAGES: i64 = 8192;
 
+/// The WAL size after a commit above which the checkpointer is asked for a pass (the same
+/// 32 MiB as `wal_autocheckpoint=8192`): pages that several commits change are then copied once
+/// per pass rather than once per commit.
+const CHECKPOINT_BYTES: u64 = 32 << 20;
+
 /// Above this WAL size a commit waits for a checkpoint that started after it, so that the next
 /// transaction can rewind the WAL: checkpoints that always overlap a transaction never let it
 /// rewind, and the file would grow for as long as ingest runs.
 const WAL_WAIT_BYTES: u64 = 128 << 20;
 
-/// A thread with its own connection that runs a `PASSIVE` checkpoint after each commit, so that
+/// A thread with its own connection that runs a `PASSIVE` checkpoint when a commit leaves more than
+/// [`CHECKPOINT_BYTES`] in the WAL, so that
 /// copying the WAL back into the database (and syncing it) overlaps the next transaction instead
 /// of lengthening the commit that crosses a threshold.
 ///
@@ -224,8 +230,10 @@ impl Checkpointer {
     /// Asks for a checkpoint pass after a commit; when the WAL has grown past
     /// [`WAL_WAIT_BYTES`], waits until a pass that started after the commit has finished.
     fn after_commit(&self) {
-        let large = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_WAIT_BYTES);
-        self.request(large);
+        let wal = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if wal > CHECKPOINT_BYTES {
+            self.request(wal > WAL_WAIT_BYTES);
+        }
     }
 
     /// Asks for a checkpoint pass and, if `wait`, waits until it has finished.
