@@ -357,7 +357,8 @@ impl IncomingChain {
 #[derive(Debug)]
 pub(crate) struct ChainCursor {
     pub(crate) state: TenantState,
-    pub(crate) key: HmacKey,
+    /// Shared with the [`Sealers`] of the chunks in flight.
+    pub(crate) key: Arc<HmacKey>,
     pub(crate) dirty: bool,
 }
 
@@ -391,7 +392,8 @@ impl Planned {
         self.events.len()
     }
 
-    /// Takes the chunk's event ids out (for planning the next chunk while this one is sealed).
+    /// Takes the chunk's event ids out: planning the next chunk, while this one is sealed, must
+    /// treat them as stored.
     pub(crate) fn take_ids(&mut self) -> HashSet<EventId> {
         std::mem::take(&mut self.ids)
     }
@@ -399,7 +401,7 @@ impl Planned {
 
 /// The signing key and storage handle of each chain of a session, by slot.
 #[derive(Debug)]
-pub(crate) struct Sealers(Vec<(HmacKey, TenantKey)>);
+pub(crate) struct Sealers(Vec<(Arc<HmacKey>, TenantKey)>);
 
 impl Sealers {
     /// Signs, serialises and hashes a planned chunk in parallel.
@@ -408,7 +410,7 @@ impl Sealers {
             locations,
             events,
             plans,
-            ids,
+            ..
         } = planned;
         let chains = &self.0;
         let sealed: Vec<std::result::Result<NewRecord, String>> = events
@@ -430,7 +432,6 @@ impl Sealers {
             locations,
             records,
             slots: plans.into_iter().map(|p| p.slot).collect(),
-            ids,
         })
     }
 }
@@ -441,15 +442,6 @@ pub(crate) struct Sealed {
     locations: Vec<Location>,
     records: Vec<NewRecord>,
     slots: Vec<usize>,
-    /// The chunk's event ids, which later chunks must treat as stored.
-    pub(crate) ids: HashSet<EventId>,
-}
-
-impl Sealed {
-    /// Gives back the ids [`Planned::take_ids`] took.
-    pub(crate) fn set_ids(&mut self, ids: HashSet<EventId>) {
-        self.ids = ids;
-    }
 }
 
 impl Sealed {
@@ -529,7 +521,7 @@ impl Session {
         };
         self.insert(ChainCursor {
             state,
-            key,
+            key: Arc::new(key),
             dirty: false,
         });
         Ok(self.chains.len() - 1)

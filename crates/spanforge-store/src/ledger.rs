@@ -520,7 +520,6 @@ impl<B: Backend> Ledger<B> {
                 let mut sealed = sealed.ok_or_else(|| Error::NotALedger {
                     reason: "a sealing task did not run".to_owned(),
                 })??;
-                sealed.set_ids(ids);
                 session.fold(&mut sealed)?;
                 if first_id.is_none() {
                     first_id = sealed.first_event_id();
@@ -641,7 +640,7 @@ impl<B: Backend> Ledger<B> {
         let mut session = Session::default();
         session.insert(ChainCursor {
             state,
-            key: old,
+            key: std::sync::Arc::new(old),
             dirty: false,
         });
         let location = crate::Location::new("rotation", 1);
