@@ -214,7 +214,8 @@ fn time(mode: &str, rounds: u32, db: Option<&String>) -> Result<(), Error> {
     Ok(())
 }
 
-fn main() -> Result<(), Error> {
+/// The command line: see the module documentation.
+pub(crate) fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map_or("help", String::as_str);
     let n = |i: usize| -> Result<u64, Error> {
