@@ -292,6 +292,12 @@ pub trait Writer: Reader {
     /// [`Error::DuplicateEventId`](crate::Error::DuplicateEventId) (without a location).
     fn append(&mut self, records: &[NewRecord]) -> Result<()>;
 
+    /// [`Writer::append`] for records the caller no longer needs, so that a backend that keeps
+    /// them in memory can take them instead of copying. The default appends by reference.
+    fn append_owned(&mut self, records: Vec<NewRecord>) -> Result<()> {
+        self.append(&records)
+    }
+
     /// Stores a tenant's new head, size, frontier and current key.
     fn update_tenant(&mut self, state: &TenantState) -> Result<()>;
 

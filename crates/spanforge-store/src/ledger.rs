@@ -480,7 +480,9 @@ impl<B: Backend> Ledger<B> {
     where
         I: IntoIterator<Item = Result<InputLine>>,
     {
-        self.run_ingest(keys, input.into_iter(), None, &mut |_| Ok(()))
+        self.run_ingest(keys, &mut LineChunks(input.into_iter()), None, &mut |_| {
+            Ok(())
+        })
     }
 
     /// Ingests a long-running stream with group commit: one durable transaction per
@@ -500,7 +502,7 @@ impl<B: Backend> Ledger<B> {
     {
         self.run_ingest(
             keys,
-            input.into_iter(),
+            &mut LineChunks(input.into_iter()),
             Some(commit_every.max(1)),
             on_commit,
         )
@@ -514,14 +516,12 @@ impl<B: Backend> Ledger<B> {
         keys: &dyn KeyProvider,
         events: Vec<Event>,
     ) -> Result<BatchReceipt> {
-        let source: std::sync::Arc<str> = std::sync::Arc::from("batch");
-        let input = events.into_iter().enumerate().map(|(i, e)| {
-            Ok(InputLine::event(
-                crate::Location::new(source.clone(), i as u64 + 1),
-                e,
-            ))
-        });
-        let receipt = self.run_ingest(keys, input, None, &mut |_| Ok(()))?;
+        let mut input = EventChunks {
+            source: std::sync::Arc::from("batch"),
+            position: 0,
+            events: events.into_iter(),
+        };
+        let receipt = self.run_ingest(keys, &mut input, None, &mut |_| Ok(()))?;
         Ok(BatchReceipt {
             events: receipt.events,
             total: receipt.events,
@@ -532,7 +532,7 @@ impl<B: Backend> Ledger<B> {
     fn run_ingest(
         &mut self,
         keys: &dyn KeyProvider,
-        mut input: impl Iterator<Item = Result<InputLine>>,
+        input: &mut dyn Chunks,
         commit_every: Option<usize>,
         on_commit: &mut dyn FnMut(&BatchReceipt) -> Result<()>,
     ) -> Result<IngestReceipt> {
@@ -552,48 +552,51 @@ impl<B: Backend> Ledger<B> {
                 &ledger_id,
             )?;
             let mut in_tx = 0u64;
+            let mut planned_in_tx = 0usize;
             let mut first_id = None;
             let mut last_id = None;
-            // Pipeline: while the pool seals chunk k+1, this thread stores chunk k. Errors are
-            // reported in input order: a failure storing chunk k wins over one in chunk k+1.
+            // Pipeline over chunks: while the pool seals chunk k, this thread stores chunk k-1
+            // and reads and plans chunk k+1; then it folds chunk k into the trees. Errors are
+            // reported in input order: storing chunk k-1 before sealing chunk k before planning
+            // chunk k+1.
             let mut pending: Option<Sealed> = None;
-            loop {
-                let want = match commit_every {
-                    Some(n) => chunk_cap.min(n - in_tx as usize),
-                    None => chunk_cap,
-                };
-                let planned = if want == 0 {
-                    Ok(None)
-                } else {
-                    pull(&mut input, want).and_then(|lines| {
-                        if lines.is_empty() {
-                            return Ok(None);
-                        }
-                        let events = parse_chunk(lines)?;
-                        let empty = HashSet::new();
-                        let stored_soon = pending.as_ref().map_or(&empty, |p| &p.ids);
-                        session
-                            .plan(&mut tx, keys, &mut incoming, events, stored_soon)
-                            .map(Some)
-                    })
-                };
-                let planned = match planned {
-                    Ok(Some(planned)) => planned,
-                    Ok(None) => break,
-                    Err(e) => {
-                        if let Some(p) = pending.take() {
-                            p.append_to(&mut tx)?;
-                        }
-                        return Err(e);
+            let want = |planned_in_tx: usize| match commit_every {
+                Some(n) => chunk_cap.min(n.saturating_sub(planned_in_tx)),
+                None => chunk_cap,
+            };
+            let mut next = match want(0) {
+                0 => None,
+                n => {
+                    let events = input.next_chunk(n)?;
+                    if events.is_empty() {
+                        None
+                    } else {
+                        Some(session.plan(&mut tx, keys, &mut incoming, events, &HashSet::new())?)
                     }
-                };
+                }
+            };
+            while let Some(mut planned) = next.take() {
+                planned_in_tx += planned.len();
+                let ids = planned.take_ids();
+                let sealers = session.sealers();
                 let mut sealed = None;
                 let mut stored = Ok(());
+                let mut following = Ok(None);
                 rayon::in_place_scope(|scope| {
-                    let session = &session;
-                    scope.spawn(|_| sealed = Some(session.seal(planned)));
+                    scope.spawn(|_| sealed = Some(sealers.seal(planned)));
                     if let Some(p) = pending.take() {
                         stored = p.append_to(&mut tx);
+                    }
+                    let n = want(planned_in_tx);
+                    if stored.is_ok() && n > 0 {
+                        following = input.next_chunk(n).and_then(|events| {
+                            if events.is_empty() {
+                                return Ok(None);
+                            }
+                            session
+                                .plan(&mut tx, keys, &mut incoming, events, &ids)
+                                .map(Some)
+                        });
                     }
                 });
                 stored?;
@@ -606,9 +609,16 @@ impl<B: Backend> Ledger<B> {
                 }
                 last_id = sealed.last_event_id();
                 in_tx += sealed.len() as u64;
-                pending = Some(sealed);
-                if commit_every.is_some_and(|n| in_tx as usize >= n) {
-                    break;
+                match following {
+                    Ok(following) => {
+                        pending = Some(sealed);
+                        next = following;
+                    }
+                    Err(e) => {
+                        // A duplicate in the sealed chunk comes first in the input.
+                        sealed.append_to(&mut tx)?;
+                        return Err(e);
+                    }
                 }
             }
             if let Some(p) = pending.take() {
@@ -716,7 +726,7 @@ impl<B: Backend> Ledger<B> {
         let mut session = Session::default();
         session.insert(ChainCursor {
             state,
-            key: old,
+            key: std::sync::Arc::new(old),
             dirty: false,
         });
         let location = crate::Location::new("rotation", 1);
@@ -1274,16 +1284,45 @@ fn tenant_of_states(states: &[TenantState], key: TenantKey) -> Result<TenantId> 
         })
 }
 
-/// Takes up to `want` input lines; a read error is returned as is.
-fn pull(
-    input: &mut impl Iterator<Item = Result<InputLine>>,
-    want: usize,
-) -> Result<Vec<InputLine>> {
-    let mut lines = Vec::with_capacity(want);
-    for item in input.by_ref().take(want) {
-        lines.push(item?);
+/// Where ingest takes its events from, a chunk at a time.
+trait Chunks {
+    /// Up to `want` events in input order (fewer only at the end); the first bad one is the error.
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>>;
+}
+
+/// Input lines, parsed a chunk at a time (in parallel).
+struct LineChunks<I>(I);
+
+impl<I: Iterator<Item = Result<InputLine>>> Chunks for LineChunks<I> {
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
+        let mut lines = Vec::with_capacity(want);
+        for item in self.0.by_ref().take(want) {
+            // A read error is returned as is.
+            lines.push(item?);
+        }
+        parse_chunk(lines)
     }
-    Ok(lines)
+}
+
+/// Parsed events of [`Ledger::append_batch`], numbered from 1 as `batch:<n>`.
+struct EventChunks {
+    source: std::sync::Arc<str>,
+    position: u64,
+    events: std::vec::IntoIter<Event>,
+}
+
+impl Chunks for EventChunks {
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
+        let mut chunk = Vec::with_capacity(want.min(self.events.len()));
+        for event in self.events.by_ref().take(want) {
+            self.position += 1;
+            chunk.push((
+                crate::Location::new(self.source.clone(), self.position),
+                event,
+            ));
+        }
+        Ok(chunk)
+    }
 }
 
 fn merge_heads(into: &mut Vec<crate::ingest::TenantHead>, heads: Vec<crate::ingest::TenantHead>) {

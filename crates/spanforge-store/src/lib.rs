@@ -23,7 +23,8 @@
 //!   [`TenantId::Default`].
 //! * **Durability**: an event [`Ledger::ingest`] or [`Ledger::append_batch`] acknowledged is on
 //!   stable storage. Group commit keeps that fast: one transaction (one sync) per call or per
-//!   batch. Nothing is half-written: any error rolls the transaction back.
+//!   batch. Nothing is half-written: any error rolls the transaction back. Copying the WAL back
+//!   into the database happens on a background thread, off the commit path.
 //! * **Append-only**: the API has no update or delete path, and SQLite triggers refuse `UPDATE`
 //!   and `DELETE` on events, keys and checkpoints.
 //! * **Laundering is refused**: events that arrive already signed are verified as a chain
