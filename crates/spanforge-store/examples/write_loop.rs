@@ -11,6 +11,7 @@
 //! # wall clock: fastest of ROUNDS rounds of one 8,192-event batch each
 //! target/release/examples/write_loop time seal 30
 //! target/release/examples/write_loop time sqlite 30 /tmp/w.db
+//! target/release/examples/write_loop time sqlite-enc 30 /tmp/w.db
 //! target/release/examples/write_loop time jsonl 30 /tmp/w.db
 //! ```
 //!
@@ -19,6 +20,10 @@
 //! * `seal N`: `append_batch` into the in-memory backend (sign, serialise, leaf hash, tree
 //!   append, store in memory), one ledger, batches of 8,192;
 //! * `sqlite N [DB]`: the same into a SQLite ledger, one durable commit per batch;
+//! * `sqlite-enc N [DB]`: `sqlite` with payload encryption on (`with_data_keys` +
+//!   `encrypt_payloads`, data keys from a local KMS keyring in a temporary directory, one per
+//!   tenant/actor/session scope); every scope of the workload is created before the timed rounds,
+//!   as in the criterion bench `ingest/sqlite_durable_encrypted`;
 //! * `jsonl N [DB]`: `ingest_streaming` of JSON lines into SQLite, parsing included, one commit
 //!   per 8,192 lines.
 
@@ -34,6 +39,9 @@ use spanforge_store::{
 
 const T0: i64 = 1_767_434_400_000_000;
 const BATCH: u64 = 8192;
+/// Where the events that create the encrypted workload's scopes are numbered from: far from the
+/// timed events, so their ids never meet.
+const SCOPE_START: u64 = 2_000_000_000;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -88,6 +96,68 @@ fn keys() -> Result<StaticKeys, Error> {
             "bench-signing-secret-0123456789abcdefghijkl",
         )?)),
     )
+}
+
+/// A data-key service over a local KMS keyring, blocking on its own runtime (as the CLI's).
+#[derive(Debug)]
+struct LoopKms {
+    kms: Arc<spanforge_crypto::LocalKms>,
+    kek: spanforge_crypto::KeyRef,
+    rt: tokio::runtime::Runtime,
+}
+
+impl spanforge_store::DataKeyService for LoopKms {
+    fn kek(&self) -> String {
+        self.kek.key_id().to_owned()
+    }
+    fn generate(
+        &self,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<(spanforge_crypto::Dek, spanforge_crypto::WrappedDek)> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
+    }
+    fn unwrap(
+        &self,
+        wrapped: &spanforge_crypto::WrappedDek,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<spanforge_crypto::Dek> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
+    }
+    fn rewrap(
+        &self,
+        wrapped: &spanforge_crypto::WrappedDek,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<spanforge_crypto::WrappedDek> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
+    }
+}
+
+/// Opens a SQLite ledger that encrypts payloads under a fresh local keyring in `dir`, with every
+/// (tenant, actor, session) scope of the workload already created (events numbered from
+/// `scope_start`, which must not meet the timed events' ids).
+fn encrypted_ledger(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    scope_start: u64,
+) -> Result<(SqliteLedger, StaticKeys), Error> {
+    let kms = Arc::new(spanforge_crypto::LocalKms::create(
+        dir.join("kms.keyring"),
+        "payload",
+    )?);
+    let service = Arc::new(LoopKms {
+        kek: kms.primary("payload")?,
+        kms,
+        rt: tokio::runtime::Builder::new_current_thread().build()?,
+    });
+    let mut ledger = SqliteLedger::open(path)?.with_data_keys(service);
+    ledger.encrypt_payloads();
+    let keys = keys()?;
+    // 4 tenants x 97 actors x 13 sessions: every scope the workload's events fall in.
+    ledger.append_batch(&keys, events(scope_start, 4 * 97 * 13)?)?;
+    Ok((ledger, keys))
 }
 
 fn append_all<B: Backend>(
@@ -150,6 +220,7 @@ fn time(mode: &str, rounds: u32, db: Option<&String>) -> Result<(), Error> {
     let (_dir, path) = db_path(db)?;
     let mut sqlite = match mode {
         "sqlite" | "jsonl" => Some(SqliteLedger::open(&path)?),
+        "sqlite-enc" => Some(encrypted_ledger(_dir.path(), &path, SCOPE_START)?.0),
         "seal" => None,
         other => return Err(format!("unknown mode {other}").into()),
     };
@@ -180,7 +251,7 @@ fn time(mode: &str, rounds: u32, db: Option<&String>) -> Result<(), Error> {
                 drop(ledger);
                 elapsed
             }
-            ("sqlite", Some(ledger)) => {
+            ("sqlite" | "sqlite-enc", Some(ledger)) => {
                 let batch = parsed.next().ok_or("no batch")?;
                 let (t, c) = (Instant::now(), (ProcessTime::now(), ThreadTime::now()));
                 ledger.append_batch(&keys, batch)?;
@@ -248,6 +319,13 @@ pub(crate) fn main() -> Result<(), Error> {
             append_all(&mut ledger, &keys, 0, n(1)?)?;
             count(n(1)?, t)
         }
+        "sqlite-enc" => {
+            let (dir, path) = db_path(args.get(2))?;
+            let (mut ledger, keys) = encrypted_ledger(dir.path(), &path, SCOPE_START)?;
+            let t = Instant::now();
+            append_all(&mut ledger, &keys, 0, n(1)?)?;
+            count(n(1)?, t)
+        }
         "jsonl" => {
             let keys = keys()?;
             let (_dir, path) = db_path(args.get(2))?;
@@ -283,7 +361,7 @@ pub(crate) fn main() -> Result<(), Error> {
         }
         _ => {
             eprintln!(
-                "usage: write_loop gen|seal N | sqlite|jsonl N [DB] | time seal|sqlite|jsonl ROUNDS [DB]"
+                "usage: write_loop gen|seal N | sqlite|sqlite-enc|jsonl N [DB] | time seal|sqlite|sqlite-enc|jsonl ROUNDS [DB]"
             );
             Ok(())
         }
