@@ -25,8 +25,10 @@
 //! its own runtime) for data keys when it meets a scope it has not unwrapped yet, and then seals
 //! and opens envelopes synchronously with the unwrapped keys, in parallel.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -207,13 +209,101 @@ impl ScopeKey {
 
 /// The scope of one event as it arrives: tenant and its subject ids (in memory only; what is
 /// stored are their keyed hashes).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 struct ScopeId {
     tenant: TenantKey,
     actor: Option<Box<str>>,
     session: Option<Box<str>>,
     subject: Option<Box<str>>,
 }
+
+/// A scope borrowed from an event: what the scope maps are probed with, so that a scope already
+/// met (every event but the first of each scope) costs no allocation on the writing thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ScopeRef<'a> {
+    tenant: TenantKey,
+    actor: Option<&'a str>,
+    session: Option<&'a str>,
+    subject: Option<&'a str>,
+}
+
+impl<'a> ScopeRef<'a> {
+    fn of(tenant: TenantKey, event: &'a Event) -> Self {
+        Self {
+            tenant,
+            actor: event.actor_id(),
+            session: event.session_id(),
+            subject: payload_subject(event),
+        }
+    }
+
+    fn to_owned_id(self) -> ScopeId {
+        ScopeId {
+            tenant: self.tenant,
+            actor: self.actor.map(Box::from),
+            session: self.session.map(Box::from),
+            subject: self.subject.map(Box::from),
+        }
+    }
+}
+
+/// What owned and borrowed scopes have in common, so a map keyed by [`ScopeId`] can be probed
+/// with a [`ScopeRef`] (the standard map only looks up through [`Borrow`]).
+trait AsScopeRef {
+    fn scope_ref(&self) -> ScopeRef<'_>;
+}
+
+impl AsScopeRef for ScopeId {
+    fn scope_ref(&self) -> ScopeRef<'_> {
+        ScopeRef {
+            tenant: self.tenant,
+            actor: self.actor.as_deref(),
+            session: self.session.as_deref(),
+            subject: self.subject.as_deref(),
+        }
+    }
+}
+
+impl AsScopeRef for ScopeRef<'_> {
+    fn scope_ref(&self) -> ScopeRef<'_> {
+        *self
+    }
+}
+
+impl<'a> Borrow<dyn AsScopeRef + 'a> for ScopeId {
+    fn borrow(&self) -> &(dyn AsScopeRef + 'a) {
+        self
+    }
+}
+
+// Owned and borrowed scopes hash and compare through the same `ScopeRef`, as `Borrow` requires.
+impl Hash for dyn AsScopeRef + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.scope_ref().hash(state);
+    }
+}
+
+impl PartialEq for dyn AsScopeRef + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.scope_ref() == other.scope_ref()
+    }
+}
+
+impl Eq for dyn AsScopeRef + '_ {}
+
+impl Hash for ScopeId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.scope_ref().hash(state);
+    }
+}
+
+impl PartialEq for ScopeId {
+    fn eq(&self, other: &Self) -> bool {
+        self.scope_ref() == other.scope_ref()
+    }
+}
+
+impl Eq for ScopeId {}
 
 /// The `meta` setting bumped by every erasure, so cached scope-to-key mappings (which an
 /// erasure in another process may have invalidated) are dropped.
@@ -456,19 +546,15 @@ impl PayloadSession {
         tenant_id: &TenantId,
         event: &Event,
     ) -> Result<Arc<ScopeKey>> {
-        let scope_id = ScopeId {
-            tenant,
-            actor: event.actor_id().map(Box::from),
-            session: event.session_id().map(Box::from),
-            subject: payload_subject(event).map(Box::from),
+        let probe = ScopeRef::of(tenant, event);
+        let found = {
+            let probe: &dyn AsScopeRef = &probe;
+            self.base.get(probe).or_else(|| self.added.get(probe))
         };
-        if let Some(k) = self
-            .base
-            .get(&scope_id)
-            .or_else(|| self.added.get(&scope_id))
-        {
+        if let Some(k) = found {
             return Ok(k.clone());
         }
+        let scope_id = probe.to_owned_id();
         let hash = |s: Option<&str>| s.map(|s| subject_hash(&self.subject_key, s));
         let (actor, session, subject) = (
             hash(scope_id.actor.as_deref()),
