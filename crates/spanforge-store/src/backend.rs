@@ -293,9 +293,13 @@ pub trait Writer: Reader {
     fn append(&mut self, records: &[NewRecord]) -> Result<()>;
 
     /// [`Writer::append`] for records the caller no longer needs, so that a backend that keeps
-    /// them in memory can take them instead of copying. The default appends by reference.
-    fn append_owned(&mut self, records: Vec<NewRecord>) -> Result<()> {
-        self.append(&records)
+    /// them in memory can take them instead of copying. Returns the records the backend did not
+    /// keep, so that the caller chooses where they are freed (ingest frees them on the sealing
+    /// pool, off the single writing thread). The default appends by reference and returns them
+    /// all.
+    fn append_owned(&mut self, records: Vec<NewRecord>) -> Result<Vec<NewRecord>> {
+        self.append(&records)?;
+        Ok(records)
     }
 
     /// Stores a tenant's new head, size, frontier and current key.

@@ -457,8 +457,10 @@ pub(crate) struct Sealed {
 }
 
 impl Sealed {
-    /// Stores the chunk, naming the input line of a duplicate id.
-    pub(crate) fn append_to<W: Writer + ?Sized>(self, tx: &mut W) -> Result<()> {
+    /// Stores the chunk, naming the input line of a duplicate id. Returns the records the
+    /// backend did not keep ([`Writer::append_owned`]), for the caller to free where it costs
+    /// the writing thread nothing.
+    pub(crate) fn append_to<W: Writer + ?Sized>(self, tx: &mut W) -> Result<Vec<NewRecord>> {
         let Sealed {
             locations, records, ..
         } = self;
@@ -569,7 +571,7 @@ impl Session {
         let planned = self.plan(tx, provider, incoming, events, &HashSet::new())?;
         let mut sealed = self.seal(planned)?;
         self.fold(&mut sealed)?;
-        sealed.append_to(tx)
+        sealed.append_to(tx).map(drop)
     }
 
     /// Plans a chunk, in order: refuses ids repeated within it, verifies pre-signed events

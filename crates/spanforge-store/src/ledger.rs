@@ -585,7 +585,13 @@ impl<B: Backend> Ledger<B> {
                 rayon::in_place_scope(|scope| {
                     scope.spawn(|_| sealed = Some(sealers.seal(planned)));
                     if let Some(p) = pending.take() {
-                        stored = p.append_to(&mut tx);
+                        // The stored records are freed on the pool: they were allocated there
+                        // (so freeing them there takes no other thread's allocator lock), and
+                        // this thread, the only one that can write, has better things to do.
+                        match p.append_to(&mut tx) {
+                            Ok(spent) => scope.spawn(move |_| drop(spent)),
+                            Err(e) => stored = Err(e),
+                        }
                     }
                     let n = want(planned_in_tx);
                     if stored.is_ok() && n > 0 {
@@ -622,7 +628,8 @@ impl<B: Backend> Ledger<B> {
                 }
             }
             if let Some(p) = pending.take() {
-                p.append_to(&mut tx)?;
+                let spent = p.append_to(&mut tx)?;
+                rayon::spawn(move || drop(spent));
             }
             if in_tx == 0 {
                 break;

@@ -386,10 +386,10 @@ impl Writer for MemoryWrite<'_> {
     }
 
     fn append(&mut self, records: &[NewRecord]) -> Result<()> {
-        self.append_owned(records.to_vec())
+        self.append_owned(records.to_vec()).map(drop)
     }
 
-    fn append_owned(&mut self, records: Vec<NewRecord>) -> Result<()> {
+    fn append_owned(&mut self, records: Vec<NewRecord>) -> Result<Vec<NewRecord>> {
         for r in records {
             let Some(i) = index(r.tenant).filter(|&i| i < self.state.events.len()) else {
                 return Err(Error::backend(
@@ -431,7 +431,8 @@ impl Writer for MemoryWrite<'_> {
                 nodes,
             });
         }
-        Ok(())
+        // Every record was kept.
+        Ok(Vec::new())
     }
 
     fn update_tenant(&mut self, state: &TenantState) -> Result<()> {
