@@ -226,6 +226,65 @@ impl EncryptionContext {
         out
     }
 
+    /// Checks what [`EncryptionContext::with_event`] would check, without building the context:
+    /// `event` is a valid, non-empty value and this context plus `event` is a valid message
+    /// context.
+    pub(crate) fn check_with_event(&self, event: &str) -> Result<()> {
+        check_value(EVENT, event)?;
+        if event.is_empty() {
+            return Err(Error::InvalidContext {
+                key: EVENT.to_owned(),
+                reason: "required entry is empty",
+            });
+        }
+        if !self.entries.contains_key(EVENT) && self.entries.len() >= MAX_ENTRIES {
+            return Err(Error::InvalidContext {
+                key: EVENT.to_owned(),
+                reason: "too many entries (the limit is 32)",
+            });
+        }
+        for key in [TENANT, PURPOSE] {
+            self.require(key)?;
+        }
+        Ok(())
+    }
+
+    /// Length of the encoding of `self.with_event(event)`, without building it.
+    pub(crate) fn encoded_len_with_event(&self, event: &str) -> usize {
+        let replaced = self
+            .entries
+            .get(EVENT)
+            .map_or(0, |v| 4 + EVENT.len() + v.len());
+        self.encoded_len() - replaced + 4 + EVENT.len() + event.len()
+    }
+
+    /// Writes the encoding of `self.with_event(event)` without building it: the entries in
+    /// sorted order with the [`EVENT`] entry set to `event` in its place.
+    pub(crate) fn encode_with_event_into(&self, event: &str, out: &mut Vec<u8>) {
+        fn put(out: &mut Vec<u8>, k: &str, v: &str) {
+            out.extend_from_slice(&u16_len(k.len()).to_be_bytes());
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(&u16_len(v.len()).to_be_bytes());
+            out.extend_from_slice(v.as_bytes());
+        }
+        let count = self.entries.len() + usize::from(!self.entries.contains_key(EVENT));
+        out.extend_from_slice(&u16_len(count).to_be_bytes());
+        let mut event_pending = true;
+        for (k, v) in &self.entries {
+            // Keys are ordered byte-wise, as `String`'s `Ord` (and so the map) orders them.
+            if event_pending && k.as_str() >= EVENT {
+                put(out, EVENT, event);
+                event_pending = false;
+            }
+            if k != EVENT {
+                put(out, k, v);
+            }
+        }
+        if event_pending {
+            put(out, EVENT, event);
+        }
+    }
+
     /// Length of [`EncryptionContext::canonical_bytes`] without building it.
     pub(crate) fn encoded_len(&self) -> usize {
         2 + self
@@ -456,6 +515,29 @@ mod tests {
         }
         let bytes = a.canonical_bytes();
         assert!(!a.encodes_to(&bytes[..bytes.len() - 1]));
+    }
+
+    #[test]
+    fn encoding_with_an_event_equals_encoding_the_message_context() {
+        let scope = EncryptionContext::for_scope("acme", "p").unwrap();
+        let wide = scope.clone().with("zz", "last").unwrap().with("a", "first").unwrap();
+        let replaced = EncryptionContext::for_event("acme", "old", "p").unwrap();
+        for base in [&scope, &wide, &replaced] {
+            for event in ["e-1", "01JABCDEF0123456789ABCDEFG"] {
+                let full = base.with_event(event).unwrap();
+                let mut bytes = vec![7u8];
+                base.encode_with_event_into(event, &mut bytes);
+                assert_eq!(&bytes[1..], full.canonical_bytes().as_slice(), "{base:?} {event}");
+                assert_eq!(base.encoded_len_with_event(event), full.encoded_len());
+                base.check_with_event(event).unwrap();
+            }
+            assert!(base.check_with_event("").is_err());
+            assert!(base.check_with_event("a b").is_ok());
+            assert!(base.check_with_event("a\u{7}b").is_err());
+        }
+        let no_tenant = EncryptionContext::new().with(PURPOSE, "p").unwrap();
+        assert!(no_tenant.check_with_event("e").is_err());
+        assert!(no_tenant.with_event("e").is_err());
     }
 
     #[test]

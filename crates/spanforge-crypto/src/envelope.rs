@@ -152,6 +152,52 @@ pub fn reseed_message_ids() -> Result<()> {
     Ok(())
 }
 
+/// Seals `plaintext` into a new *detached* AEV1 envelope (no embedded wrapped key) bound to
+/// `scope` plus an [`EVENT`] entry `event`, and appends it to `out`.
+///
+/// The bytes are exactly those of [`seal`]`(dek, key_id, &[], &scope.with_event(event)?,
+/// plaintext)`; this form builds no context and allocates nothing when `out` has room, for
+/// callers that seal many events under one data-key scope (the ledger's ingest). On an error
+/// `out` is left as it was.
+///
+/// # Errors
+/// As [`seal`]; [`Error::InvalidContext`] when `scope` plus `event` is not a valid message
+/// context.
+///
+/// ```
+/// use spanforge_crypto::{envelope, DataKeyId, Dek, EncryptionContext};
+///
+/// let dek = Dek::generate()?;
+/// let id = DataKeyId::new("tenant-a/key-1")?;
+/// let scope = EncryptionContext::for_scope("tenant-a", "ai-call/v1")?;
+/// let mut out = b"prefix".to_vec();
+/// envelope::seal_event_into(&dek, &id, &scope, "evt-42", b"prompt", &mut out)?;
+///
+/// let env = envelope::Envelope::parse(&out[6..])?;
+/// assert_eq!(&env.open(&dek, &scope.with_event("evt-42")?)?[..], b"prompt");
+/// # Ok::<(), spanforge_crypto::Error>(())
+/// ```
+pub fn seal_event_into(
+    dek: &Dek,
+    key_id: &DataKeyId,
+    scope: &EncryptionContext,
+    event: &str,
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    scope.check_with_event(event)?;
+    let message_id = next_message_id()?;
+    seal_into(
+        dek,
+        key_id,
+        &[],
+        MessageContext::WithEvent(scope, event),
+        plaintext,
+        &message_id,
+        out,
+    )
+}
+
 /// [`seal`] with a caller-chosen message id. Crate-private: reusing a message id with the same
 /// data key would reuse an AES-GCM key and nonce, so only the fixed-vector tests call this.
 pub(crate) fn seal_with_message_id(
@@ -163,6 +209,54 @@ pub(crate) fn seal_with_message_id(
     message_id: &[u8; MESSAGE_ID_LEN],
 ) -> Result<Vec<u8>> {
     ctx.validate_message()?;
+    let mut out = Vec::new();
+    seal_into(
+        dek,
+        key_id,
+        edks,
+        MessageContext::Whole(ctx),
+        plaintext,
+        message_id,
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// The message context an envelope is bound to: a whole context, or a data-key scope plus the
+/// event entry (encoded in place, without building the context).
+#[derive(Clone, Copy)]
+enum MessageContext<'a> {
+    Whole(&'a EncryptionContext),
+    WithEvent(&'a EncryptionContext, &'a str),
+}
+
+impl MessageContext<'_> {
+    fn encoded_len(self) -> usize {
+        match self {
+            Self::Whole(ctx) => ctx.encoded_len(),
+            Self::WithEvent(scope, event) => scope.encoded_len_with_event(event),
+        }
+    }
+
+    fn encode_into(self, out: &mut Vec<u8>) {
+        match self {
+            Self::Whole(ctx) => ctx.encode_into(out),
+            Self::WithEvent(scope, event) => scope.encode_with_event_into(event, out),
+        }
+    }
+}
+
+/// Appends an envelope sealed under an already validated message context to `out` (left as it
+/// was on an error).
+fn seal_into(
+    dek: &Dek,
+    key_id: &DataKeyId,
+    edks: &[WrappedDek],
+    ctx: MessageContext<'_>,
+    plaintext: &[u8],
+    message_id: &[u8; MESSAGE_ID_LEN],
+    out: &mut Vec<u8>,
+) -> Result<()> {
     if edks.len() > MAX_EDKS {
         return Err(Error::TooLarge {
             what: "encrypted data key list",
@@ -196,7 +290,8 @@ pub(crate) fn seal_with_message_id(
         });
     }
     let body_len = plaintext.len() + TAG_LEN;
-    let mut out = Vec::with_capacity(aad_len + edk_len + body_len);
+    let start = out.len();
+    out.reserve(aad_len + edk_len + body_len);
 
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
@@ -206,33 +301,38 @@ pub(crate) fn seal_with_message_id(
     // DataKeyId guarantees 1..=128 bytes, which fits the u8 length.
     out.push(u8::try_from(key_id.as_str().len()).unwrap_or(u8::MAX));
     out.extend_from_slice(key_id.as_str().as_bytes());
-    ctx.encode_into(&mut out);
+    ctx.encode_into(out);
     out.extend_from_slice(dek.derive(COMMIT_LABEL, suite, message_id).as_slice());
     // body_len <= u32::MAX is guaranteed by the MAX_PLAINTEXT_LEN check above.
     out.extend_from_slice(&u32::try_from(body_len).unwrap_or(u32::MAX).to_be_bytes());
-    debug_assert_eq!(out.len(), aad_len);
+    debug_assert_eq!(out.len() - start, aad_len);
 
     // Only MAX_EDKS (8) entries were allowed through, so the count fits a u8.
     out.push(u8::try_from(edks.len()).unwrap_or(u8::MAX));
     for edk in edks {
-        edk.encode_into(&mut out);
+        edk.encode_into(out);
     }
     let body_start = out.len();
     out.extend_from_slice(plaintext);
 
     let cipher = body_cipher(dek, suite, message_id);
     let (head, body) = out.split_at_mut(body_start);
-    let tag = cipher
-        .encrypt_inout_detached(&Nonce::default(), &head[..aad_len], InOutBuf::from(body))
+    let aad = head.get(start..start + aad_len).unwrap_or_default();
+    let tag = match cipher.encrypt_inout_detached(&Nonce::default(), aad, InOutBuf::from(body)) {
+        Ok(tag) => tag,
         // aes-gcm only refuses plaintexts over 2^36 bytes or AAD over 2^61, both far beyond
         // the u32 body and 16 KiB header limits checked above.
-        .map_err(|_| Error::TooLarge {
-            what: "plaintext",
-            len: plaintext.len(),
-            max: MAX_PLAINTEXT_LEN,
-        })?;
+        Err(_) => {
+            out.truncate(start);
+            return Err(Error::TooLarge {
+                what: "plaintext",
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            });
+        }
+    };
     out.extend_from_slice(tag.as_slice());
-    Ok(out)
+    Ok(())
 }
 
 fn body_cipher(dek: &Dek, suite: u16, message_id: &[u8; MESSAGE_ID_LEN]) -> Aes256Gcm {

@@ -500,3 +500,62 @@ fn message_ids_are_unique_per_thread_and_across_threads() {
         Envelope::parse(&b).unwrap().message_id()
     );
 }
+
+#[test]
+fn sealing_a_scope_plus_event_gives_the_format_vectors_exact_bytes() {
+    let mut checked = 0;
+    for v in load_vectors() {
+        let Some(event) = v.context.event() else {
+            continue;
+        };
+        let k = Dek::from_slice(&v.dek).unwrap();
+        let mut out = b"kept".to_vec();
+        super::seal_into(
+            &k,
+            &DataKeyId::new(v.key_id.clone()).unwrap(),
+            &v.edks,
+            super::MessageContext::WithEvent(&v.context.dek_scope(), event),
+            &v.plaintext,
+            &v.message_id,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(&out[..4], b"kept");
+        assert_eq!(
+            hex::encode(&out[4..]),
+            hex::encode(&v.envelope),
+            "vector {:?}",
+            v.name
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no vector has an event entry");
+}
+
+#[test]
+fn seal_event_into_opens_under_the_message_context_only() {
+    let dek = Dek::generate().unwrap();
+    let id = DataKeyId::new("dk-1").unwrap();
+    let scope = EncryptionContext::for_scope("acme", "p/v1").unwrap();
+    let mut out = Vec::new();
+    seal_event_into(&dek, &id, &scope, "evt-1", b"secret text", &mut out).unwrap();
+    let env = Envelope::parse(&out).unwrap();
+    assert!(env.edks().is_empty());
+    assert_eq!(env.context(), &scope.with_event("evt-1").unwrap());
+    assert_eq!(
+        &env.open(&dek, &scope.with_event("evt-1").unwrap()).unwrap()[..],
+        b"secret text"
+    );
+    assert!(env.open(&dek, &scope.with_event("evt-2").unwrap()).is_err());
+    // Two seals of the same input never share a message id (so never a key and nonce).
+    let mut again = Vec::new();
+    seal_event_into(&dek, &id, &scope, "evt-1", b"secret text", &mut again).unwrap();
+    assert_ne!(out, again);
+    // A bad event is refused and leaves the buffer as it was.
+    let mut kept = b"x".to_vec();
+    assert!(seal_event_into(&dek, &id, &scope, "", b"p", &mut kept).is_err());
+    assert!(seal_event_into(&dek, &id, &scope, "a\u{0}b", b"p", &mut kept).is_err());
+    let no_tenant = EncryptionContext::new().with("purpose", "p").unwrap();
+    assert!(seal_event_into(&dek, &id, &no_tenant, "e", b"p", &mut kept).is_err());
+    assert_eq!(kept, b"x");
+}
