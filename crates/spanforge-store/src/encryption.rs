@@ -26,9 +26,11 @@
 //! and opens envelopes synchronously with the unwrapped keys, in parallel.
 
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -131,6 +133,22 @@ impl EncryptedPayload {
         })
     }
 
+    /// The length of [`EncryptedPayload::write_canonical`]'s output for an AEV1 envelope of
+    /// `ciphertext_len` bytes.
+    pub fn canonical_len(data_key_id: &DataKeyId, ciphertext_len: usize) -> usize {
+        let id = data_key_id.as_str();
+        let escapes = id.bytes().filter(|&b| b == b'"' || b == b'\\').count();
+        let b64 = base64::encoded_len(ciphertext_len, true).unwrap_or(0);
+        r#"{"ciphertext":""#.len()
+            + b64
+            + r#"","data_key_id":""#.len()
+            + id.len()
+            + escapes
+            + r#"","encryption":""#.len()
+            + PAYLOAD_ENCRYPTION.len()
+            + r#""}"#.len()
+    }
+
     /// Writes the stored form as canonical JSON (keys sorted, no spaces). Base64 needs no
     /// escaping; a data key id is printable ASCII ([`DataKeyId`]), of which only `"` and `\`
     /// are escaped, as the reference's `json.dumps` does.
@@ -187,23 +205,57 @@ impl fmt::Debug for ScopeKey {
     }
 }
 
+thread_local! {
+    /// A sealing thread's buffer for the AEV1 bytes of one payload, reused from event to event.
+    static SEALED_PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers above this size are not kept between events, so a rare large event does not
+/// pin its memory on every sealing thread.
+pub(crate) const SCRATCH_KEEP: usize = 64 * 1024;
+
 impl ScopeKey {
-    /// Seals `plaintext` (the canonical payload) for event `event_id` and writes the stored
-    /// payload form to `out`.
-    pub(crate) fn seal_payload(
+    /// The stored envelope of an event: `signed` (its signed envelope) with the bytes at
+    /// `payload_span` (its payload, whose canonical bytes are `plaintext`) replaced by the stored
+    /// encrypted form, sealed for event `event_id`. The AEV1 bytes go through a per-thread
+    /// buffer, and the result is allocated once at its exact size.
+    pub(crate) fn seal_envelope(
         &self,
         event_id: &str,
         plaintext: &[u8],
-        out: &mut Vec<u8>,
-    ) -> std::result::Result<(), String> {
-        let ctx = self
-            .scope
-            .with_event(event_id)
-            .map_err(|e| format!("cannot build the encryption context: {e}"))?;
-        let blob = envelope::seal(&self.dek, &self.id, &[], &ctx, plaintext)
+        signed: &[u8],
+        payload_span: Range<usize>,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let (Some(head), Some(tail)) = (
+            signed.get(..payload_span.start),
+            signed.get(payload_span.end..),
+        ) else {
+            return Err("the signed envelope has no payload where expected".to_owned());
+        };
+        SEALED_PAYLOAD.with(|cell| {
+            let mut blob = cell.borrow_mut();
+            blob.clear();
+            envelope::seal_event_into(
+                &self.dek,
+                &self.id,
+                &self.scope,
+                event_id,
+                plaintext,
+                &mut blob,
+            )
             .map_err(|e| format!("cannot encrypt the payload: {e}"))?;
-        EncryptedPayload::write_canonical(&self.id, &blob, out);
-        Ok(())
+            let len =
+                head.len() + EncryptedPayload::canonical_len(&self.id, blob.len()) + tail.len();
+            let mut stored = Vec::with_capacity(len);
+            stored.extend_from_slice(head);
+            EncryptedPayload::write_canonical(&self.id, &blob, &mut stored);
+            stored.extend_from_slice(tail);
+            debug_assert_eq!(stored.len(), len);
+            if blob.capacity() > SCRATCH_KEEP {
+                *blob = Vec::new();
+            }
+            Ok(stored)
+        })
     }
 }
 

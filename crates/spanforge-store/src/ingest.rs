@@ -14,6 +14,7 @@
 //! once for the leaf. Chunks are pipelined over the ledger's thread and the pool: while the pool
 //! seals chunk k, the ledger's thread stores chunk k-1 and reads and plans chunk k+1.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::io::{BufRead, Read};
@@ -25,7 +26,7 @@ use spanforge_chain::merkle::leaf_hash;
 use spanforge_event::{Checksum, Event, EventId, Integrity, MAX_EVENT_BYTES};
 
 use crate::backend::{KeyRecord, NewRecord, Reader, TenantKey, TenantState, Writer};
-use crate::encryption::{PayloadSession, ScopeKey, encrypts};
+use crate::encryption::{PayloadSession, SCRATCH_KEEP, ScopeKey, encrypts};
 use crate::error::{Error, Location, Result};
 use crate::keys::{HmacKey, KeyProvider};
 use crate::sqlite::MAX_SEQ;
@@ -730,6 +731,11 @@ pub(crate) fn check_current_key<R: Reader + ?Sized>(
     }
 }
 
+thread_local! {
+    /// A sealing thread's buffer for the signed envelope of an event whose payload is encrypted.
+    static SIGNED_ENVELOPE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Seals one event: signs it into its chain, serialises it and hashes the leaf. With a
 /// `payload_key`, the checksum and signature still cover the plaintext payload, and the stored
 /// envelope (the leaf) carries the payload encrypted (see [`crate::encryption`]).
@@ -754,36 +760,58 @@ pub(crate) fn seal(
         signature: &signature,
         prev_id: prev,
     };
-    // Sized by the writer: exactly enough for an event read from canonical text.
-    let mut envelope = Vec::new();
-    let payload_span = event.write_signed_canonical(&mut envelope, Some(payload), integrity);
-    // Escaping non-ASCII grows a byte to at most six, so the ASCII measure (the reference's
-    // `from_dict` guard) only needs computing for envelopes above a sixth of the limit.
-    if envelope.len() > MAX_EVENT_BYTES
-        || (envelope.len() > MAX_EVENT_BYTES / 6
-            && event
-                .clone()
-                .with_integrity(checksum, signature, prev.copied())
-                .ascii_compact_len()
-                > MAX_EVENT_BYTES)
-    {
-        return Err(format!(
-            "the event is larger than {MAX_EVENT_BYTES} bytes once signed, so no reader could load it back"
-        ));
-    }
-    if let Some(payload_key) = payload_key {
-        // The stored envelope: the signed one with the payload replaced by its encrypted form.
-        let mut stored = Vec::with_capacity(envelope.len() + payload.len() / 2 + 384);
-        stored.extend_from_slice(envelope.get(..payload_span.start).unwrap_or_default());
-        payload_key.seal_payload(event.event_id().as_str(), payload, &mut stored)?;
-        stored.extend_from_slice(envelope.get(payload_span.end..).unwrap_or_default());
-        envelope = stored;
-        if envelope.len() > MAX_EVENT_BYTES {
+    // Writes the signed envelope (appending to `out`) and checks its size.
+    let write_signed = |out: &mut Vec<u8>| {
+        let payload_span = event.write_signed_canonical(out, Some(payload), integrity);
+        // Escaping non-ASCII grows a byte to at most six, so the ASCII measure (the reference's
+        // `from_dict` guard) only needs computing for envelopes above a sixth of the limit.
+        if out.len() > MAX_EVENT_BYTES
+            || (out.len() > MAX_EVENT_BYTES / 6
+                && event
+                    .clone()
+                    .with_integrity(checksum, signature, prev.copied())
+                    .ascii_compact_len()
+                    > MAX_EVENT_BYTES)
+        {
             return Err(format!(
-                "the event is larger than {MAX_EVENT_BYTES} bytes once its payload is encrypted, so no reader could load it back"
+                "the event is larger than {MAX_EVENT_BYTES} bytes once signed, so no reader could load it back"
             ));
         }
-    }
+        Ok(payload_span)
+    };
+    let envelope = match payload_key {
+        None => {
+            // Sized by the writer: exactly enough for an event read from canonical text.
+            let mut envelope = Vec::new();
+            write_signed(&mut envelope)?;
+            envelope
+        }
+        Some(payload_key) => {
+            // The signed envelope is only a step towards the stored one (the signed one with the
+            // payload replaced by its encrypted form): it is written into a per-thread buffer.
+            let stored = SIGNED_ENVELOPE.with(|cell| {
+                let mut signed = cell.borrow_mut();
+                signed.clear();
+                let payload_span = write_signed(&mut signed)?;
+                let stored = payload_key.seal_envelope(
+                    event.event_id().as_str(),
+                    payload,
+                    &signed,
+                    payload_span,
+                );
+                if signed.capacity() > SCRATCH_KEEP {
+                    *signed = Vec::new();
+                }
+                stored
+            })?;
+            if stored.len() > MAX_EVENT_BYTES {
+                return Err(format!(
+                    "the event is larger than {MAX_EVENT_BYTES} bytes once its payload is encrypted, so no reader could load it back"
+                ));
+            }
+            stored
+        }
+    };
     let leaf = leaf_hash(&envelope);
     Ok(NewRecord {
         tenant,
