@@ -520,14 +520,23 @@ mod tests {
     #[test]
     fn encoding_with_an_event_equals_encoding_the_message_context() {
         let scope = EncryptionContext::for_scope("acme", "p").unwrap();
-        let wide = scope.clone().with("zz", "last").unwrap().with("a", "first").unwrap();
+        let wide = scope
+            .clone()
+            .with("zz", "last")
+            .unwrap()
+            .with("a", "first")
+            .unwrap();
         let replaced = EncryptionContext::for_event("acme", "old", "p").unwrap();
         for base in [&scope, &wide, &replaced] {
             for event in ["e-1", "01JABCDEF0123456789ABCDEFG"] {
                 let full = base.with_event(event).unwrap();
                 let mut bytes = vec![7u8];
                 base.encode_with_event_into(event, &mut bytes);
-                assert_eq!(&bytes[1..], full.canonical_bytes().as_slice(), "{base:?} {event}");
+                assert_eq!(
+                    &bytes[1..],
+                    full.canonical_bytes().as_slice(),
+                    "{base:?} {event}"
+                );
                 assert_eq!(base.encoded_len_with_event(event), full.encoded_len());
                 base.check_with_event(event).unwrap();
             }
