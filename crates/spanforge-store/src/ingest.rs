@@ -35,8 +35,8 @@ use crate::tenant::TenantId;
 /// How many events are parsed, verified and sealed together. Small, because two steps of each
 /// transaction cannot overlap: the pool seals the first chunk while the ledger's thread has
 /// nothing to store yet, and that thread stores the last chunk while the pool has nothing left to
-/// seal. With 8,192 events per commit, 256 took 5–15% off a durable round (plain and encrypted)
-/// and nothing off the in-memory one, against 1,024 (`write_loop time sqlite|sqlite-enc|seal`).
+/// seal. With 8,192 events per commit, 256 made the best durable rounds 2–7% (encrypted) and 7–33%
+/// (plain) faster than 1,024, and the in-memory ones no slower (`docs/benchmarks.md`, #4).
 pub(crate) const CHUNK: usize = 256;
 
 /// One input event and where it came from.
