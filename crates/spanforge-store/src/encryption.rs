@@ -827,6 +827,54 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn canonical_len_is_what_write_canonical_writes() {
+        for id in ["dk-0123456789abcdef0123456789abcdef", "a\"b\\c"] {
+            for n in [0, 1, 2, 3, 4, 100, 1000, 1001, 1002] {
+                let id = DataKeyId::new(id).unwrap();
+                let mut out = Vec::new();
+                EncryptedPayload::write_canonical(&id, &vec![7; n], &mut out);
+                assert_eq!(
+                    EncryptedPayload::canonical_len(&id, n),
+                    out.len(),
+                    "{id:?} {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_borrowed_scope_finds_the_owned_one() {
+        let owned = ScopeId {
+            tenant: TenantKey(3),
+            actor: Some("user-1".into()),
+            session: None,
+            subject: Some("s".into()),
+        };
+        let mut map: HashMap<ScopeId, u8> = HashMap::new();
+        map.insert(owned.clone(), 1);
+        let probe = |actor, session, subject| ScopeRef {
+            tenant: TenantKey(3),
+            actor,
+            session,
+            subject,
+        };
+        let hit = probe(Some("user-1"), None, Some("s"));
+        assert_eq!(map.get(&hit as &dyn AsScopeRef), Some(&1));
+        assert_eq!(hit.to_owned_id(), owned);
+        for miss in [
+            probe(Some("user-1"), None, None),
+            probe(Some("user-1"), Some("s"), None),
+            probe(None, Some("user-1"), Some("s")),
+            ScopeRef {
+                tenant: TenantKey(4),
+                ..hit
+            },
+        ] {
+            assert_eq!(map.get(&miss as &dyn AsScopeRef), None, "{miss:?}");
+        }
+    }
+
     fn written(id: &str, ciphertext: &[u8]) -> String {
         let mut out = Vec::new();
         EncryptedPayload::write_canonical(&DataKeyId::new(id).unwrap(), ciphertext, &mut out);
