@@ -23,20 +23,20 @@ use crate::period::{MICROS_PER_DAY, Period};
 use crate::rules::{Hook, ItemTestKind, PeriodTest, RuleSet};
 use crate::sampling::{SampleTable, Selection, select};
 
+/// Parses a stored envelope for the accumulators.
+fn parse_stored(row: &StoredEvent) -> Result<Event> {
+    Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
+        context: format!("parsing stored event {}", row.event_id),
+        source,
+    })
+}
+
 /// Days after the period during which events are still read as join partners (an alert raised
 /// on the last day and acknowledged the next morning), never as population items.
 pub const LOOKAHEAD_DAYS: i64 = 7;
 
 /// Events parsed together (in parallel) before they are fed to the accumulators in order.
 const BATCH: usize = 4096;
-/// Rows a query window should hold; windows grow or shrink to stay near it.
-const WINDOW_ROWS: usize = 4096;
-/// The first query window: one hour.
-const WINDOW_START_MICROS: i64 = 3_600_000_000;
-/// The smallest window: one second.
-const WINDOW_MIN_MICROS: i64 = 1_000_000;
-/// The largest window: thirty days.
-const WINDOW_MAX_MICROS: i64 = 30 * MICROS_PER_DAY;
 
 /// Which canonical controls an assessment evaluates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -616,68 +616,74 @@ impl<'r> Evaluator<'r> {
                 source,
             })
         };
-        // The stream is read in consecutive time windows, each one query, sized so that a
-        // window holds a few pages: the store pages a bounded query by re-seeking from the
-        // window's start, so one query over months would cost quadratic time in its rows.
-        let mut window = WINDOW_START_MICROS;
-        let mut start = from;
-        let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);
-        while start <= to {
-            let end = start.saturating_add(window - 1).min(to);
-            let query = Query {
-                tenant: scope.tenant.clone(),
-                from: Some(ts(start)?),
-                to: Some(ts(end)?),
-                event_type_prefix: None,
-                model_id: None,
-            };
-            let mut rows = ledger
-                .query(&query)
-                .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
-            let mut in_window = 0_usize;
-            loop {
-                batch.clear();
-                for row in rows.by_ref() {
-                    let row = row
-                        .map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
-                    in_window += 1;
-                    if row.seq >= scope.size {
-                        continue;
-                    }
+        // One query over the whole range: the store continues each page from the previous
+        // page's last (timestamp, seq), so every row is read once. Per batch, three stages
+        // overlap: the pool parses batch N while this thread reads batch N+1 and then feeds
+        // batch N-1 to the accumulators, which must see the events in order.
+        let query = Query {
+            tenant: scope.tenant.clone(),
+            from: Some(ts(from)?),
+            to: Some(ts(to)?),
+            event_type_prefix: None,
+            model_id: None,
+        };
+        let mut rows = ledger
+            .query(&query)
+            .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
+        let (tenant, size) = (scope.tenant.clone(), scope.size);
+        let mut read = move || -> Result<Vec<StoredEvent>> {
+            let mut batch = Vec::with_capacity(BATCH);
+            for row in rows.by_ref() {
+                let row = row.map_err(|e| Error::store(format!("reading tenant {tenant}"), e))?;
+                // Events appended after the verified (and anchored) tree are not evidence yet.
+                if row.seq < size {
                     batch.push(row);
                     if batch.len() == BATCH {
                         break;
                     }
                 }
-                if batch.is_empty() {
-                    break;
-                }
-                let parsed: Vec<Result<Event>> = batch
-                    .par_iter()
-                    .map(|row| {
-                        Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
-                            context: format!("parsing stored event {}", row.event_id),
-                            source,
-                        })
-                    })
-                    .collect();
-                for (row, event) in batch.iter().zip(parsed) {
-                    let event = event?;
-                    scope.events_read += 1;
-                    self.feed(&scope.path, row, &event, sink)?;
-                }
             }
-            start = end.saturating_add(1);
-            window = if in_window > WINDOW_ROWS * 2 {
-                (window / 2).max(WINDOW_MIN_MICROS)
-            } else if in_window < WINDOW_ROWS / 4 {
-                window.saturating_mul(2).min(WINDOW_MAX_MICROS)
-            } else {
-                window
-            };
+            Ok(batch)
+        };
+        let mut batch = read()?;
+        let mut parsed_batch: Option<(Vec<StoredEvent>, Vec<Result<Event>>)> = None;
+        while !(batch.is_empty() && parsed_batch.is_none()) {
+            let mut parsed = Vec::new();
+            let mut next = Ok(Vec::new());
+            let mut fed = Ok(());
+            let to_feed = parsed_batch.take();
+            rayon::in_place_scope(|pool| {
+                if !batch.is_empty() {
+                    pool.spawn(|_| parsed = batch.par_iter().map(parse_stored).collect());
+                    next = read();
+                }
+                if let Some((rows, events)) = to_feed {
+                    fed = self.feed_batch(scope, &rows, events, sink);
+                }
+            });
+            fed?;
+            if !batch.is_empty() {
+                parsed_batch = Some((batch, parsed));
+            }
+            batch = next?;
         }
         for acc in self.accs.iter_mut().flatten() {
             acc.end_tenant(sink)?;
+        }
+        Ok(())
+    }
+
+    fn feed_batch(
+        &mut self,
+        scope: &mut TenantScope,
+        rows: &[StoredEvent],
+        events: Vec<Result<Event>>,
+        sink: &mut dyn EvidenceSink,
+    ) -> Result<()> {
+        for (row, event) in rows.iter().zip(events) {
+            let event = event?;
+            scope.events_read += 1;
+            self.feed(&scope.path, row, &event, sink)?;
         }
         Ok(())
     }

@@ -106,6 +106,8 @@ pub mod ingest;
 pub mod keys;
 pub mod ledger;
 pub mod memory;
+pub mod page;
+mod scan;
 pub mod sqlite;
 pub mod tenant;
 pub mod verify;
@@ -123,6 +125,7 @@ pub use ledger::{
     split_checkpoints, verify_event_proof,
 };
 pub use memory::MemoryBackend;
+pub use page::{RecordPage, RecordRef};
 pub use sqlite::SqliteBackend;
 pub use tenant::TenantId;
 pub use verify::{
