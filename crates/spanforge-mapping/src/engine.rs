@@ -647,29 +647,29 @@ impl<'r> Evaluator<'r> {
         };
         let mut batch = read()?;
         let mut parsed_batch: Option<(Vec<StoredEvent>, Vec<Result<Event>>)> = None;
-        let mut fed_events: Vec<Result<Event>> = Vec::new();
-        while !(batch.is_empty() && parsed_batch.is_none()) {
+        let mut fed: Option<(Vec<StoredEvent>, Vec<Result<Event>>)> = None;
+        while !batch.is_empty() || parsed_batch.is_some() {
             let mut parsed = Vec::new();
             let mut next = Ok(Vec::new());
-            let mut fed = Ok(());
+            let mut feeding = Ok(());
             let to_feed = parsed_batch.take();
-            let to_drop = std::mem::take(&mut fed_events);
+            let to_drop = fed.take();
             rayon::in_place_scope(|pool| {
                 if !batch.is_empty() {
                     pool.spawn(|_| parsed = batch.par_iter().map(parse_stored).collect());
                 }
-                // The events were built on the pool; freeing them there keeps thousands of
-                // frees per batch off this thread, which reads and feeds in order.
+                // Freeing a fed batch (thousands of allocations) on the pool keeps it off this
+                // thread, which reads and feeds in order and bounds the whole pass.
                 pool.spawn(move |_| drop(to_drop));
                 if !batch.is_empty() {
                     next = read();
                 }
                 if let Some((rows, events)) = to_feed {
-                    fed = self.feed_batch(scope, &rows, &events, sink);
-                    fed_events = events;
+                    feeding = self.feed_batch(scope, &rows, &events, sink);
+                    fed = Some((rows, events));
                 }
             });
-            fed?;
+            feeding?;
             if !batch.is_empty() {
                 parsed_batch = Some((batch, parsed));
             }

@@ -92,7 +92,8 @@
 //! * [`verify`]: verification and its report.
 //! * [`ingest`]: input lines, JSONL reading, the sealing pipeline.
 //! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema;
-//!   [`memory`]: an in-memory backend for tests and benchmarks.
+//!   [`memory`]: an in-memory backend for tests and benchmarks; [`page`]: pages of stored
+//!   events in reusable buffers, for scans over every row.
 //! * [`keys`]: key ids, HMAC keys, [`KeyProvider`] and [`StaticKeys`].
 //! * [`tenant`]: [`TenantId`] and checkpoint origins.
 //!

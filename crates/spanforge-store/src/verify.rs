@@ -908,7 +908,7 @@ impl<B: Backend> Ledger<B> {
         let mut page = RecordPage::new();
         read.records_page(state.key, next_seq, PAGE, &mut page)?;
         let mut checked: Option<(RecordPage, Vec<RowOutcome>)> = None;
-        while !(page.is_empty() && checked.is_none()) && !fold.stopped {
+        while !fold.stopped && (!page.is_empty() || checked.is_some()) {
             let full = page.len() == PAGE;
             next_seq = page.last().map_or(next_seq, |r| r.seq.saturating_add(1));
             let mut outcomes = Vec::new();
