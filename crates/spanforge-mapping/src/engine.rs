@@ -23,6 +23,13 @@ use crate::period::{MICROS_PER_DAY, Period};
 use crate::rules::{Hook, ItemTestKind, PeriodTest, RuleSet};
 use crate::sampling::{SampleTable, Selection, select};
 
+/// Days after the period during which events are still read as join partners (an alert raised
+/// on the last day and acknowledged the next morning), never as population items.
+pub const LOOKAHEAD_DAYS: i64 = 7;
+
+/// Events parsed together (in parallel) before they are fed to the accumulators in order.
+const BATCH: usize = 4096;
+
 /// Parses a stored envelope for the accumulators.
 fn parse_stored(row: &StoredEvent) -> Result<Event> {
     Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
@@ -30,13 +37,6 @@ fn parse_stored(row: &StoredEvent) -> Result<Event> {
         source,
     })
 }
-
-/// Days after the period during which events are still read as join partners (an alert raised
-/// on the last day and acknowledged the next morning), never as population items.
-pub const LOOKAHEAD_DAYS: i64 = 7;
-
-/// Events parsed together (in parallel) before they are fed to the accumulators in order.
-const BATCH: usize = 4096;
 
 /// Which canonical controls an assessment evaluates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

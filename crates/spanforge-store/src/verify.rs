@@ -1223,3 +1223,88 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use spanforge_chain::compat::HmacSecret;
+
+    use super::*;
+    use crate::StaticKeys;
+    use crate::memory::MemoryBackend;
+
+    fn event(n: u64, org: &str, payload: &str) -> Event {
+        let ts = Timestamp::from_unix_micros(1_767_434_400_000_000 + n as i64 * 1000).unwrap();
+        let id = EventId::from_parts(1_767_434_400_000 + n, u128::from(n) + 7).unwrap();
+        Event::from_json_str(&format!(
+            r#"{{"actor_id":"u-{n}","event_id":"{id}","event_type":"llm.trace.span.completed","org_id":"{org}","payload":{payload},"schema_version":"2.0","source":"bot@1.0.0","tags":{{"env":"prod"}},"timestamp":"{}"}}"#,
+            ts.as_str()
+        ))
+        .unwrap()
+    }
+
+    /// The fast path must take every intact ordinary row and agree with the full path on it,
+    /// else verification would silently fall back to parsing every row.
+    #[test]
+    fn intact_rows_take_the_fast_path_and_agree_with_the_full_one() {
+        let keys = StaticKeys::new().with_default_key(HmacKey::derived(
+            HmacSecret::new_native("unit-test-signing-secret-0123456789abcdef").unwrap(),
+        ));
+        let mut ledger = Ledger::new(MemoryBackend::new().unwrap());
+        let payloads = [
+            r#"{"model":{"name":"gpt-4o","system":"openai"},"n":1.5}"#,
+            r#"{"model_id":"m-2","text":"a\"quote\" and é"}"#,
+            r#"{"model":"plain","list":[1,{"a":null},[]]}"#,
+            r#"{"ok":true}"#,
+        ];
+        let events = (0..40)
+            .map(|n| event(n, "acme", payloads[n as usize % payloads.len()]))
+            .collect();
+        ledger.append_batch(&keys, events).unwrap();
+        let read = ledger.backend.read().unwrap();
+        let state = read.tenants().unwrap().remove(0);
+        let mut problems = Vec::new();
+        let segments = ledger.key_schedule(&read, &keys, &state, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        let ctx = RowContext {
+            tenant: &state.id,
+            tenant_key: state.key,
+            segments: &segments,
+        };
+        let mut page = RecordPage::new();
+        read.records_page(state.key, 0, 100, &mut page).unwrap();
+        assert_eq!(page.len(), 40);
+        for row in page.iter() {
+            let leaf = leaf_hash(row.envelope);
+            let segment = ctx.segment(row.seq);
+            let fast =
+                fast_check(row, &ctx, segment, leaf).expect("an intact row takes the fast path");
+            let full = full_check(row, &ctx, segment, leaf);
+            assert!(full.reasons.is_empty(), "{:?}", full.reasons);
+            assert_eq!(
+                (fast.parsed_id, fast.prev_id, fast.leaf, fast.unverified),
+                (full.parsed_id, full.prev_id, full.leaf, full.unverified)
+            );
+        }
+
+        // A row whose model_id column disagrees with its payload leaves the fast path, and the
+        // full path names the column.
+        let mut copy = page.clone();
+        copy.clear();
+        for row in page.iter() {
+            let model = (row.seq == 5).then_some("other").or(row.model_id);
+            copy.push(&RecordRef {
+                model_id: model,
+                ..row
+            });
+        }
+        let row = copy.get(5).unwrap();
+        let leaf = leaf_hash(row.envelope);
+        assert!(fast_check(row, &ctx, ctx.segment(5), leaf).is_none());
+        let full = full_check(row, &ctx, ctx.segment(5), leaf);
+        assert!(
+            full.reasons.iter().any(|r| r.contains("model_id column")),
+            "{:?}",
+            full.reasons
+        );
+    }
+}
