@@ -29,14 +29,14 @@ pub const LOOKAHEAD_DAYS: i64 = 7;
 
 /// Events parsed together (in parallel) before they are fed to the accumulators in order.
 const BATCH: usize = 4096;
-
-/// Parses a stored envelope for the accumulators.
-fn parse_stored(row: &StoredEvent) -> Result<Event> {
-    Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
-        context: format!("parsing stored event {}", row.event_id),
-        source,
-    })
-}
+/// Rows a query window should hold; windows grow or shrink to stay near it.
+const WINDOW_ROWS: usize = 4096;
+/// The first query window: one hour.
+const WINDOW_START_MICROS: i64 = 3_600_000_000;
+/// The smallest window: one second.
+const WINDOW_MIN_MICROS: i64 = 1_000_000;
+/// The largest window: thirty days.
+const WINDOW_MAX_MICROS: i64 = 30 * MICROS_PER_DAY;
 
 /// Which canonical controls an assessment evaluates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -616,91 +616,70 @@ impl<'r> Evaluator<'r> {
                 source,
             })
         };
-        // One query over the whole range: the store continues each page from the previous
-        // page's last (timestamp, seq), so every row is read once. Per batch, three stages
-        // overlap: the pool parses batch N while this thread reads batch N+1 and then feeds
-        // batch N-1 to the accumulators, which must see the events in order.
-        let query = Query {
-            tenant: scope.tenant.clone(),
-            from: Some(ts(from)?),
-            to: Some(ts(to)?),
-            event_type_prefix: None,
-            model_id: None,
-        };
-        let mut rows = ledger
-            .query(&query)
-            .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
-        let (tenant, size) = (scope.tenant.clone(), scope.size);
-        let mut read = move || -> Result<Vec<StoredEvent>> {
-            let mut batch = Vec::with_capacity(BATCH);
-            for row in rows.by_ref() {
-                let row = row.map_err(|e| Error::store(format!("reading tenant {tenant}"), e))?;
-                // Events appended after the verified (and anchored) tree are not evidence yet.
-                if row.seq < size {
+        // The stream is read in consecutive time windows, each one query, sized so that a
+        // window holds a few pages. (They were needed while the store re-sought every page from
+        // the query's start; its pages now seek from the previous page's last row. One query per
+        // tenant combined with a read/parse/feed pipeline across threads measured slower than
+        // this loop, see docs/benchmarks.md.)
+        let mut window = WINDOW_START_MICROS;
+        let mut start = from;
+        let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);
+        while start <= to {
+            let end = start.saturating_add(window - 1).min(to);
+            let query = Query {
+                tenant: scope.tenant.clone(),
+                from: Some(ts(start)?),
+                to: Some(ts(end)?),
+                event_type_prefix: None,
+                model_id: None,
+            };
+            let mut rows = ledger
+                .query(&query)
+                .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
+            let mut in_window = 0_usize;
+            loop {
+                batch.clear();
+                for row in rows.by_ref() {
+                    let row = row
+                        .map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
+                    in_window += 1;
+                    if row.seq >= scope.size {
+                        continue;
+                    }
                     batch.push(row);
                     if batch.len() == BATCH {
                         break;
                     }
                 }
+                if batch.is_empty() {
+                    break;
+                }
+                let parsed: Vec<Result<Event>> = batch
+                    .par_iter()
+                    .map(|row| {
+                        Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
+                            context: format!("parsing stored event {}", row.event_id),
+                            source,
+                        })
+                    })
+                    .collect();
+                for (row, event) in batch.iter().zip(parsed) {
+                    let event = event?;
+                    scope.events_read += 1;
+                    self.feed(&scope.path, row, &event, sink)?;
+                }
             }
-            Ok(batch)
-        };
-        let mut batch = read()?;
-        let mut parsed_batch: Option<(Vec<StoredEvent>, Vec<Result<Event>>)> = None;
-        let mut fed: Option<(Vec<StoredEvent>, Vec<Result<Event>>)> = None;
-        while !batch.is_empty() || parsed_batch.is_some() {
-            let mut parsed = Vec::new();
-            let mut next = Ok(Vec::new());
-            let mut feeding = Ok(());
-            let to_feed = parsed_batch.take();
-            let to_drop = fed.take();
-            rayon::in_place_scope(|pool| {
-                if !batch.is_empty() {
-                    pool.spawn(|_| parsed = batch.par_iter().map(parse_stored).collect());
-                }
-                // Freeing a fed batch (thousands of allocations) on the pool keeps it off this
-                // thread, which reads and feeds in order and bounds the whole pass.
-                pool.spawn(move |_| drop(to_drop));
-                if !batch.is_empty() {
-                    next = read();
-                }
-                if let Some((rows, events)) = to_feed {
-                    feeding = self.feed_batch(scope, &rows, &events, sink);
-                    fed = Some((rows, events));
-                }
-            });
-            feeding?;
-            if !batch.is_empty() {
-                parsed_batch = Some((batch, parsed));
-            }
-            batch = next?;
+            start = end.saturating_add(1);
+            window = if in_window > WINDOW_ROWS * 2 {
+                (window / 2).max(WINDOW_MIN_MICROS)
+            } else if in_window < WINDOW_ROWS / 4 {
+                window.saturating_mul(2).min(WINDOW_MAX_MICROS)
+            } else {
+                window
+            };
         }
         for acc in self.accs.iter_mut().flatten() {
             acc.end_tenant(sink)?;
-        }
-        Ok(())
-    }
-
-    fn feed_batch(
-        &mut self,
-        scope: &mut TenantScope,
-        rows: &[StoredEvent],
-        events: &[Result<Event>],
-        sink: &mut dyn EvidenceSink,
-    ) -> Result<()> {
-        for (row, event) in rows.iter().zip(events) {
-            let reparsed;
-            let event = match event {
-                Ok(event) => event,
-                // Parsing is deterministic: parsing again returns the same error, while the
-                // batch stays borrowed (to be freed on the pool).
-                Err(_) => {
-                    reparsed = parse_stored(row)?;
-                    &reparsed
-                }
-            };
-            scope.events_read += 1;
-            self.feed(&scope.path, row, event, sink)?;
         }
         Ok(())
     }
