@@ -18,7 +18,11 @@ use anyhow::{Context, Result};
 use crate::run;
 
 /// Optional features that CI builds on their own: `(package, feature)`.
-pub(crate) const FEATURES: &[(&str, &str)] = &[("spanforge-crypto", "aws-kms")];
+pub(crate) const FEATURES: &[(&str, &str)] = &[
+    ("spanforge-cli", "aws-kms"),
+    ("spanforge-crypto", "aws-kms"),
+    ("spanforge-mapping", "testing"),
+];
 
 pub(crate) fn install(root: &Path) -> Result<()> {
     apt(root)?;

@@ -53,6 +53,10 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct HmacSecret {
     bytes: Zeroizing<Vec<u8>>,
+    /// The HMAC state keyed with `bytes` (the inner and outer pads already hashed), cloned for every
+    /// signature instead of hashing the pads again. It is as secret as the key: it is zeroized on drop
+    /// (the `zeroize` feature of `sha2`) and never printed.
+    keyed: HmacSha256,
 }
 
 impl HmacSecret {
@@ -63,8 +67,12 @@ impl HmacSecret {
                 "the signing secret is empty or only whitespace".to_owned(),
             ));
         }
+        // HMAC accepts keys of every length, so this cannot fail.
+        let keyed = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes())
+            .expect("invariant: HMAC-SHA256 accepts keys of every length");
         Ok(Self {
             bytes: Zeroizing::new(secret.as_bytes().to_vec()),
+            keyed,
         })
     }
 
@@ -102,29 +110,34 @@ impl HmacSecret {
         hex::encode(Sha256::digest(self.bytes.as_slice()))
     }
 
-    fn mac(&self) -> HmacSha256 {
-        // HMAC accepts keys of any length, so this cannot fail.
-        <HmacSha256 as KeyInit>::new_from_slice(&self.bytes)
-            .expect("invariant: HMAC-SHA256 accepts keys of every length")
-    }
-
     /// The compatible signature of `event_id | checksum | prev_id`.
+    ///
+    /// The message is assembled on the stack and MACed in one pass from the pre-keyed state, so a
+    /// signature costs four SHA-256 compressions and no allocation.
     pub fn sign_parts(
         &self,
         event_id: &EventId,
         checksum: &Checksum,
         prev_id: Option<&EventId>,
     ) -> Signature {
-        let mut mac = self.mac();
-        mac.update(event_id.as_str().as_bytes());
-        mac.update(b"|");
-        let mut buf = Vec::with_capacity(71);
-        checksum.write_to(&mut buf);
-        mac.update(&buf);
-        mac.update(b"|");
-        if let Some(prev) = prev_id {
-            mac.update(prev.as_str().as_bytes());
-        }
+        const ID: usize = spanforge_event::ulid::ULID_LEN;
+        // `event_id|sha256:<64 hex>|prev_id`, every part of fixed length.
+        let mut message = [0u8; ID + 1 + 7 + 64 + 1 + ID];
+        message[..ID].copy_from_slice(event_id.as_str().as_bytes());
+        message[ID] = b'|';
+        message[ID + 1..ID + 8].copy_from_slice(b"sha256:");
+        hex::encode_to_slice(checksum.digest(), &mut message[ID + 8..ID + 72])
+            .expect("invariant: 32 bytes encode to exactly 64 hex digits");
+        message[ID + 72] = b'|';
+        let len = match prev_id {
+            Some(prev) => {
+                message[ID + 73..].copy_from_slice(prev.as_str().as_bytes());
+                message.len()
+            }
+            None => ID + 73,
+        };
+        let mut mac = self.keyed.clone();
+        mac.update(&message[..len]);
         Signature::from_mac(mac.finalize().into_bytes().into())
     }
 }
@@ -166,6 +179,22 @@ pub fn check_event(event: &Event, secret: &HmacSecret) -> EventCheck {
     if !bool::from(actual.digest().ct_eq(checksum.digest())) {
         return EventCheck::ChecksumMismatch;
     }
+    let expected = secret.sign_parts(event.event_id(), checksum, event.prev_id());
+    if bool::from(expected.mac().ct_eq(signature.mac())) {
+        EventCheck::Valid
+    } else {
+        EventCheck::SignatureMismatch
+    }
+}
+
+/// Checks only the signature of an event whose payload is withheld (stored encrypted and erased,
+/// so it no longer hashes to its checksum): the HMAC over `event_id | checksum | prev_id` with the
+/// checksum as recorded, compared in constant time. It shows the event's id, link and checksum are
+/// authentic; it cannot show anything about the payload.
+pub fn check_signature(event: &Event, secret: &HmacSecret) -> EventCheck {
+    let (Some(checksum), Some(signature)) = (event.checksum(), event.signature()) else {
+        return EventCheck::Unsigned;
+    };
     let expected = secret.sign_parts(event.event_id(), checksum, event.prev_id());
     if bool::from(expected.mac().ct_eq(signature.mac())) {
         EventCheck::Valid
@@ -218,13 +247,15 @@ impl Keyring {
         self.by_fingerprint.get(&hex.to_ascii_lowercase())
     }
 
-    /// The key under which `first` (a chain's first signed event) verifies, if the keyring
-    /// holds one: how a verifier given several secrets finds where a chain starts without
-    /// being told. Each candidate is checked in constant time.
+    /// The key under which the signature of `first` (a chain's first signed event) verifies,
+    /// if the keyring holds one: how a verifier given several secrets finds where a chain starts
+    /// without being told. Only the signature decides, so a first event whose payload is
+    /// withheld (or damaged) still selects its key and is then judged on its own. Each candidate
+    /// is checked in constant time.
     pub fn detect_starting_key(&self, first: &Event) -> Option<&HmacSecret> {
         self.by_fingerprint
             .values()
-            .find(|k| check_event(first, k) == EventCheck::Valid)
+            .find(|k| check_signature(first, k) == EventCheck::Valid)
     }
 
     /// Whether the keyring holds any key.
@@ -269,6 +300,11 @@ pub struct ChainReport {
     pub tombstones: Vec<String>,
     /// How many tombstones the chain holds.
     pub tombstone_count: u64,
+    /// Events pushed with [`ChainVerifier::push_withheld`] whose signature verified: their
+    /// payload was withheld (crypto-shredded), so only their id, link and checksum are checked.
+    pub withheld: Vec<String>,
+    /// How many such events the chain holds.
+    pub withheld_count: u64,
     /// Which envelope fields the signatures cover; anything else is not protected by the
     /// compatible chain.
     pub covered_fields: Vec<String>,
@@ -337,6 +373,8 @@ impl<'k> ChainVerifier<'k> {
                 gap_count: 0,
                 tombstones: Vec::new(),
                 tombstone_count: 0,
+                withheld: Vec::new(),
+                withheld_count: 0,
                 covered_fields: COMPAT_COVERED_FIELDS
                     .iter()
                     .map(|s| (*s).to_owned())
@@ -364,14 +402,57 @@ impl<'k> ChainVerifier<'k> {
 
     /// Checks the next event of the chain. Returns what the integrity check found.
     pub fn push(&mut self, event: &Event) -> EventCheck {
-        let id = *event.event_id();
-        let report = &mut self.report;
-        report.events += 1;
-
         let check = match &self.current {
             Some(key) => check_event(event, key),
             None => EventCheck::SignatureMismatch,
         };
+        self.record(event, check, false)
+    }
+
+    /// Checks the next event of the chain, whose payload the caller knows to be withheld
+    /// (crypto-shredded): only its signature is checked ([`check_signature`]), and a valid one
+    /// is counted in [`ChainReport::withheld`] instead of passing as a verified event. The caller
+    /// must establish that the withholding is legitimate (for SpanForge exports: an erasure
+    /// record in the chain lists the event's data key) and otherwise call
+    /// [`ChainVerifier::reject_withheld`].
+    pub fn push_withheld(&mut self, event: &Event) -> EventCheck {
+        let check = match &self.current {
+            Some(key) => check_signature(event, key),
+            None => EventCheck::SignatureMismatch,
+        };
+        self.record(event, check, true)
+    }
+
+    /// Turns an event counted as withheld into a tampered one (`reason` says why), for a
+    /// withheld payload that nothing accounts for.
+    pub fn reject_withheld(&mut self, event_id: &str, reason: &'static str) {
+        let report = &mut self.report;
+        let Some(pos) = report.withheld.iter().position(|w| w == event_id) else {
+            return;
+        };
+        report.withheld.remove(pos);
+        report.withheld_count = report.withheld_count.saturating_sub(1);
+        report.tampered_count += 1;
+        if report.first_tampered.is_none() {
+            report.first_tampered = Some(event_id.to_owned());
+        }
+        if report.tampered.len() < MAX_LISTED_IDS {
+            report.tampered.push(TamperedEvent {
+                event_id: event_id.to_owned(),
+                reason,
+            });
+        }
+    }
+
+    fn record(&mut self, event: &Event, check: EventCheck, withheld: bool) -> EventCheck {
+        let id = *event.event_id();
+        let report = &mut self.report;
+        report.events += 1;
+        if withheld && check == EventCheck::Valid {
+            report.withheld_count += 1;
+            // Listed in full, unlike the other lists: reject_withheld must find the id again.
+            report.withheld.push(id.to_string());
+        }
         if check != EventCheck::Valid {
             report.tampered_count += 1;
             if report.first_tampered.is_none() {
@@ -683,5 +764,56 @@ mod tests {
         mac.update(msg.as_bytes());
         let want = format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()));
         assert_eq!(signed.signature().map(ToString::to_string), Some(want));
+    }
+
+    #[test]
+    fn a_withheld_payload_is_checked_by_signature_and_can_be_rejected() {
+        let k = key(KEY_A);
+        let events = chain(4, &k);
+        // Event 2's payload replaced (as an erased, encrypted payload is exported): its checksum
+        // no longer matches, but its signature over the recorded checksum still does.
+        let stand_in = event(2, "llm.trace.span.completed", r#"{"withheld":true}"#);
+        let e = &events[2];
+        let withheld = stand_in.with_integrity(
+            *e.checksum().unwrap(),
+            *e.signature().unwrap(),
+            e.prev_id().copied(),
+        );
+        assert_eq!(check_event(&withheld, &k), EventCheck::ChecksumMismatch);
+        assert_eq!(check_signature(&withheld, &k), EventCheck::Valid);
+
+        let ring = Keyring::new(k.clone());
+        let run = |reject: bool| {
+            let mut v = ChainVerifier::new(&ring, None);
+            v.push(&events[0]);
+            v.push(&events[1]);
+            assert_eq!(v.push_withheld(&withheld), EventCheck::Valid);
+            v.push(&events[3]);
+            if reject {
+                v.reject_withheld(withheld.event_id().as_str(), "no erasure record");
+            }
+            v.finish()
+        };
+        let ok = run(false);
+        assert!(ok.valid, "{ok:?}");
+        assert_eq!(ok.withheld_count, 1);
+        assert_eq!(ok.tampered_count, 0);
+        let rejected = run(true);
+        assert!(!rejected.valid);
+        assert_eq!(rejected.withheld_count, 0);
+        assert_eq!(rejected.tampered[0].reason, "no erasure record");
+
+        // A forged signature is not rescued by withholding.
+        let forged = withheld
+            .clone()
+            .with_signature(*events[1].signature().unwrap());
+        assert_eq!(check_signature(&forged, &k), EventCheck::SignatureMismatch);
+        let mut v = ChainVerifier::new(&ring, None);
+        v.push(&events[0]);
+        v.push(&events[1]);
+        v.push_withheld(&forged);
+        let report = v.finish();
+        assert!(!report.valid);
+        assert_eq!(report.withheld_count, 0);
     }
 }

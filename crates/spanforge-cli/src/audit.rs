@@ -162,6 +162,8 @@ fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
         keys: KeyArgs {
             keyring: a.keyring.clone(),
         },
+        // Verification needs no plaintext, so no KMS.
+        kms: crate::kms::KmsArgs::default(),
     };
     let keys = ledger_args.keys.provider()?;
     let ledger = ledger_args.open(false)?;
@@ -187,6 +189,18 @@ fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
             for t in &report.tenants {
                 let state = if t.valid { "intact" } else { "FAILED" };
                 writeln!(out, "{}: {} events, {state}", t.tenant, t.events)?;
+                if t.encrypted_count > 0 {
+                    writeln!(
+                        out,
+                        "  {} encrypted, {} erased (crypto-shredded, not tampered), {} erasure records",
+                        t.encrypted_count,
+                        t.erased_count,
+                        t.erasure_events.len()
+                    )?;
+                    if !t.erased.is_empty() {
+                        writeln!(out, "  erased: {}", t.erased.join(" "))?;
+                    }
+                }
                 if !t.valid {
                     writeln!(out, "  {}", serde_json::to_string(t)?)?;
                 }
@@ -257,6 +271,8 @@ fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
     let mut input = Input::open(&name)?;
     let mut buf = Vec::new();
     let mut verifier: Option<ChainVerifier<'_>> = None;
+    let mut withheld: Vec<(String, String)> = Vec::new();
+    let mut erased_keys: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut line_no = 0u64;
     while let Some(line) = input
         .next_line(&mut buf)
@@ -280,10 +296,31 @@ fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
             }
             v
         });
-        v.push(&event);
+        // An erased event of an encrypted ledger is exported as stored: its payload is the
+        // ciphertext whose key was destroyed. Only its signature can be checked, and it counts
+        // as erased only if an erasure record in the chain lists its data key.
+        match spanforge_store::encryption::EncryptedPayload::from_payload(event.payload()) {
+            Some(sealed) => {
+                v.push_withheld(&event);
+                withheld.push((event.event_id().to_string(), sealed.data_key_id));
+            }
+            None => {
+                v.push(&event);
+            }
+        }
+        if let Some(keys) = spanforge_store::encryption::erased_key_ids(&event) {
+            erased_keys.extend(keys);
+        }
     }
     let report: ChainReport = match verifier {
-        Some(v) => v.finish(),
+        Some(mut v) => {
+            for (id, key) in &withheld {
+                if !erased_keys.contains(key) {
+                    v.reject_withheld(id, "payload withheld without an erasure record");
+                }
+            }
+            v.finish()
+        }
         None => bail!("{name}: no events to verify"),
     };
     let mut out = io::stdout().lock();
@@ -302,13 +339,22 @@ fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
             for w in &report.warnings {
                 writeln!(out, "warning: {w}")?;
             }
+            if report.withheld_count > 0 {
+                writeln!(
+                    out,
+                    "erased: {} events (payload crypto-shredded; signature, link and checksum verified, listed by an erasure record): {}",
+                    report.withheld_count,
+                    report.withheld.join(" ")
+                )?;
+            }
             writeln!(
                 out,
-                "{name}: {} events, {} tampered, {} gaps, {} tombstones: {}",
+                "{name}: {} events, {} tampered, {} gaps, {} tombstones, {} erased: {}",
                 report.events,
                 report.tampered_count,
                 report.gap_count,
                 report.tombstone_count,
+                report.withheld_count,
                 if report.valid {
                     "intact"
                 } else {

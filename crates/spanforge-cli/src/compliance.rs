@@ -15,8 +15,9 @@ use spanforge_mapping::sampling::SampleTable;
 use spanforge_mapping::{Error as MappingError, accumulator::NoFiles, text};
 
 use crate::Outcome;
+use crate::dates::now_micros;
 use crate::events::Format;
-use crate::ledger_env::{LedgerArgs, now_micros, read_verifiers};
+use crate::keyfile::{LedgerArgs, read_verifiers};
 
 /// Compliance evidence commands.
 #[derive(Debug, Subcommand)]
@@ -24,8 +25,8 @@ pub(crate) enum Command {
     /// Build a signed evidence package for one framework and period from the ledger.
     ///
     /// The ledger is verified first; a tampered ledger stops generation (exit 1) and nothing is
-    /// written. The package is signed with the checkpoint key (--checkpoint-key or
-    /// $SPANFORGE_CHECKPOINT_KEY).
+    /// written. The package is signed with the keyring's checkpoint key, so the public key of
+    /// `spanforge keys export-public` verifies it.
     Generate(GenerateArgs),
     /// Verify a package: every file's SHA-256, the manifest signature, the checkpoints and
     /// every inclusion proof. Exit 0 when intact, 1 on any mismatch (each named by file).
@@ -155,10 +156,7 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
             }
             let mut ledger = a.ledger.open_existing()?;
             let keys = a.ledger.keys()?;
-            let signer = a
-                .ledger
-                .checkpoint_signer()?
-                .context("a checkpoint signing key is needed to sign the package: pass --checkpoint-key FILE or set SPANFORGE_CHECKPOINT_KEY")?;
+            let signer = a.ledger.checkpoint_signer()?;
             let rules = RuleSet::shipped()?;
             let summary = match generate_package(
                 &mut ledger,

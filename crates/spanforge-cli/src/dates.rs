@@ -23,6 +23,15 @@ pub(crate) fn parse_bound(text: &str, upper: bool) -> Result<Timestamp> {
     }
 }
 
+/// Microseconds since the epoch, now.
+pub(crate) fn now_micros() -> Result<i64> {
+    use anyhow::Context;
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?;
+    i64::try_from(since.as_micros()).context("the system clock is out of range")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,11 @@ pub(crate) struct IngestArgs {
     /// error leaves the ledger as it was.
     #[arg(long, value_name = "N")]
     commit_every: Option<usize>,
+    /// Store payloads encrypted (AES-256-GCM under per-subject data keys from the KMS; see
+    /// `--kms-keyring`). The setting is recorded in the ledger: once on, every later ingest
+    /// encrypts too. Creates the local KMS keyring if there is none.
+    #[arg(long)]
+    encrypt: bool,
     /// Print the receipt as JSON.
     #[arg(long)]
     json: bool,
@@ -47,7 +52,10 @@ pub(crate) fn run(args: &IngestArgs) -> Result<Outcome> {
         sources.push(JsonlLines::new(label, reader));
     }
     let input = sources.into_iter().flatten();
-    let mut ledger = args.ledger.open(true)?;
+    let mut ledger = args.ledger.open_with_kms(true, args.encrypt)?;
+    if args.encrypt {
+        ledger.encrypt_payloads();
+    }
     let stdout = io::stdout();
     let receipt = match args.commit_every {
         None => ledger.ingest(&keys, input),

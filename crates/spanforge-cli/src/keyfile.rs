@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use spanforge_chain::keyring::{KeyStatus, KeyringFile};
+use spanforge_chain::note::{NoteSigner, NoteVerifier};
 use spanforge_store::{HmacKey, KeyId, SqliteLedger, StaticKeys, TenantId};
 
 /// The default keyring file, in the working directory.
@@ -24,6 +25,8 @@ pub(crate) struct LedgerArgs {
     pub(crate) db: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) keys: KeyArgs,
+    #[command(flatten)]
+    pub(crate) kms: crate::kms::KmsArgs,
 }
 
 /// Options shared by every command that needs keys.
@@ -44,15 +47,63 @@ impl LedgerArgs {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
     }
 
+    /// Opens an existing ledger; a missing file is an error that says how to name one.
+    pub(crate) fn open_existing(&self) -> Result<SqliteLedger> {
+        let path = self.db_path();
+        if !path.exists() {
+            bail!(
+                "no ledger at {} (name one with --db or SPANFORGE_DB)",
+                path.display()
+            );
+        }
+        self.open(false)
+    }
+
+    /// The key provider of [`KeyArgs::provider`].
+    pub(crate) fn keys(&self) -> Result<StaticKeys> {
+        self.keys.provider()
+    }
+
+    /// The checkpoint signing key of the keyring, which signs checkpoints and evidence packages;
+    /// an error that says how to create one when there is none.
+    pub(crate) fn checkpoint_signer(&self) -> Result<NoteSigner> {
+        let (path, _) = self.keys.path();
+        let ring = self.keys.load()?.with_context(|| {
+            format!(
+                "no keyring at {}: run `spanforge keys init` or name one with --keyring or SPANFORGE_KEYRING",
+                path.display()
+            )
+        })?;
+        let signer = ring.checkpoint_signer().with_context(|| {
+            format!(
+                "{}: the keyring holds no active checkpoint key",
+                path.display()
+            )
+        })?;
+        // A copy of our own: the secret stays in zeroizing holders on both sides.
+        Ok(NoteSigner::from_skey(&signer.to_skey())?)
+    }
+
     /// Opens the ledger, creating it when `create` is set; otherwise a missing file is an error.
+    /// When a KMS is configured, the ledger can decrypt (and encrypt) payloads with it.
     pub(crate) fn open(&self, create: bool) -> Result<SqliteLedger> {
+        self.open_with_kms(create, false)
+    }
+
+    /// Like [`LedgerArgs::open`]; `create_kms` creates the local KMS keyring when none exists.
+    pub(crate) fn open_with_kms(&self, create: bool, create_kms: bool) -> Result<SqliteLedger> {
         let path = self.db_path();
         let ledger = if create {
             SqliteLedger::open(&path)
         } else {
             SqliteLedger::open_existing(&path)
         };
-        ledger.with_context(|| format!("{}: cannot open the ledger", path.display()))
+        let ledger =
+            ledger.with_context(|| format!("{}: cannot open the ledger", path.display()))?;
+        Ok(match self.kms.service(create_kms)? {
+            Some(service) => ledger.with_data_keys(service),
+            None => ledger,
+        })
     }
 }
 
@@ -202,4 +253,25 @@ pub(crate) fn provider(ring: Option<&KeyringFile>) -> Result<StaticKeys> {
         keys = keys.with_checkpoint_verifier(v);
     }
     Ok(keys)
+}
+
+/// Reads public keys (C2SP `vkey` strings, one per line; blank lines and `#` comments are
+/// ignored) from a file, as `spanforge keys export-public` writes them.
+pub(crate) fn read_verifiers(path: &Path) -> Result<Vec<NoteVerifier>> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the public key file", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        out.push(NoteVerifier::from_vkey(line).map_err(|e| {
+            anyhow::anyhow!("{}:{}: not a C2SP public key: {e}", path.display(), i + 1)
+        })?);
+    }
+    if out.is_empty() {
+        bail!("{}: no public key found", path.display());
+    }
+    Ok(out)
 }

@@ -25,6 +25,9 @@ pub(crate) enum Command {
     /// Rotate an HMAC chain key: the new key signs from now on, and a signed
     /// `llm.audit.key.rotated` event in each affected tenant's chain records the switch.
     Rotate(RotateArgs),
+    /// Remove key-encryption-key versions that no stored data key is wrapped under any more
+    /// (after `keys rotate --kek`) from the local KMS keyring.
+    RetireKek(RetireKekArgs),
     /// List the keys (ids, tenants, dates, status; never secrets).
     List(ListArgs),
     /// Write the checkpoint public key, for auditors verifying checkpoints and proofs.
@@ -50,6 +53,21 @@ pub(crate) struct RotateArgs {
     /// Who is rotating, recorded in the rotation event.
     #[arg(long, value_name = "NAME", default_value = "spanforge-cli")]
     by: String,
+    /// Rotate the key-encryption key of encrypted payloads instead: a new version becomes
+    /// primary in the local KMS keyring and every stored data key is re-wrapped under it in one
+    /// transaction (no payload is re-encrypted).
+    #[arg(long, conflicts_with = "org")]
+    kek: bool,
+    /// With --kek: afterwards remove the old versions from the KMS keyring.
+    #[arg(long, requires = "kek")]
+    retire_old: bool,
+}
+
+/// Arguments of `keys retire-kek`.
+#[derive(Debug, Args)]
+pub(crate) struct RetireKekArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
 }
 
 /// Arguments of `keys list`.
@@ -75,7 +93,9 @@ pub(crate) struct ExportPublicArgs {
 pub(crate) fn run(cmd: Command) -> Result<Outcome> {
     match cmd {
         Command::Init(a) => init(&a),
+        Command::Rotate(a) if a.kek => rotate_kek(&a),
         Command::Rotate(a) => rotate(&a),
+        Command::RetireKek(a) => retire_kek(&a.ledger),
         Command::List(a) => list(&a),
         Command::ExportPublic(a) => export_public(&a),
     }
@@ -121,6 +141,93 @@ fn init(a: &InitArgs) -> Result<Outcome> {
     println!("created {} (mode 0600)", path.display());
     println!("checkpoint public key: {}", signer.vkey());
     Ok(Outcome::Ok)
+}
+
+/// The local KMS keyring of an encrypted ledger.
+fn local_kms(args: &LedgerArgs) -> Result<std::sync::Arc<spanforge_crypto::LocalKms>> {
+    match args.kms.configured(false)? {
+        Some(crate::kms::Configured::Local(kms)) => Ok(kms),
+        #[cfg(feature = "aws-kms")]
+        Some(crate::kms::Configured::Aws(..)) => bail!(
+            "AWS KMS rotates its key material itself (enable automatic rotation on the key);              `keys rotate --kek` rotates the local KMS keyring"
+        ),
+        None => bail!(
+            "no KMS keyring (name it with --kms-keyring or {})",
+            crate::kms::KMS_KEYRING_ENV
+        ),
+    }
+}
+
+fn rotate_kek(a: &RotateArgs) -> Result<Outcome> {
+    let kms = local_kms(&a.ledger)?;
+    let name = a.ledger.kms.kms_key.clone();
+    let old_versions = kms.versions(&name).with_context(|| {
+        format!(
+            "{}: no key `{name}` (choose one with --kms-key)",
+            kms.path().display()
+        )
+    })?;
+    // The new version is saved before anything is re-wrapped under it; old versions stay, so a
+    // failure below leaves everything readable and the rotation can simply be run again.
+    let new = kms.rotate_kek(&name)?;
+    let service = std::sync::Arc::new(crate::kms::BlockingKms::new(
+        crate::kms::Configured::Local(kms.clone()),
+        &name,
+    )?);
+    let path = a.ledger.db_path();
+    let mut ledger = spanforge_store::SqliteLedger::open_existing(&path)
+        .with_context(|| format!("{}: cannot open the ledger", path.display()))?
+        .with_data_keys(service);
+    let receipt = ledger.rewrap_data_keys().with_context(|| {
+        format!(
+            "re-wrapping under {new} failed; nothing in the ledger changed and the old key versions are kept,              so run the rotation again"
+        )
+    })?;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "key-encryption key {new} is primary; re-wrapped {} keys ({} already under it); no payload was re-encrypted",
+        receipt.rewrapped, receipt.already_current
+    )?;
+    if a.retire_old {
+        drop(out);
+        retire_unused(&ledger, &kms, &name, &old_versions)?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn retire_kek(args: &LedgerArgs) -> Result<Outcome> {
+    let kms = local_kms(args)?;
+    let name = args.kms.kms_key.clone();
+    let versions = kms.versions(&name)?;
+    let ledger = args.open(false)?;
+    retire_unused(&ledger, &kms, &name, &versions)?;
+    Ok(Outcome::Ok)
+}
+
+/// Retires every listed non-primary version of `name` that no stored key is wrapped under.
+fn retire_unused(
+    ledger: &spanforge_store::SqliteLedger,
+    kms: &spanforge_crypto::LocalKms,
+    name: &str,
+    versions: &[u32],
+) -> Result<()> {
+    let in_use = ledger.keks_in_use()?;
+    let primary = kms.primary(name)?;
+    let mut out = io::stdout().lock();
+    for v in versions {
+        let id = format!("local:{name}/v{v}");
+        if id == primary.key_id() {
+            continue;
+        }
+        if let Some(n) = in_use.get(&id) {
+            writeln!(out, "kept {id}: {n} stored keys are still wrapped under it")?;
+            continue;
+        }
+        kms.retire(name, *v)?;
+        writeln!(out, "retired {id} (removed from {})", kms.path().display())?;
+    }
+    Ok(())
 }
 
 fn rotate(a: &RotateArgs) -> Result<Outcome> {

@@ -16,15 +16,16 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod catalog;
 mod dates;
+mod erase;
 mod events;
 mod ingest;
 mod input;
 mod keyfile;
 mod keys;
+mod kms;
 
 // Compliance evidence (issue #6): packages, gap reports, model registry, isolation, readiness.
 mod compliance;
-mod ledger_env;
 mod model;
 mod readiness;
 mod tenant;
@@ -50,6 +51,9 @@ enum Command {
     /// Create, rotate, list and publish keys.
     #[command(subcommand)]
     Keys(keys::Command),
+    /// Erase a data subject (GDPR Art. 17) by destroying the data keys of their encrypted
+    /// payloads; the ledger still verifies and records the erasure.
+    Erase(erase::EraseArgs),
     /// The control catalogs: SOC 2, ISO/IEC 42001, NIST AI RMF, EU AI Act, GDPR, HIPAA.
     #[command(subcommand)]
     Catalog(catalog::Command),
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(&args),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Erase(args) => erase::run(&args),
         Command::Catalog(cmd) => catalog::run(cmd),
         Command::Compliance(cmd) => compliance::run(cmd),
         Command::Model(cmd) => model::run(cmd),

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use spanforge_event::{Source, UlidGenerator};
 use spanforge_mapping::registry::{ActionContext, LifecycleRules, ModelAction, ModelRegistry};
@@ -12,7 +12,7 @@ use spanforge_store::TenantId;
 
 use crate::Outcome;
 use crate::events::Format;
-use crate::ledger_env::{LedgerArgs, actor};
+use crate::keyfile::LedgerArgs;
 
 /// Model registry commands.
 #[derive(Debug, Subcommand)]
@@ -205,7 +205,7 @@ fn tenant(org: Option<&String>) -> Result<TenantId> {
 }
 
 fn act(common: &Common, action: &ModelAction, rules: &LifecycleRules) -> Result<Outcome> {
-    let mut ledger = common.ledger.open_or_create()?;
+    let mut ledger = common.ledger.open(true)?;
     let keys = common.ledger.keys()?;
     let registry = ModelRegistry::load(&ledger, &tenant(common.org.as_ref())?)?;
     let ctx = ActionContext {
@@ -392,5 +392,16 @@ pub(crate) fn run(cmd: Command) -> Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
+    }
+}
+
+/// The actor named by `--actor`, else `$SPANFORGE_ACTOR`.
+fn actor(given: Option<&str>) -> Result<String> {
+    match given {
+        Some(a) if !a.trim().is_empty() => Ok(a.to_owned()),
+        _ => std::env::var("SPANFORGE_ACTOR")
+            .ok()
+            .filter(|a| !a.trim().is_empty())
+            .context("name who acts with --actor (or SPANFORGE_ACTOR)"),
     }
 }

@@ -13,8 +13,9 @@ use spanforge_mapping::readiness::{readiness, render_text};
 use spanforge_mapping::rules::RuleSet;
 
 use crate::Outcome;
+use crate::dates::now_micros;
 use crate::events::Format;
-use crate::ledger_env::{LedgerArgs, now_micros};
+use crate::keyfile::LedgerArgs;
 
 /// Arguments of `readiness`.
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use spanforge_mapping::isolation::verify_isolation;
 
 use crate::Outcome;
 use crate::events::Format;
-use crate::ledger_env::LedgerArgs;
+use crate::keyfile::LedgerArgs;
 
 /// Tenant commands.
 #[derive(Debug, Subcommand)]

@@ -9,7 +9,7 @@
 //!  4  magic "AEV" 0x01           (the 4th byte is the format version)
 //!  2  suite = 0x0001             (AES-256-GCM, HKDF-SHA256, 32-byte key commitment)
 //!  1  flags = 0x00               (all bits reserved, must be zero)
-//! 32  message id                 (random; HKDF info input)
+//! 32  message id                 (unique: per-thread random prefix ‖ counter; HKDF info input)
 //!  1+ data key id                (u8 length 1..=128, printable ASCII)
 //!  2+ context                    (u16 count, sorted unique (u16 len ‖ key, u16 len ‖ value))
 //! 32  key commitment             (HKDF-Expand(DEK, "AEV1 commit" ‖ suite ‖ message id))
@@ -44,7 +44,7 @@ pub const MAGIC: [u8; 3] = *b"AEV";
 pub const FORMAT_VERSION: u8 = 1;
 /// Suite 0x0001: AES-256-GCM, per-message key by HKDF-SHA256, 32-byte key commitment.
 pub const SUITE_AES256GCM_HKDF_SHA256_COMMIT: u16 = 0x0001;
-/// Length of the random message id.
+/// Length of the message id.
 pub const MESSAGE_ID_LEN: usize = 32;
 /// Length of the key commitment.
 pub const COMMITMENT_LEN: usize = 32;
@@ -62,13 +62,13 @@ const KEY_LABEL: &[u8] = b"AEV1 key";
 /// HKDF info label for the key commitment.
 const COMMIT_LABEL: &[u8] = b"AEV1 commit";
 
-/// Seals `plaintext` into a new AEV1 envelope with a fresh random message id.
+/// Seals `plaintext` into a new AEV1 envelope with a fresh message id (a per-thread random prefix and a counter; see [`reseed_message_ids`]).
 ///
 /// `ctx` must be a valid message context ([`EncryptionContext::validate_message`]). `edks` are the
 /// wrapped forms of `dek` to embed (up to [`MAX_EDKS`]); pass an empty slice for a *detached*
 /// envelope whose wrapped key is kept in a separate key store under `key_id`.
 ///
-/// Because every envelope gets its own 256-bit random message id, and the AEAD key is derived from
+/// Because every envelope gets its own 256-bit unique message id, and the AEAD key is derived from
 /// it, no AES-GCM key is ever used for more than one message; the all-zero nonce therefore never
 /// repeats under a key.
 ///
@@ -96,8 +96,60 @@ pub fn seal(
     ctx: &EncryptionContext,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let message_id = random_array::<MESSAGE_ID_LEN>()?;
+    let message_id = next_message_id()?;
     seal_with_message_id(dek, key_id, edks, ctx, plaintext, &message_id)
+}
+
+/// Bytes of a message id drawn from the operating system once per thread.
+const MESSAGE_ID_PREFIX_LEN: usize = MESSAGE_ID_LEN - 8;
+
+/// A thread's message-id generator: a random prefix from the OS CSPRNG and a counter.
+struct MessageIds {
+    prefix: [u8; MESSAGE_ID_PREFIX_LEN],
+    counter: u64,
+}
+
+thread_local! {
+    static MESSAGE_IDS: std::cell::RefCell<Option<MessageIds>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The next message id of this thread: its 24-byte random prefix (drawn from the OS CSPRNG when
+/// the thread first seals, and again after 2^64 - 1 ids) followed by a big-endian 64-bit counter.
+///
+/// Uniqueness is all a message id needs (it is public, and the per-message key is
+/// HKDF(DEK, id)): ids of one thread never repeat, and two threads or processes share a prefix
+/// with probability about n²/2^193 for n prefixes. A system call per message cost about as much
+/// as the AES work on this class of machine (ADR 002). The one thing that copies a prefix is
+/// `fork()` without `exec`: a child that seals must call [`reseed_message_ids`] first.
+pub(crate) fn next_message_id() -> Result<[u8; MESSAGE_ID_LEN]> {
+    MESSAGE_IDS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let state = match slot.as_mut() {
+            Some(state) if state.counter != u64::MAX => state,
+            _ => slot.insert(MessageIds {
+                prefix: random_array::<MESSAGE_ID_PREFIX_LEN>()?,
+                counter: 0,
+            }),
+        };
+        let mut id = [0u8; MESSAGE_ID_LEN];
+        id[..MESSAGE_ID_PREFIX_LEN].copy_from_slice(&state.prefix);
+        id[MESSAGE_ID_PREFIX_LEN..].copy_from_slice(&state.counter.to_be_bytes());
+        state.counter += 1;
+        Ok(id)
+    })
+}
+
+/// Draws a fresh message-id prefix for the calling thread from the OS CSPRNG. Call it in a child
+/// process after `fork()` (without `exec`) before sealing, so parent and child can never produce
+/// the same message id under a data key they both hold.
+///
+/// # Errors
+/// [`Error::Random`] if the system RNG fails.
+pub fn reseed_message_ids() -> Result<()> {
+    let prefix = random_array::<MESSAGE_ID_PREFIX_LEN>()?;
+    MESSAGE_IDS.with(|cell| *cell.borrow_mut() = Some(MessageIds { prefix, counter: 0 }));
+    Ok(())
 }
 
 /// [`seal`] with a caller-chosen message id. Crate-private: reusing a message id with the same
@@ -324,7 +376,7 @@ impl<'a> Envelope<'a> {
         self.suite
     }
 
-    /// The random message id.
+    /// The message id.
     #[must_use]
     pub fn message_id(&self) -> &[u8; MESSAGE_ID_LEN] {
         &self.message_id

@@ -14,7 +14,7 @@
 //! # Design
 //!
 //! * **AEV1** ([`envelope`]): AES-256-GCM with a per-message key derived by HKDF-SHA256 from the
-//!   data key and a 256-bit random message id, so an AES key is never used twice and the fixed
+//!   data key and a 256-bit unique message id (a per-thread OS-random prefix and a counter), so an AES key is never used twice and the fixed
 //!   nonce never repeats under a key. A 32-byte key commitment is checked (in constant time)
 //!   before decryption. The tenant, event, purpose and data key id are in the authenticated
 //!   header, so an envelope moved to another tenant or event does not open. Wrapped data keys are

@@ -161,6 +161,137 @@ pub(crate) struct VerbatimText {
     text: Box<str>,
     /// Where the payload's canonical JSON lies in `text`.
     payload: Range<usize>,
+    /// Where the members `checksum`, `prev_id` and `signature` lie in `text`, with their leading `,` (none for
+    /// the first member), or an empty range where they would be inserted: so that signing can splice new
+    /// integrity fields into the text instead of writing the event again ([`Event::write_signed_canonical`]).
+    integrity: [Range<u32>; 3],
+}
+
+/// The integrity members, in canonical key order, as [`VerbatimText::integrity`] lists them.
+const INTEGRITY_KEYS: [&str; 3] = ["checksum", "prev_id", "signature"];
+
+/// Finds the [`VerbatimText::integrity`] ranges while the members of canonical text are read in key order.
+struct IntegritySlots {
+    slots: [Range<u32>; 3],
+    next: usize,
+}
+
+impl IntegritySlots {
+    fn new() -> Self {
+        Self {
+            slots: [0..0, 0..0, 0..0],
+            next: 0,
+        }
+    }
+
+    /// Notes the member `key`, which spans `start..end` (with its leading `,`). Keys arrive in increasing order.
+    #[inline]
+    fn member(&mut self, key: &str, start: usize, end: usize) {
+        while let Some(name) = INTEGRITY_KEYS.get(self.next) {
+            let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else {
+                return;
+            };
+            match json::compare_keys(name.as_bytes(), key.as_bytes()) {
+                Ordering::Greater => return,
+                Ordering::Equal => self.slots[self.next] = start..end,
+                Ordering::Less => self.slots[self.next] = start..start,
+            }
+            self.next += 1;
+        }
+    }
+
+    /// Places the integrity members that sort after every key at `close`, the offset of the closing `}`.
+    fn finish(mut self, close: usize) -> Option<[Range<u32>; 3]> {
+        let close = u32::try_from(close).ok()?;
+        while self.next < INTEGRITY_KEYS.len() {
+            self.slots[self.next] = close..close;
+            self.next += 1;
+        }
+        Some(self.slots)
+    }
+}
+
+/// The integrity fields [`Event::write_signed_canonical`] writes in place of an event's own.
+#[derive(Clone, Copy, Debug)]
+pub struct Integrity<'a> {
+    /// The payload checksum.
+    pub checksum: &'a Checksum,
+    /// The chain signature.
+    pub signature: &'a Signature,
+    /// The predecessor's id; `None` for the first event of a chain (the member is then left out).
+    pub prev_id: Option<&'a EventId>,
+}
+
+impl VerbatimText {
+    /// Appends the text with the integrity members replaced, and returns where the payload lies in `out`; `None`
+    /// (nothing appended) in the one case splicing cannot express: removing a `prev_id` that is the first member.
+    fn write_spliced(&self, out: &mut Vec<u8>, integrity: &Integrity<'_>) -> Option<Range<usize>> {
+        let start = out.len();
+        let written = self.try_write_spliced(out, integrity);
+        if written.is_none() {
+            out.truncate(start);
+        }
+        written
+    }
+
+    fn try_write_spliced(
+        &self,
+        out: &mut Vec<u8>,
+        integrity: &Integrity<'_>,
+    ) -> Option<Range<usize>> {
+        let text = self.text.as_bytes();
+        // The three members add at most 215 bytes (`,"checksum":"sha256:<64>"`, `,"prev_id":"<26>"`,
+        // `,"signature":"hmac-sha256:<64>"`).
+        out.reserve(text.len() + 215);
+        let [checksum, prev, signature] = self
+            .integrity
+            .clone()
+            .map(|r| r.start as usize..r.end as usize);
+        if integrity.prev_id.is_none() && prev.start == 1 && !prev.is_empty() {
+            return None;
+        }
+        // The payload member sorts between `checksum` and `prev_id`, so it lies in the text copied between them.
+        let payload_from_checksum = self.payload.start.checked_sub(checksum.end)?;
+        let payload_len = self.payload.len();
+        if self.payload.end > prev.start {
+            return None;
+        }
+        let mut at = 0;
+        let mut payload_start = 0;
+        for (slot, range) in [checksum, prev, signature].into_iter().enumerate() {
+            let chunk = text.get(at..range.start)?;
+            if slot == 1 {
+                payload_start = out.len() + payload_from_checksum;
+            }
+            out.extend_from_slice(chunk);
+            let first = range.start == 1;
+            let member = |out: &mut Vec<u8>, write: &dyn Fn(&mut Vec<u8>)| {
+                if !first {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(INTEGRITY_KEYS[slot].as_bytes());
+                out.extend_from_slice(b"\":\"");
+                write(out);
+                out.push(b'"');
+                if first && range.is_empty() {
+                    out.push(b',');
+                }
+            };
+            match slot {
+                0 => member(out, &|out| integrity.checksum.write_to(out)),
+                1 => {
+                    if let Some(prev) = integrity.prev_id {
+                        member(out, &|out| out.extend_from_slice(prev.as_bytes()));
+                    }
+                }
+                _ => member(out, &|out| integrity.signature.write_to(out)),
+            }
+            at = range.end;
+        }
+        out.extend_from_slice(text.get(at..)?);
+        Some(payload_start..payload_start + payload_len)
+    }
 }
 
 impl Verbatim {
@@ -338,6 +469,8 @@ impl Event {
         let mut walk = FieldWalk::new();
         let mut dropped_null = false;
         let mut payload_span = None;
+        let mut slots = IntegritySlots::new();
+        let mut member_start = reader.pos();
         while let Some(key) = reader.next_key()? {
             let field = walk.classify(&key);
             match field {
@@ -369,7 +502,11 @@ impl Event {
                     value => extra.push((json::Key::new(&key), value)),
                 },
             }
+            let member_end = reader.pos();
+            slots.member(&key, member_start, member_end);
+            member_start = member_end;
         }
+        let close = member_start;
         let canonical = reader.finish()?;
         let event = match Self::check(raw, extra) {
             Ok(event) => event,
@@ -379,11 +516,14 @@ impl Event {
         // field is written back as it was read (ids and timestamps as written, registered types by their one name,
         // digests only in lowercase hex, which is all the checks let through). So when the text was canonical and
         // dropped no null, it is the event's canonical JSON.
-        let verbatim = match payload_span {
-            Some(payload) if canonical && !dropped_null => Verbatim(Some(VerbatimText {
-                text: text.into(),
-                payload,
-            })),
+        let verbatim = match (payload_span, slots.finish(close)) {
+            (Some(payload), Some(integrity)) if canonical && !dropped_null => {
+                Verbatim(Some(VerbatimText {
+                    text: text.into(),
+                    payload,
+                    integrity,
+                }))
+            }
             _ => Verbatim::default(),
         };
         Ok(Ok(Self { verbatim, ..event }))
@@ -712,6 +852,20 @@ impl Event {
         }
     }
 
+    /// [`Event::payload_canonical`]'s bytes without copying them when the event keeps the text it was read from;
+    /// otherwise they are written into `scratch` (cleared first), which a caller checking or signing many events
+    /// reuses.
+    pub fn canonical_payload<'a>(&'a self, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        match self.verbatim.payload() {
+            Some(bytes) => bytes,
+            None => {
+                scratch.clear();
+                json::write_canonical(&self.payload, scratch);
+                scratch
+            }
+        }
+    }
+
     /// `sha256:` + SHA-256 of [`Event::payload_canonical`]; equal to [`Event::checksum`] on an intact signed event.
     pub fn payload_checksum(&self) -> Checksum {
         match self.verbatim.payload() {
@@ -760,12 +914,43 @@ impl Event {
         self.write_fields(out, payload_canonical)
     }
 
+    /// Appends the canonical JSON of this event with its integrity fields replaced by `integrity`, exactly what
+    /// `self.clone().with_integrity(checksum, signature, prev_id).write_canonical(out)` appends, without the clone,
+    /// and returns where the payload lies in `out`.
+    ///
+    /// This is the signing step's writer. An event read from canonical text splices the three members into that
+    /// text (replacing them if it carried them); any other event is written from its fields, copying
+    /// `payload_canonical` for the payload when given (it must then be this event's [`Event::payload_canonical`]).
+    pub fn write_signed_canonical(
+        &self,
+        out: &mut Vec<u8>,
+        payload_canonical: Option<&[u8]>,
+        integrity: Integrity<'_>,
+    ) -> std::ops::Range<usize> {
+        if let Some(v) = &self.verbatim.0
+            && let Some(payload) = v.write_spliced(out, &integrity)
+        {
+            return payload;
+        }
+        self.write_fields_with(out, payload_canonical, Some(&integrity))
+    }
+
     /// Writes the canonical JSON from the fields, whether or not the verbatim text is kept, and
     /// returns where the payload lies in `out`.
     pub(crate) fn write_fields(
         &self,
         out: &mut Vec<u8>,
         payload_canonical: Option<&[u8]>,
+    ) -> std::ops::Range<usize> {
+        self.write_fields_with(out, payload_canonical, None)
+    }
+
+    /// [`Event::write_fields`], with the integrity fields taken from `integrity` when given.
+    fn write_fields_with(
+        &self,
+        out: &mut Vec<u8>,
+        payload_canonical: Option<&[u8]>,
+        integrity: Option<&Integrity<'_>>,
     ) -> std::ops::Range<usize> {
         let mut extra = self.extra.iter().peekable();
         let mut first = true;
@@ -786,7 +971,7 @@ impl Event {
                 }
                 payload = start..out.len();
             } else {
-                self.write_field(name, field, out, &mut first);
+                self.write_field(name, field, out, &mut first, integrity);
             }
         }
         for (key, value) in extra {
@@ -798,7 +983,14 @@ impl Event {
     }
 
     /// Writes one field with its key, if the event has it.
-    fn write_field(&self, name: &str, field: Field, out: &mut Vec<u8>, first: &mut bool) {
+    fn write_field(
+        &self,
+        name: &str,
+        field: Field,
+        out: &mut Vec<u8>,
+        first: &mut bool,
+        integrity: Option<&Integrity<'_>>,
+    ) {
         let plain = |value: Option<&[u8]>, out: &mut Vec<u8>, first: &mut bool| {
             if let Some(v) = value {
                 write_known_key(name, out, first);
@@ -830,15 +1022,23 @@ impl Event {
             ),
             Field::SpanId => plain(self.span_id.as_ref().map(SpanId::as_bytes), out, first),
             Field::TraceId => plain(self.trace_id.as_ref().map(TraceId::as_bytes), out, first),
-            Field::PrevId => plain(self.prev_id.as_ref().map(EventId::as_bytes), out, first),
+            Field::PrevId => {
+                let prev = match integrity {
+                    Some(i) => i.prev_id,
+                    None => self.prev_id.as_ref(),
+                };
+                plain(prev.map(EventId::as_bytes), out, first);
+            }
             Field::Checksum => {
-                if let Some(c) = &self.checksum {
+                let checksum = integrity.map_or(self.checksum.as_ref(), |i| Some(i.checksum));
+                if let Some(c) = checksum {
                     write_known_key(name, out, first);
                     write_quoted(out, |out| c.write_to(out));
                 }
             }
             Field::Signature => {
-                if let Some(sig) = &self.signature {
+                let signature = integrity.map_or(self.signature.as_ref(), |i| Some(i.signature));
+                if let Some(sig) = signature {
                     write_known_key(name, out, first);
                     write_quoted(out, |out| sig.write_to(out));
                 }
@@ -1087,6 +1287,74 @@ mod tests {
         assert_eq!(e.timestamp().unix_micros(), 1_767_434_401_250_000);
         assert_eq!(Event::from_value(json::parse(FULL).unwrap()).unwrap(), e);
         assert_eq!(e.ascii_compact_len(), FULL.len());
+    }
+
+    #[test]
+    fn signed_writing_splices_exactly_what_rewriting_writes() {
+        let unsigned = Event::from_json_str(FULL)
+            .unwrap()
+            .without_integrity()
+            .to_canonical_json();
+        let no_actor = unsigned.replacen(r#""actor_id":"user-42","#, "", 1);
+        let prev_first_extra = FULL.replacen(r#""actor_id":"user-42","#, "", 1);
+        let mut lines = vec![
+            FULL.to_owned(),
+            unsigned.clone(),
+            no_actor.clone(),
+            prev_first_extra,
+            // Unknown members before, between and after the integrity members.
+            unsigned.replacen('{', r#"{"aa":[1,{"checksum":2}],"#, 1),
+            no_actor.replacen('{', r#"{"ab":"x","#, 1),
+            unsigned.replacen(r#""event_id""#, r#""checksum_note":"c","event_id""#, 1),
+            unsigned.replacen(
+                r#""schema_version""#,
+                r#""prev_idx":{"p":1},"schema_version""#,
+                1,
+            ),
+            unsigned.replacen(r#""source""#, r#""signaturez":null,"source""#, 1),
+            unsigned.replacen(r#""trace_id""#, r#""zz":"\u00e9\"","trace_id""#, 1),
+            unsigned.replacen(
+                r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#,
+                r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","zzz":1}"#,
+                1,
+            ),
+            // Not canonical: written from the fields.
+            unsigned.replacen(r#""status":"ok""#, r#""status": "ok""#, 1),
+        ];
+        lines.push(lines[4].replacen(r#""aa":[1,{"checksum":2}],"#, r#""aa":[1,{"checksum":2}],"checksum":"sha256:6afafecb8f4c3b878d6852607b63f363f82d7f88d75c9b2ab62dc42bb93f10dc","#, 1));
+        let checksum = Checksum::of_canonical(b"{}");
+        let signature = Signature::from_mac([7; 32]);
+        let prev = EventId::parse("01KDZ5T8Q3M9V6W2X4Y7Z0A1B9").unwrap();
+        let mut spliced_any = false;
+        for line in &lines {
+            let event = Event::from_json_str(line).unwrap();
+            spliced_any |= event.writes_verbatim();
+            for prev_id in [Some(&prev), None] {
+                let expected = event
+                    .clone()
+                    .with_integrity(checksum, signature, prev_id.copied())
+                    .to_canonical_json();
+                let mut out = b"head".to_vec();
+                let integrity = Integrity {
+                    checksum: &checksum,
+                    signature: &signature,
+                    prev_id,
+                };
+                let payload = event.write_signed_canonical(&mut out, None, integrity);
+                assert_eq!(std::str::from_utf8(&out[4..]).unwrap(), expected, "{line}");
+                assert_eq!(
+                    &out[payload],
+                    event.payload_canonical().as_slice(),
+                    "{line}"
+                );
+                let mut scratch = Vec::new();
+                assert_eq!(
+                    event.canonical_payload(&mut scratch),
+                    event.payload_canonical()
+                );
+            }
+        }
+        assert!(spliced_any);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub use builder::EventBuilder;
 pub use clock::{Clock, Entropy, EntropyError, FixedClock};
 #[cfg(feature = "std-clock")]
 pub use clock::{OsEntropy, SystemClock};
-pub use envelope::{Event, MAX_EVENT_BYTES, MAX_PAYLOAD_DEPTH};
+pub use envelope::{Event, Integrity, MAX_EVENT_BYTES, MAX_PAYLOAD_DEPTH};
 pub use error::{EventError, Result};
 pub use event_type::{EventType, ExtensionType, RegisteredType};
 pub use ids::{Checksum, SchemaVersion, Signature, Source, SpanId, TraceId};

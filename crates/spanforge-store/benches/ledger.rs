@@ -5,7 +5,9 @@
 //!   (the sealing pipeline without SQLite), per event;
 //! * `ingest/sqlite_durable`: `append_batch` of parsed events into SQLite, one durable commit
 //!   (WAL, `synchronous=FULL`) per batch; `ingest/sqlite_jsonl` does the same from JSON lines,
-//!   parsing included;
+//!   parsing included; `ingest/sqlite_durable_encrypted` is `sqlite_durable` with payload
+//!   encryption on (data keys from a local KMS keyring, one per tenant/actor/session scope; the
+//!   scopes are created before measuring, as in a running ledger);
 //! * `verify/sqlite`: full verification of a 200,000-event SQLite ledger (both cores);
 //! * `proof`: verifying one exported tlog-proof bundle (note signature + inclusion path), and the
 //!   inclusion path alone.
@@ -141,6 +143,83 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
+/// A data-key service over the local KMS keyring, blocking on its own runtime (as the CLI's).
+#[derive(Debug)]
+struct BenchKms {
+    kms: Arc<spanforge_crypto::LocalKms>,
+    kek: spanforge_crypto::KeyRef,
+    rt: tokio::runtime::Runtime,
+}
+
+impl spanforge_store::DataKeyService for BenchKms {
+    fn kek(&self) -> String {
+        self.kek.key_id().to_owned()
+    }
+    fn generate(
+        &self,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<(spanforge_crypto::Dek, spanforge_crypto::WrappedDek)> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
+    }
+    fn unwrap(
+        &self,
+        wrapped: &spanforge_crypto::WrappedDek,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<spanforge_crypto::Dek> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
+    }
+    fn rewrap(
+        &self,
+        wrapped: &spanforge_crypto::WrappedDek,
+        scope: &spanforge_crypto::EncryptionContext,
+    ) -> spanforge_crypto::Result<spanforge_crypto::WrappedDek> {
+        use spanforge_crypto::Kms as _;
+        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
+    }
+}
+
+fn ingest_encrypted(c: &mut Criterion) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(BATCH));
+    group.sample_size(20);
+    let kms = Arc::new(
+        spanforge_crypto::LocalKms::create(dir.path().join("kms.keyring"), "payload")
+            .expect("keyring"),
+    );
+    let service = Arc::new(BenchKms {
+        kek: kms.primary("payload").expect("key"),
+        kms,
+        rt: tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime"),
+    });
+    let mut ledger = SqliteLedger::open(dir.path().join("encrypted.db"))
+        .expect("open")
+        .with_data_keys(service);
+    ledger.encrypt_payloads();
+    let k = keys(&ledger.log_key_name());
+    // Every (tenant, actor, session) scope of the workload exists before measuring.
+    let mut next = 2_000_000_000u64;
+    ledger
+        .append_batch(&k, events(next, 4 * 97 * 13))
+        .expect("create the scopes");
+    next += BATCH;
+    group.bench_function("sqlite_durable_encrypted", |b| {
+        b.iter_batched(
+            || {
+                next += BATCH;
+                events(next, BATCH)
+            },
+            |events| ledger.append_batch(&k, events).expect("append"),
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
 fn verify(c: &mut Criterion) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let mut ledger = SqliteLedger::open(dir.path().join("verify.db")).expect("open");
@@ -195,5 +274,5 @@ fn verify(c: &mut Criterion) {
 
 use spanforge_store::KeyProvider as _;
 
-criterion_group!(benches, seal, ingest, verify);
+criterion_group!(benches, seal, ingest, ingest_encrypted, verify);
 criterion_main!(benches);

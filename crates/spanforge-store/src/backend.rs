@@ -11,7 +11,10 @@
 //! * an event record per event, addressed by `(tenant, seq)` and by event id, holding the index
 //!   columns, the canonical envelope, its leaf hash and the interior tree nodes its append
 //!   completed (see [`NewRecord::nodes`]);
-//! * key records (ids and rotations, never secrets) and signed checkpoints per tenant.
+//! * key records (ids and rotations, never secrets) and signed checkpoints per tenant;
+//! * for payload encryption (optional for a backend: the defaults below store nothing and
+//!   refuse writes): named settings, one wrapped data key per (tenant, subject scope), and the
+//!   append-only record of data keys an erasure destroyed.
 
 use spanforge_chain::merkle::{Frontier, Hash, NodeId};
 use spanforge_event::EventId;
@@ -135,6 +138,38 @@ pub struct CheckpointRecord {
     pub note: String,
 }
 
+/// A wrapped data key of one (tenant, subject scope), as the backend stores it. The scope
+/// columns are keyed subject hashes, never subject ids; the wrapped key is ciphertext under a
+/// KMS key-encryption key, so nothing here is secret on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataKeyRecord {
+    /// The data key's id (named by every envelope sealed with it).
+    pub key_id: String,
+    /// The tenant.
+    pub tenant: TenantKey,
+    /// Keyed hash of the events' `actor_id`, if they have one.
+    pub actor_hash: Option<String>,
+    /// Keyed hash of the events' `session_id`, if they have one.
+    pub session_hash: Option<String>,
+    /// Keyed hash of the payloads' `subject_id`, if they name one.
+    pub subject_hash: Option<String>,
+    /// The key-encryption key the data key is wrapped under (`local:main/v2`, an AWS key ARN).
+    pub kek: String,
+    /// The wrapped data key ([`spanforge_crypto::WrappedDek::to_bytes`]).
+    pub wrapped: Vec<u8>,
+}
+
+/// A data key an erasure destroyed, and the erasure event that recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErasedKeyRecord {
+    /// The destroyed data key's id.
+    pub key_id: String,
+    /// The tenant.
+    pub tenant: TenantKey,
+    /// The erasure event (in the tenant's chain) that lists the key.
+    pub erasure_event_id: String,
+}
+
 /// Filters for [`Reader::query`]: one tenant, an inclusive time range, an event-type prefix and
 /// a model id. Results come in `(timestamp, seq)` order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,6 +256,48 @@ pub trait Reader {
 
     /// The checkpoints stored for `tenant`, in size order.
     fn checkpoints(&self, tenant: TenantKey) -> Result<Vec<CheckpointRecord>>;
+
+    /// A named ledger setting. The default backend stores none.
+    fn meta(&self, name: &str) -> Result<Option<String>> {
+        let _ = name;
+        Ok(None)
+    }
+
+    /// The data key with this id. The default backend stores none.
+    fn data_key(&self, key_id: &str) -> Result<Option<DataKeyRecord>> {
+        let _ = key_id;
+        Ok(None)
+    }
+
+    /// The data key of exactly this scope (`None` columns match `NULL`).
+    fn data_key_for_scope(
+        &self,
+        tenant: TenantKey,
+        actor_hash: Option<&str>,
+        session_hash: Option<&str>,
+        subject_hash: Option<&str>,
+    ) -> Result<Option<DataKeyRecord>> {
+        let _ = (tenant, actor_hash, session_hash, subject_hash);
+        Ok(None)
+    }
+
+    /// Every data key (of `tenant`, or of all tenants), in key id order.
+    fn data_keys(&self, tenant: Option<TenantKey>) -> Result<Vec<DataKeyRecord>> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Every data key whose actor, session or payload-subject hash is `hash`.
+    fn data_keys_of_subject(&self, hash: &str) -> Result<Vec<DataKeyRecord>> {
+        let _ = hash;
+        Ok(Vec::new())
+    }
+
+    /// The data keys erasures destroyed in `tenant`.
+    fn erased_keys(&self, tenant: TenantKey) -> Result<Vec<ErasedKeyRecord>> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
 }
 
 /// Write access inside one transaction. Dropping it without [`Writer::commit`] rolls back.
@@ -232,6 +309,12 @@ pub trait Writer: Reader {
     /// [`Error::DuplicateEventId`](crate::Error::DuplicateEventId) (without a location).
     fn append(&mut self, records: &[NewRecord]) -> Result<()>;
 
+    /// [`Writer::append`] for records the caller no longer needs, so that a backend that keeps
+    /// them in memory can take them instead of copying. The default appends by reference.
+    fn append_owned(&mut self, records: Vec<NewRecord>) -> Result<()> {
+        self.append(&records)
+    }
+
     /// Stores a tenant's new head, size, frontier and current key.
     fn update_tenant(&mut self, state: &TenantState) -> Result<()>;
 
@@ -241,9 +324,47 @@ pub trait Writer: Reader {
     /// Stores a signed checkpoint.
     fn add_checkpoint(&mut self, checkpoint: &CheckpointRecord) -> Result<()>;
 
+    /// Stores a named ledger setting.
+    fn set_meta(&mut self, name: &str, value: &str) -> Result<()> {
+        let _ = (name, value);
+        Err(unsupported("ledger settings"))
+    }
+
+    /// Stores a new data key.
+    fn add_data_key(&mut self, key: &DataKeyRecord) -> Result<()> {
+        let _ = key;
+        Err(unsupported("data keys"))
+    }
+
+    /// Replaces a data key's wrapped form (key-encryption-key rotation). The old wrapped bytes
+    /// must not survive in the store.
+    fn rewrap_data_key(&mut self, key_id: &str, kek: &str, wrapped: &[u8]) -> Result<()> {
+        let _ = (key_id, kek, wrapped);
+        Err(unsupported("data keys"))
+    }
+
+    /// Destroys data keys (crypto-shredding) and records each as erased by `erasure_event_id`.
+    /// The wrapped bytes must not survive in the store (see [`Backend::scrub`]).
+    fn erase_data_keys(
+        &mut self,
+        tenant: TenantKey,
+        key_ids: &[String],
+        erasure_event_id: &str,
+    ) -> Result<()> {
+        let _ = (tenant, key_ids, erasure_event_id);
+        Err(unsupported("data keys"))
+    }
+
     /// Makes everything written in this transaction durable. Returns only after the data is on
     /// stable storage.
     fn commit(self) -> Result<()>;
+}
+
+fn unsupported(what: &str) -> crate::Error {
+    crate::Error::encryption(
+        format!("this storage backend cannot store {what}; use the SQLite backend"),
+        None,
+    )
 }
 
 /// A ledger store.
@@ -266,4 +387,11 @@ pub trait Backend {
 
     /// Opens a write transaction; only one exists at a time.
     fn write(&mut self) -> Result<Self::Write<'_>>;
+
+    /// After an erasure: removes every remaining copy of deleted data from the store's files
+    /// (for SQLite, a `TRUNCATE` checkpoint of the write-ahead log; deleted cells are already
+    /// zeroed by `secure_delete`). The default has nothing to scrub.
+    fn scrub(&mut self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -238,6 +238,27 @@ pub enum Error {
     /// The operating system's random source failed.
     #[error("the operating system's random source failed")]
     Entropy,
+
+    /// Payload encryption could not be used: the ledger encrypts but no data-key service is
+    /// configured, the backend cannot store data keys, or the KMS failed.
+    #[error("payload encryption: {context}")]
+    Encryption {
+        /// What the ledger was doing and what is missing.
+        context: String,
+        /// The crypto layer's error, if one caused it.
+        #[source]
+        source: Option<spanforge_crypto::Error>,
+    },
+
+    /// A stored encrypted payload could not be decrypted (its envelope does not open, or the
+    /// plaintext does not match the signed checksum). Never raised for an erased payload.
+    #[error("event {event_id}: the encrypted payload cannot be read: {reason}")]
+    Decryption {
+        /// The event.
+        event_id: String,
+        /// Why (never key material).
+        reason: String,
+    },
 }
 
 fn location_prefix(location: &Option<Location>) -> String {
@@ -256,6 +277,17 @@ impl Error {
         Error::Backend {
             operation: operation.into(),
             source: Box::new(source),
+        }
+    }
+
+    /// A payload-encryption error with what the ledger was doing.
+    pub(crate) fn encryption(
+        context: impl Into<String>,
+        source: Option<spanforge_crypto::Error>,
+    ) -> Self {
+        Error::Encryption {
+            context: context.into(),
+            source,
         }
     }
 

@@ -6,6 +6,13 @@
 //! the completed tree nodes → one [`NewRecord`]. Signing and hashing run in parallel over a chunk
 //! of events (the HMAC covers only the predecessor's *id*, which is known before any signature
 //! is computed); the frontier fold and the storage writes are sequential.
+//!
+//! What one event costs, and why it is no more: the payload's canonical bytes are hashed where
+//! they lie in the input text (events read from canonical JSON keep it), the HMAC starts from a
+//! pre-keyed state, and the signed envelope is the input text with the three integrity members
+//! spliced in ([`Event::write_signed_canonical`]), written once into its final buffer and hashed
+//! once for the leaf. Chunks are pipelined over the ledger's thread and the pool: while the pool
+//! seals chunk k, the ledger's thread stores chunk k-1 and reads and plans chunk k+1.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -15,16 +22,17 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE};
 use spanforge_chain::merkle::leaf_hash;
-use spanforge_event::{Checksum, Event, EventId, MAX_EVENT_BYTES};
+use spanforge_event::{Checksum, Event, EventId, Integrity, MAX_EVENT_BYTES};
 
-use crate::backend::{KeyRecord, NewRecord, Reader, TenantState, Writer};
+use crate::backend::{KeyRecord, NewRecord, Reader, TenantKey, TenantState, Writer};
+use crate::encryption::{PayloadSession, ScopeKey, encrypts};
 use crate::error::{Error, Location, Result};
 use crate::keys::{HmacKey, KeyProvider};
 use crate::sqlite::MAX_SEQ;
 use crate::tenant::TenantId;
 
 /// How many events are parsed, verified and sealed together.
-pub(crate) const CHUNK: usize = 4096;
+pub(crate) const CHUNK: usize = 1024;
 
 /// One input event and where it came from.
 #[derive(Debug, Clone)]
@@ -350,7 +358,8 @@ impl IncomingChain {
 #[derive(Debug)]
 pub(crate) struct ChainCursor {
     pub(crate) state: TenantState,
-    pub(crate) key: HmacKey,
+    /// Shared with the [`Sealers`] of the chunks in flight.
+    pub(crate) key: Arc<HmacKey>,
     pub(crate) dirty: bool,
 }
 
@@ -359,6 +368,8 @@ pub(crate) struct ChainCursor {
 pub(crate) struct Session {
     pub(crate) chains: Vec<ChainCursor>,
     index: HashMap<TenantId, usize>,
+    /// The data keys of this transaction, when the ledger encrypts payloads.
+    pub(crate) payload: Option<PayloadSession>,
 }
 
 /// Where one event goes: its chain, position and predecessor.
@@ -367,6 +378,8 @@ struct Plan {
     slot: usize,
     seq: u64,
     prev: Option<EventId>,
+    /// The data key that encrypts the payload, when the ledger encrypts payloads.
+    payload_key: Option<Arc<ScopeKey>>,
 }
 
 /// A chunk of events with their places in the chains, ready to seal.
@@ -378,29 +391,88 @@ pub(crate) struct Planned {
     ids: HashSet<EventId>,
 }
 
+impl Planned {
+    /// How many events the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Takes the chunk's event ids out: planning the next chunk, while this one is sealed, must
+    /// treat them as stored.
+    pub(crate) fn take_ids(&mut self) -> HashSet<EventId> {
+        std::mem::take(&mut self.ids)
+    }
+}
+
+/// The signing key and storage handle of each chain of a session, by slot.
+#[derive(Debug)]
+pub(crate) struct Sealers(Vec<(Arc<HmacKey>, TenantKey)>);
+
+impl Sealers {
+    /// Signs, serialises and hashes a planned chunk in parallel.
+    pub(crate) fn seal(&self, planned: Planned) -> Result<Sealed> {
+        let Planned {
+            locations,
+            events,
+            plans,
+            ..
+        } = planned;
+        let chains = &self.0;
+        let sealed: Vec<std::result::Result<NewRecord, String>> = events
+            .into_par_iter()
+            .zip(plans.par_iter())
+            .map(|(event, plan)| match chains.get(plan.slot) {
+                Some((key, tenant)) => seal(
+                    &event,
+                    key,
+                    *tenant,
+                    plan.seq,
+                    plan.prev.as_ref(),
+                    plan.payload_key.as_deref(),
+                ),
+                None => Err("the event's chain was not loaded".to_owned()),
+            })
+            .collect();
+        let mut records = Vec::with_capacity(sealed.len());
+        for (record, location) in sealed.into_iter().zip(&locations) {
+            records.push(record.map_err(|reason| Error::Input {
+                location: location.clone(),
+                reason,
+            })?);
+        }
+        Ok(Sealed {
+            locations,
+            records,
+            slots: plans.into_iter().map(|p| p.slot).collect(),
+        })
+    }
+}
+
 /// A sealed chunk, ready to store.
 #[derive(Debug)]
 pub(crate) struct Sealed {
     locations: Vec<Location>,
     records: Vec<NewRecord>,
     slots: Vec<usize>,
-    /// The chunk's event ids, which later chunks must treat as stored.
-    pub(crate) ids: HashSet<EventId>,
 }
 
 impl Sealed {
     /// Stores the chunk, naming the input line of a duplicate id.
-    pub(crate) fn append_to<W: Writer + ?Sized>(&self, tx: &mut W) -> Result<()> {
-        tx.append(&self.records).map_err(|e| match e {
+    pub(crate) fn append_to<W: Writer + ?Sized>(self, tx: &mut W) -> Result<()> {
+        let Sealed {
+            locations, records, ..
+        } = self;
+        // Kept for naming a duplicate: the backend takes the records.
+        let order: Vec<EventId> = records.iter().map(|r| r.event_id).collect();
+        tx.append_owned(records).map_err(|e| match e {
             Error::DuplicateEventId {
                 location: None,
                 event_id,
             } => Error::DuplicateEventId {
-                location: self
-                    .records
+                location: order
                     .iter()
-                    .position(|r| r.event_id.as_str() == event_id)
-                    .and_then(|i| self.locations.get(i).cloned()),
+                    .position(|id| id.as_str() == event_id)
+                    .and_then(|i| locations.get(i).cloned()),
                 event_id,
             },
             other => other,
@@ -461,10 +533,21 @@ impl Session {
         };
         self.insert(ChainCursor {
             state,
-            key,
+            key: Arc::new(key),
             dirty: false,
         });
         Ok(self.chains.len() - 1)
+    }
+
+    /// The slot of the chain of the tenant with this org id (`None`: the default tenant), if the
+    /// session has loaded it. A few chains are scanned rather than hashed, which saves building a
+    /// [`TenantId`] per event.
+    fn find(&self, org: Option<&str>) -> Option<usize> {
+        if self.chains.len() <= 8 {
+            self.chains.iter().position(|c| c.state.id.org_id() == org)
+        } else {
+            self.index.get(&TenantId::from_org_id(org)).copied()
+        }
     }
 
     pub(crate) fn insert(&mut self, cursor: ChainCursor) -> usize {
@@ -513,7 +596,11 @@ impl Session {
                 });
             }
             incoming.check(tx, pending, provider, location, event)?;
-            let slot = self.slot(tx, provider, &TenantId::of_event(event))?;
+            let org = event.org_id().filter(|o| !o.is_empty());
+            let slot = match self.find(org) {
+                Some(slot) => slot,
+                None => self.slot(tx, provider, &TenantId::from_org_id(org))?,
+            };
             let chain = &mut self.chains[slot];
             let seq = chain.state.size;
             if seq > MAX_SEQ {
@@ -526,7 +613,19 @@ impl Session {
             chain.state.head = Some(*event.event_id());
             chain.state.size = seq + 1;
             chain.dirty = true;
-            plans.push(Plan { slot, seq, prev });
+            let payload_key = match self.payload.as_mut() {
+                Some(payload) if encrypts(event) => {
+                    let state = &self.chains[slot].state;
+                    Some(payload.key_for(tx, state.key, &state.id, event)?)
+                }
+                _ => None,
+            };
+            plans.push(Plan {
+                slot,
+                seq,
+                prev,
+                payload_key,
+            });
         }
         let (locations, events) = events.into_iter().unzip();
         Ok(Planned {
@@ -537,43 +636,20 @@ impl Session {
         })
     }
 
-    /// Signs, serialises and hashes a planned chunk in parallel. Reads the session only, so it
-    /// can run while the previous chunk is being stored.
+    /// Signs, serialises and hashes a planned chunk in parallel.
     pub(crate) fn seal(&self, planned: Planned) -> Result<Sealed> {
-        let Planned {
-            locations,
-            events,
-            plans,
-            ids,
-        } = planned;
-        let chains = &self.chains;
-        let sealed: Vec<std::result::Result<NewRecord, String>> = events
-            .into_par_iter()
-            .zip(plans.par_iter())
-            .map(|(event, plan)| {
-                let chain = &chains[plan.slot];
-                seal(
-                    event,
-                    &chain.key,
-                    &chain.state,
-                    plan.seq,
-                    plan.prev.as_ref(),
-                )
-            })
-            .collect();
-        let mut records = Vec::with_capacity(sealed.len());
-        for (record, location) in sealed.into_iter().zip(&locations) {
-            records.push(record.map_err(|reason| Error::Input {
-                location: location.clone(),
-                reason,
-            })?);
-        }
-        Ok(Sealed {
-            locations,
-            records,
-            slots: plans.into_iter().map(|p| p.slot).collect(),
-            ids,
-        })
+        self.sealers().seal(planned)
+    }
+
+    /// What sealing needs of each chain (its key and storage handle), apart from the session,
+    /// so that the next chunk can be planned while this one is sealed.
+    pub(crate) fn sealers(&self) -> Sealers {
+        Sealers(
+            self.chains
+                .iter()
+                .map(|c| (c.key.clone(), c.state.key))
+                .collect(),
+        )
     }
 
     /// Appends a sealed chunk's leaves to the tenants' trees, in order, recording the interior
@@ -652,44 +728,70 @@ pub(crate) fn check_current_key<R: Reader + ?Sized>(
     }
 }
 
-/// Seals one event: signs it into its chain, serialises it and hashes the leaf.
+/// Seals one event: signs it into its chain, serialises it and hashes the leaf. With a
+/// `payload_key`, the checksum and signature still cover the plaintext payload, and the stored
+/// envelope (the leaf) carries the payload encrypted (see [`crate::encryption`]).
 pub(crate) fn seal(
-    event: Event,
+    event: &Event,
     key: &HmacKey,
-    state: &TenantState,
+    tenant: TenantKey,
     seq: u64,
     prev: Option<&EventId>,
+    payload_key: Option<&ScopeKey>,
 ) -> std::result::Result<NewRecord, String> {
-    // `compat::sign`, inlined so that the payload is serialised once: its canonical bytes are
-    // hashed for the checksum and then copied into the envelope.
-    // Written directly (not through `payload_canonical`, which sizes its buffer with a separate
-    // pass over the payload).
-    let mut payload = Vec::with_capacity(512);
-    spanforge_event::json::write_canonical(event.payload(), &mut payload);
-    let checksum = Checksum::of_canonical(&payload);
+    // `compat::sign` without building the signed event: the payload's canonical bytes are hashed
+    // where they lie (the input text, for events read from canonical JSON), and the signed envelope
+    // is the input text with the three integrity members spliced in; it is written once and hashed
+    // once for the leaf.
+    let mut scratch = Vec::new();
+    let payload = event.canonical_payload(&mut scratch);
+    let checksum = Checksum::of_canonical(payload);
     let signature = key.secret().sign_parts(event.event_id(), &checksum, prev);
-    let signed = event.with_integrity(checksum, signature, prev.copied());
-    let mut envelope = Vec::with_capacity(payload.len() + 512);
-    signed.write_canonical_parts(&mut envelope, Some(&payload));
+    let integrity = Integrity {
+        checksum: &checksum,
+        signature: &signature,
+        prev_id: prev,
+    };
+    // Sized by the writer: exactly enough for an event read from canonical text.
+    let mut envelope = Vec::new();
+    let payload_span = event.write_signed_canonical(&mut envelope, Some(payload), integrity);
     // Escaping non-ASCII grows a byte to at most six, so the ASCII measure (the reference's
     // `from_dict` guard) only needs computing for envelopes above a sixth of the limit.
     if envelope.len() > MAX_EVENT_BYTES
-        || (envelope.len() > MAX_EVENT_BYTES / 6 && signed.ascii_compact_len() > MAX_EVENT_BYTES)
+        || (envelope.len() > MAX_EVENT_BYTES / 6
+            && event
+                .clone()
+                .with_integrity(checksum, signature, prev.copied())
+                .ascii_compact_len()
+                > MAX_EVENT_BYTES)
     {
         return Err(format!(
             "the event is larger than {MAX_EVENT_BYTES} bytes once signed, so no reader could load it back"
         ));
     }
+    if let Some(payload_key) = payload_key {
+        // The stored envelope: the signed one with the payload replaced by its encrypted form.
+        let mut stored = Vec::with_capacity(envelope.len() + payload.len() / 2 + 384);
+        stored.extend_from_slice(envelope.get(..payload_span.start).unwrap_or_default());
+        payload_key.seal_payload(event.event_id().as_str(), payload, &mut stored)?;
+        stored.extend_from_slice(envelope.get(payload_span.end..).unwrap_or_default());
+        envelope = stored;
+        if envelope.len() > MAX_EVENT_BYTES {
+            return Err(format!(
+                "the event is larger than {MAX_EVENT_BYTES} bytes once its payload is encrypted, so no reader could load it back"
+            ));
+        }
+    }
     let leaf = leaf_hash(&envelope);
     Ok(NewRecord {
-        tenant: state.key,
+        tenant,
         seq,
-        event_id: *signed.event_id(),
-        ts_micros: signed.timestamp().unix_micros(),
-        event_type: signed.event_type().as_str().to_owned(),
-        model_id: signed.model_id().map(str::to_owned),
-        actor_id: signed.actor_id().map(str::to_owned),
-        session_id: signed.session_id().map(str::to_owned),
+        event_id: *event.event_id(),
+        ts_micros: event.timestamp().unix_micros(),
+        event_type: event.event_type().as_str().to_owned(),
+        model_id: event.model_id().map(str::to_owned),
+        actor_id: event.actor_id().map(str::to_owned),
+        session_id: event.session_id().map(str::to_owned),
         key_id: key.id().clone(),
         envelope,
         leaf_hash: leaf,

@@ -2,8 +2,9 @@
 //! key rotation, checkpoints, inclusion proofs, export and queries. Verification lives in
 //! [`crate::verify`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use spanforge_chain::checkpoint::{Checkpoint, SignedCheckpoint};
 use spanforge_chain::merkle::{self, Hash, NodeId, NodeStore};
@@ -17,6 +18,10 @@ use spanforge_event::{
 use crate::backend::{
     Backend, CheckpointRecord, KeyRecord, Reader, Record, RecordFilter, TenantKey, TenantState,
     Writer,
+};
+use crate::encryption::{
+    DataKeyService, ENCRYPTION_SETTING, ERASURE_EVENT_TYPE, PayloadKeys, PayloadSession,
+    PayloadState, SUBJECT_KEY_SETTING, data_key_scope, open_record,
 };
 use crate::error::{Error, Result};
 use crate::ingest::{
@@ -38,6 +43,10 @@ pub(crate) const PAGE: usize = 2048;
 #[derive(Debug)]
 pub struct Ledger<B: Backend> {
     pub(crate) backend: B,
+    /// The data-key service and unwrapped keys, when payload encryption is configured.
+    pub(crate) payload_keys: Option<Arc<PayloadKeys>>,
+    /// Whether the next write turns payload encryption on.
+    pub(crate) encrypt_new: bool,
 }
 
 /// The ledger in one SQLite file.
@@ -146,11 +155,29 @@ pub struct StoredEvent {
     pub session_id: Option<String>,
     /// The key that signed it.
     pub key_id: String,
-    /// The canonical signed envelope (one JSONL line without the newline).
+    /// The canonical signed envelope (one JSONL line without the newline). An encrypted
+    /// payload is decrypted here; an erased one is left as stored (see [`StoredEvent::payload`]).
     pub envelope: String,
+    /// Whether the payload was stored in the clear, decrypted, or erased.
+    pub payload: PayloadState,
 }
 
 impl StoredEvent {
+    /// The stored event with its payload opened (decrypted when stored encrypted).
+    fn opened<R: Reader + ?Sized>(
+        keys: Option<&PayloadKeys>,
+        reader: &R,
+        tenant: &TenantId,
+        mut record: Record,
+    ) -> Result<Self> {
+        let (envelope, state) = open_record(keys, reader, tenant, &record)?;
+        record.envelope = envelope;
+        let mut event = Self::from_record(tenant, record)?;
+        event.payload = state;
+        Ok(event)
+    }
+
+    /// The stored event exactly as stored (an encrypted payload stays encrypted).
     fn from_record(tenant: &TenantId, record: Record) -> Result<Self> {
         let envelope = String::from_utf8(record.envelope).map_err(|_| Error::NotALedger {
             reason: format!(
@@ -169,6 +196,7 @@ impl StoredEvent {
             session_id: record.session_id,
             key_id: record.key_id,
             envelope,
+            payload: PayloadState::Plain,
         })
     }
 
@@ -221,7 +249,10 @@ pub struct VerifiedProof {
 /// Verifies a proof bundle written by [`Ledger::prove`] with only the checkpoint public key.
 ///
 /// The leaf is the bundle's `extra` data (the canonical envelope); when `event_line` is given
-/// (the event as the auditor received it, e.g. a line of an export) it must be byte-identical.
+/// (the event as the auditor received it, e.g. a line of an export) it must be byte-identical,
+/// or, for a payload stored encrypted, be the leaf with the payload decrypted: every other byte
+/// identical and the payload hashing to the signed checksum the leaf carries (see
+/// `docs/adr/003-encrypted-payloads.md`). [`VerifiedProof::event`] is then the leaf as stored.
 pub fn verify_event_proof(
     bundle: &[u8],
     log_key: &NoteVerifier,
@@ -231,9 +262,13 @@ pub fn verify_event_proof(
         TlogProof::parse(bundle).map_err(|e| Error::chain("reading the proof bundle", e))?;
     let leaf = match (proof.extra(), event_line) {
         (Some(extra), Some(line)) if extra != line => {
-            return Err(Error::Checkpoint(
-                "the event line differs from the event the proof carries".to_owned(),
-            ));
+            if !crate::encryption::is_decryption_of(line, extra) {
+                return Err(Error::Checkpoint(
+                    "the event line differs from the event the proof carries".to_owned(),
+                ));
+            }
+            // The line is the decrypted form of the encrypted leaf: the leaf is what is proven.
+            extra
         }
         (_, Some(line)) => line,
         (Some(extra), None) => extra,
@@ -333,7 +368,48 @@ impl<R: Reader + ?Sized> NodeStore for TenantNodes<'_, R> {
 impl<B: Backend> Ledger<B> {
     /// A ledger over `backend`.
     pub fn new(backend: B) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            payload_keys: None,
+            encrypt_new: false,
+        }
+    }
+
+    /// Configures the data-key service that encrypts and decrypts payloads (see
+    /// [`crate::encryption`]). Reading an encrypted ledger needs it; verifying does not.
+    pub fn with_data_keys(mut self, service: Arc<dyn DataKeyService>) -> Self {
+        self.payload_keys = Some(Arc::new(PayloadKeys::new(service)));
+        self
+    }
+
+    /// Turns payload encryption on with the next write: from then on (a setting stored in the
+    /// ledger) every ingested payload is stored encrypted. Needs [`Ledger::with_data_keys`].
+    pub fn encrypt_payloads(&mut self) {
+        self.encrypt_new = true;
+    }
+
+    /// Whether the ledger stores payloads encrypted.
+    pub fn is_encrypted(&self) -> Result<bool> {
+        Ok(self.backend.read()?.meta(ENCRYPTION_SETTING)?.is_some())
+    }
+
+    /// The payload session of a write transaction: `None` when the ledger does not encrypt.
+    fn payload_session<W: Writer + ?Sized>(
+        keys: Option<&Arc<PayloadKeys>>,
+        encrypt_new: bool,
+        tx: &mut W,
+        ledger_id: &str,
+    ) -> Result<Option<PayloadSession>> {
+        if !encrypt_new && tx.meta(ENCRYPTION_SETTING)?.is_none() {
+            return Ok(None);
+        }
+        let keys = keys.ok_or_else(|| {
+            Error::encryption(
+                "this ledger stores payloads encrypted; configure the KMS (the keyring that holds its key-encryption key) to write to it",
+                None,
+            )
+        })?;
+        PayloadSession::start(keys.clone(), tx, ledger_id).map(Some)
     }
 
     /// The storage backend.
@@ -404,7 +480,9 @@ impl<B: Backend> Ledger<B> {
     where
         I: IntoIterator<Item = Result<InputLine>>,
     {
-        self.run_ingest(keys, input.into_iter(), None, &mut |_| Ok(()))
+        self.run_ingest(keys, &mut LineChunks(input.into_iter()), None, &mut |_| {
+            Ok(())
+        })
     }
 
     /// Ingests a long-running stream with group commit: one durable transaction per
@@ -424,7 +502,7 @@ impl<B: Backend> Ledger<B> {
     {
         self.run_ingest(
             keys,
-            input.into_iter(),
+            &mut LineChunks(input.into_iter()),
             Some(commit_every.max(1)),
             on_commit,
         )
@@ -438,14 +516,12 @@ impl<B: Backend> Ledger<B> {
         keys: &dyn KeyProvider,
         events: Vec<Event>,
     ) -> Result<BatchReceipt> {
-        let source: std::sync::Arc<str> = std::sync::Arc::from("batch");
-        let input = events.into_iter().enumerate().map(|(i, e)| {
-            Ok(InputLine::event(
-                crate::Location::new(source.clone(), i as u64 + 1),
-                e,
-            ))
-        });
-        let receipt = self.run_ingest(keys, input, None, &mut |_| Ok(()))?;
+        let mut input = EventChunks {
+            source: std::sync::Arc::from("batch"),
+            position: 0,
+            events: events.into_iter(),
+        };
+        let receipt = self.run_ingest(keys, &mut input, None, &mut |_| Ok(()))?;
         Ok(BatchReceipt {
             events: receipt.events,
             total: receipt.events,
@@ -456,61 +532,71 @@ impl<B: Backend> Ledger<B> {
     fn run_ingest(
         &mut self,
         keys: &dyn KeyProvider,
-        mut input: impl Iterator<Item = Result<InputLine>>,
+        input: &mut dyn Chunks,
         commit_every: Option<usize>,
         on_commit: &mut dyn FnMut(&BatchReceipt) -> Result<()>,
     ) -> Result<IngestReceipt> {
         let mut incoming = IncomingChain::default();
         let mut receipt = IngestReceipt::default();
         let chunk_cap = commit_every.map_or(CHUNK, |n| n.min(CHUNK));
+        let ledger_id = self.backend.ledger_id().to_owned();
         loop {
             let mut tx = self.backend.write()?;
             // Heads are re-read in every transaction, so another writer's commits between two
             // of ours are picked up rather than forked.
             let mut session = Session::default();
+            session.payload = Self::payload_session(
+                self.payload_keys.as_ref(),
+                self.encrypt_new,
+                &mut tx,
+                &ledger_id,
+            )?;
             let mut in_tx = 0u64;
+            let mut planned_in_tx = 0usize;
             let mut first_id = None;
             let mut last_id = None;
-            // Pipeline: while the pool seals chunk k+1, this thread stores chunk k. Errors are
-            // reported in input order: a failure storing chunk k wins over one in chunk k+1.
+            // Pipeline over chunks: while the pool seals chunk k, this thread stores chunk k-1
+            // and reads and plans chunk k+1; then it folds chunk k into the trees. Errors are
+            // reported in input order: storing chunk k-1 before sealing chunk k before planning
+            // chunk k+1.
             let mut pending: Option<Sealed> = None;
-            loop {
-                let want = match commit_every {
-                    Some(n) => chunk_cap.min(n - in_tx as usize),
-                    None => chunk_cap,
-                };
-                let planned = if want == 0 {
-                    Ok(None)
-                } else {
-                    pull(&mut input, want).and_then(|lines| {
-                        if lines.is_empty() {
-                            return Ok(None);
-                        }
-                        let events = parse_chunk(lines)?;
-                        let empty = HashSet::new();
-                        let stored_soon = pending.as_ref().map_or(&empty, |p| &p.ids);
-                        session
-                            .plan(&mut tx, keys, &mut incoming, events, stored_soon)
-                            .map(Some)
-                    })
-                };
-                let planned = match planned {
-                    Ok(Some(planned)) => planned,
-                    Ok(None) => break,
-                    Err(e) => {
-                        if let Some(p) = pending.take() {
-                            p.append_to(&mut tx)?;
-                        }
-                        return Err(e);
+            let want = |planned_in_tx: usize| match commit_every {
+                Some(n) => chunk_cap.min(n.saturating_sub(planned_in_tx)),
+                None => chunk_cap,
+            };
+            let mut next = match want(0) {
+                0 => None,
+                n => {
+                    let events = input.next_chunk(n)?;
+                    if events.is_empty() {
+                        None
+                    } else {
+                        Some(session.plan(&mut tx, keys, &mut incoming, events, &HashSet::new())?)
                     }
-                };
+                }
+            };
+            while let Some(mut planned) = next.take() {
+                planned_in_tx += planned.len();
+                let ids = planned.take_ids();
+                let sealers = session.sealers();
                 let mut sealed = None;
                 let mut stored = Ok(());
+                let mut following = Ok(None);
                 rayon::in_place_scope(|scope| {
-                    let session = &session;
-                    scope.spawn(|_| sealed = Some(session.seal(planned)));
+                    scope.spawn(|_| sealed = Some(sealers.seal(planned)));
                     if let Some(p) = pending.take() {
                         stored = p.append_to(&mut tx);
+                    }
+                    let n = want(planned_in_tx);
+                    if stored.is_ok() && n > 0 {
+                        following = input.next_chunk(n).and_then(|events| {
+                            if events.is_empty() {
+                                return Ok(None);
+                            }
+                            session
+                                .plan(&mut tx, keys, &mut incoming, events, &ids)
+                                .map(Some)
+                        });
                     }
                 });
                 stored?;
@@ -523,9 +609,16 @@ impl<B: Backend> Ledger<B> {
                 }
                 last_id = sealed.last_event_id();
                 in_tx += sealed.len() as u64;
-                pending = Some(sealed);
-                if commit_every.is_some_and(|n| in_tx as usize >= n) {
-                    break;
+                match following {
+                    Ok(following) => {
+                        pending = Some(sealed);
+                        next = following;
+                    }
+                    Err(e) => {
+                        // A duplicate in the sealed chunk comes first in the input.
+                        sealed.append_to(&mut tx)?;
+                        return Err(e);
+                    }
                 }
             }
             if let Some(p) = pending.take() {
@@ -536,6 +629,9 @@ impl<B: Backend> Ledger<B> {
             }
             session.finish(&mut tx)?;
             tx.commit()?;
+            if let Some(p) = session.payload.as_mut() {
+                p.committed();
+            }
             receipt.events += in_tx;
             receipt.commits += 1;
             if receipt.first_event_id.is_none() {
@@ -630,7 +726,7 @@ impl<B: Backend> Ledger<B> {
         let mut session = Session::default();
         session.insert(ChainCursor {
             state,
-            key: old,
+            key: std::sync::Arc::new(old),
             dirty: false,
         });
         let location = crate::Location::new("rotation", 1);
@@ -900,7 +996,233 @@ impl<B: Backend> Ledger<B> {
             return Ok(None);
         };
         let state = tenant_of(&read, record.tenant)?;
-        StoredEvent::from_record(&state.id, record).map(Some)
+        StoredEvent::opened(self.payload_keys.as_deref(), &read, &state.id, record).map(Some)
+    }
+
+    /// Opens a page of records (decrypting encrypted payloads). Records are read one by one
+    /// but their data keys are cached, so a page costs at most one KMS call per new key.
+    fn open_page<R: Reader + ?Sized>(
+        &self,
+        reader: &R,
+        tenant: &TenantId,
+        rows: Vec<Record>,
+    ) -> Vec<Result<StoredEvent>> {
+        let keys = self.payload_keys.as_deref();
+        rows.into_iter()
+            .map(|r| StoredEvent::opened(keys, reader, tenant, r))
+            .collect()
+    }
+
+    /// Erases a data subject by crypto-shredding (GDPR Art. 17): destroys every data key whose
+    /// scope has `subject` as its `actor_id`, `session_id` or payload `subject_id`, after
+    /// appending to each affected tenant's chain an erasure record
+    /// ([`ERASURE_EVENT_TYPE`]) that names the subject
+    /// only by its keyed hash and lists the destroyed key ids. One transaction; afterwards the
+    /// store is scrubbed ([`Backend::scrub`]) so the wrapped keys survive nowhere on disk.
+    ///
+    /// Events stay in their chains and trees (which still verify); their payloads can no longer
+    /// be decrypted by anyone. Plaintext payloads written before encryption was turned on are
+    /// not covered (see `docs/adr/003-encrypted-payloads.md`).
+    pub fn erase_subject<C: Clock, E: Entropy>(
+        &mut self,
+        keys: &dyn KeyProvider,
+        subject: &str,
+        erased_by: &str,
+        reason: &str,
+        ids: &mut UlidGenerator<C, E>,
+    ) -> Result<ErasureReceipt> {
+        if subject.is_empty() {
+            return Err(Error::encryption("the subject to erase is empty", None));
+        }
+        let payload_keys = self.payload_keys.clone().ok_or_else(|| {
+            Error::encryption(
+                "erasing a subject needs the KMS that holds the ledger's keys (to compute the keyed subject hash)",
+                None,
+            )
+        })?;
+        let ledger_id = self.ledger_id().to_owned();
+        let source = Source::parse(LEDGER_SOURCE).map_err(|source| Error::Event {
+            context: "building the erasure event source".to_owned(),
+            source,
+        })?;
+        let event_type =
+            spanforge_event::EventType::parse(ERASURE_EVENT_TYPE).map_err(|source| {
+                Error::Event {
+                    context: "building the erasure event type".to_owned(),
+                    source,
+                }
+            })?;
+        let mut tx = self.backend.write()?;
+        if tx.meta(ENCRYPTION_SETTING)?.is_none() {
+            return Err(Error::encryption(
+                "this ledger does not encrypt payloads, so nothing can be erased by destroying keys",
+                None,
+            ));
+        }
+        let subject_hash = payload_keys.hash_subject(&tx, &ledger_id, subject)?;
+        let mut by_tenant: BTreeMap<TenantKey, Vec<String>> = BTreeMap::new();
+        for record in tx.data_keys_of_subject(&subject_hash)? {
+            by_tenant
+                .entry(record.tenant)
+                .or_default()
+                .push(record.key_id);
+        }
+        let tenants = tx.tenants()?;
+        let mut receipt = ErasureReceipt {
+            subject_hash: subject_hash.clone(),
+            destroyed_keys: 0,
+            erasures: Vec::new(),
+        };
+        for (tenant_key, key_ids) in by_tenant {
+            let state = tenants
+                .iter()
+                .find(|s| s.key == tenant_key)
+                .ok_or_else(|| Error::NotALedger {
+                    reason: format!(
+                        "a data key names tenant handle {}, which does not exist",
+                        tenant_key.0
+                    ),
+                })?;
+            let mut payload = Map::new();
+            payload.insert(
+                "data_key_ids",
+                Value::Array(key_ids.iter().map(|k| Value::from(k.as_str())).collect()),
+            );
+            payload.insert("erased_by", erased_by);
+            payload.insert("legal_basis", "GDPR Art. 17");
+            payload.insert("method", "crypto-shredding");
+            payload.insert("reason", reason);
+            payload.insert("subject_hash", subject_hash.as_str());
+            payload.insert("subject_hash_alg", "hmac-sha256/spanforge-subject-v1");
+            let mut builder =
+                EventBuilder::new(event_type.clone(), source.clone(), Value::Object(payload));
+            if let Some(org) = state.id.org_id() {
+                builder = builder.org_id(org);
+            }
+            let event = builder.build(ids).map_err(|source| Error::Event {
+                context: "building the erasure event".to_owned(),
+                source,
+            })?;
+            let erasure_id = event.event_id().to_string();
+            let mut session = Session::default();
+            session.seal_and_append(
+                &mut tx,
+                keys,
+                &mut IncomingChain::default(),
+                vec![(crate::Location::new("erasure", 1), event)],
+            )?;
+            session.finish(&mut tx)?;
+            tx.erase_data_keys(tenant_key, &key_ids, &erasure_id)?;
+            // Writers (in this or another process) drop their cached scope mappings.
+            let generation = tx
+                .meta(crate::encryption::ERASURE_GENERATION_SETTING)?
+                .and_then(|g| g.parse::<u64>().ok())
+                .unwrap_or(0);
+            tx.set_meta(
+                crate::encryption::ERASURE_GENERATION_SETTING,
+                &(generation + 1).to_string(),
+            )?;
+            receipt.destroyed_keys += key_ids.len() as u64;
+            receipt.erasures.push(ErasureRecord {
+                tenant: state.id.clone(),
+                erasure_event_id: erasure_id,
+                data_key_ids: key_ids,
+            });
+        }
+        tx.commit()?;
+        for e in &receipt.erasures {
+            for k in &e.data_key_ids {
+                payload_keys.forget(k);
+            }
+        }
+        self.backend.scrub()?;
+        Ok(receipt)
+    }
+
+    /// Re-wraps every stored data key (and the subject-hash key) under the data-key service's
+    /// current key-encryption key, in one transaction, without decrypting or re-encrypting any
+    /// payload. Keys already wrapped under it are left alone. Afterwards older key-encryption
+    /// keys can be retired ([`Ledger::keks_in_use`] says which are still needed).
+    pub fn rewrap_data_keys(&mut self) -> Result<RewrapReceipt> {
+        let payload_keys = self
+            .payload_keys
+            .clone()
+            .ok_or_else(|| Error::encryption("re-wrapping data keys needs the KMS", None))?;
+        let service = payload_keys.service().clone();
+        let kek = service.kek();
+        let ledger_id = self.ledger_id().to_owned();
+        let mut tx = self.backend.write()?;
+        let tenants = tx.tenants()?;
+        let mut receipt = RewrapReceipt {
+            kek: kek.clone(),
+            rewrapped: 0,
+            already_current: 0,
+        };
+        for record in tx.data_keys(None)? {
+            if record.kek == kek {
+                receipt.already_current += 1;
+                continue;
+            }
+            let tenant = tenant_of_states(&tenants, record.tenant)?;
+            let scope = data_key_scope(&tenant, &record.key_id)?;
+            let wrapped =
+                spanforge_crypto::WrappedDek::from_bytes(&record.wrapped).map_err(|e| {
+                    Error::encryption(
+                        format!("reading wrapped data key {}", record.key_id),
+                        Some(e),
+                    )
+                })?;
+            let new = service.rewrap(&wrapped, &scope).map_err(|e| {
+                Error::encryption(format!("re-wrapping data key {}", record.key_id), Some(e))
+            })?;
+            tx.rewrap_data_key(&record.key_id, new.key_id(), &new.to_bytes())?;
+            payload_keys.forget(&record.key_id);
+            receipt.rewrapped += 1;
+        }
+        if let Some(hex_text) = tx.meta(SUBJECT_KEY_SETTING)? {
+            let bytes = hex::decode(hex_text.trim()).map_err(|_| Error::NotALedger {
+                reason: "the stored subject-hash key is not hex".to_owned(),
+            })?;
+            let wrapped = spanforge_crypto::WrappedDek::from_bytes(&bytes)
+                .map_err(|e| Error::encryption("reading the stored subject-hash key", Some(e)))?;
+            if wrapped.key_id() != kek {
+                let scope = spanforge_crypto::EncryptionContext::for_scope(
+                    &format!("ledger/{ledger_id}"),
+                    crate::encryption::SUBJECT_KEY_PURPOSE,
+                )
+                .map_err(|e| Error::encryption("building the subject-hash key scope", Some(e)))?;
+                let new = service
+                    .rewrap(&wrapped, &scope)
+                    .map_err(|e| Error::encryption("re-wrapping the subject-hash key", Some(e)))?;
+                tx.set_meta(SUBJECT_KEY_SETTING, &hex::encode(new.to_bytes()))?;
+                receipt.rewrapped += 1;
+            } else {
+                receipt.already_current += 1;
+            }
+        }
+        tx.commit()?;
+        // The old wrapped bytes were overwritten in place (secure_delete); cut the WAL copies.
+        self.backend.scrub()?;
+        Ok(receipt)
+    }
+
+    /// The key-encryption keys the stored data keys (and the subject-hash key) are wrapped
+    /// under, with how many keys each wraps: a KEK not listed can be retired.
+    pub fn keks_in_use(&self) -> Result<BTreeMap<String, u64>> {
+        let read = self.backend.read()?;
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for record in read.data_keys(None)? {
+            *out.entry(record.kek).or_default() += 1;
+        }
+        if let Some(hex_text) = read.meta(SUBJECT_KEY_SETTING)? {
+            let bytes = hex::decode(hex_text.trim()).map_err(|_| Error::NotALedger {
+                reason: "the stored subject-hash key is not hex".to_owned(),
+            })?;
+            let wrapped = spanforge_crypto::WrappedDek::from_bytes(&bytes)
+                .map_err(|e| Error::encryption("reading the stored subject-hash key", Some(e)))?;
+            *out.entry(wrapped.key_id().to_owned()).or_default() += 1;
+        }
+        Ok(out)
     }
 
     /// The rotation events of a tenant, from the type index.
@@ -916,16 +1238,91 @@ impl<B: Backend> Ledger<B> {
     }
 }
 
-/// Takes up to `want` input lines; a read error is returned as is.
-fn pull(
-    input: &mut impl Iterator<Item = Result<InputLine>>,
-    want: usize,
-) -> Result<Vec<InputLine>> {
-    let mut lines = Vec::with_capacity(want);
-    for item in input.by_ref().take(want) {
-        lines.push(item?);
+/// What [`Ledger::erase_subject`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErasureReceipt {
+    /// The subject's keyed hash, as recorded in the erasure events.
+    pub subject_hash: String,
+    /// How many data keys were destroyed.
+    pub destroyed_keys: u64,
+    /// One erasure record per tenant that held the subject's data.
+    pub erasures: Vec<ErasureRecord>,
+}
+
+/// One tenant's part of an erasure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErasureRecord {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The erasure event appended to its chain.
+    pub erasure_event_id: String,
+    /// The data keys destroyed.
+    pub data_key_ids: Vec<String>,
+}
+
+/// What [`Ledger::rewrap_data_keys`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RewrapReceipt {
+    /// The key-encryption key everything is now wrapped under.
+    pub kek: String,
+    /// Keys re-wrapped (data keys and the subject-hash key).
+    pub rewrapped: u64,
+    /// Keys that were already wrapped under it.
+    pub already_current: u64,
+}
+
+fn tenant_of_states(states: &[TenantState], key: TenantKey) -> Result<TenantId> {
+    states
+        .iter()
+        .find(|s| s.key == key)
+        .map(|s| s.id.clone())
+        .ok_or_else(|| Error::NotALedger {
+            reason: format!(
+                "a data key names tenant handle {}, which does not exist",
+                key.0
+            ),
+        })
+}
+
+/// Where ingest takes its events from, a chunk at a time.
+trait Chunks {
+    /// Up to `want` events in input order (fewer only at the end); the first bad one is the error.
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>>;
+}
+
+/// Input lines, parsed a chunk at a time (in parallel).
+struct LineChunks<I>(I);
+
+impl<I: Iterator<Item = Result<InputLine>>> Chunks for LineChunks<I> {
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
+        let mut lines = Vec::with_capacity(want);
+        for item in self.0.by_ref().take(want) {
+            // A read error is returned as is.
+            lines.push(item?);
+        }
+        parse_chunk(lines)
     }
-    Ok(lines)
+}
+
+/// Parsed events of [`Ledger::append_batch`], numbered from 1 as `batch:<n>`.
+struct EventChunks {
+    source: std::sync::Arc<str>,
+    position: u64,
+    events: std::vec::IntoIter<Event>,
+}
+
+impl Chunks for EventChunks {
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
+        let mut chunk = Vec::with_capacity(want.min(self.events.len()));
+        for event in self.events.by_ref().take(want) {
+            self.position += 1;
+            chunk.push((
+                crate::Location::new(self.source.clone(), self.position),
+                event,
+            ));
+        }
+        Ok(chunk)
+    }
 }
 
 fn merge_heads(into: &mut Vec<crate::ingest::TenantHead>, heads: Vec<crate::ingest::TenantHead>) {
@@ -972,7 +1369,7 @@ pub struct Export<'a, B: Backend> {
     end_seq: u64,
     from: Option<i64>,
     to: Option<i64>,
-    buffer: std::vec::IntoIter<Record>,
+    buffer: std::vec::IntoIter<Result<StoredEvent>>,
     done: bool,
 }
 
@@ -1005,8 +1402,8 @@ impl<B: Backend> Iterator for Export<'_, B> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(record) = self.buffer.next() {
-                return Some(StoredEvent::from_record(&self.tenant, record).map(|e| e.envelope));
+            if let Some(event) = self.buffer.next() {
+                return Some(event.map(|e| e.envelope));
             }
             if self.done {
                 return None;
@@ -1016,19 +1413,23 @@ impl<B: Backend> Iterator for Export<'_, B> {
                 return None;
             };
             let page = self.ledger.backend.read().and_then(|r| {
-                r.records_in_time(key, self.next_seq, self.end_seq, self.from, self.to, PAGE)
+                let rows =
+                    r.records_in_time(key, self.next_seq, self.end_seq, self.from, self.to, PAGE)?;
+                let last = rows.last().map(|l| l.seq);
+                let full = rows.len() == PAGE;
+                Ok((self.ledger.open_page(&r, &self.tenant, rows), last, full))
             });
             match page {
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));
                 }
-                Ok(rows) => {
-                    match rows.last() {
-                        Some(last) if rows.len() == PAGE => self.next_seq = last.seq + 1,
+                Ok((events, last, full)) => {
+                    match last {
+                        Some(last) if full => self.next_seq = last + 1,
                         _ => self.done = true,
                     }
-                    self.buffer = rows.into_iter();
+                    self.buffer = events.into_iter();
                 }
             }
         }
@@ -1042,7 +1443,7 @@ pub struct QueryIter<'a, B: Backend> {
     tenant: TenantId,
     filter: Option<RecordFilter>,
     after: Option<(i64, u64)>,
-    buffer: std::vec::IntoIter<Record>,
+    buffer: std::vec::IntoIter<Result<StoredEvent>>,
     done: bool,
 }
 
@@ -1051,8 +1452,8 @@ impl<B: Backend> Iterator for QueryIter<'_, B> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(record) = self.buffer.next() {
-                return Some(StoredEvent::from_record(&self.tenant, record));
+            if let Some(event) = self.buffer.next() {
+                return Some(event);
             }
             if self.done {
                 return None;
@@ -1061,24 +1462,23 @@ impl<B: Backend> Iterator for QueryIter<'_, B> {
                 self.done = true;
                 return None;
             };
-            let page = self
-                .ledger
-                .backend
-                .read()
-                .and_then(|r| r.query(filter, self.after, PAGE));
+            let page = self.ledger.backend.read().and_then(|r| {
+                let rows = r.query(filter, self.after, PAGE)?;
+                let last = rows.last().map(|l| (l.ts_micros, l.seq));
+                let full = rows.len() == PAGE;
+                Ok((self.ledger.open_page(&r, &self.tenant, rows), last, full))
+            });
             match page {
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));
                 }
-                Ok(rows) => {
-                    match rows.last() {
-                        Some(last) if rows.len() == PAGE => {
-                            self.after = Some((last.ts_micros, last.seq));
-                        }
+                Ok((events, last, full)) => {
+                    match last {
+                        Some(last) if full => self.after = Some(last),
                         _ => self.done = true,
                     }
-                    self.buffer = rows.into_iter();
+                    self.buffer = events.into_iter();
                 }
             }
         }

@@ -23,13 +23,21 @@
 //!   [`TenantId::Default`].
 //! * **Durability**: an event [`Ledger::ingest`] or [`Ledger::append_batch`] acknowledged is on
 //!   stable storage. Group commit keeps that fast: one transaction (one sync) per call or per
-//!   batch. Nothing is half-written: any error rolls the transaction back.
+//!   batch. Nothing is half-written: any error rolls the transaction back. Copying the WAL back
+//!   into the database happens on a background thread, off the commit path.
 //! * **Append-only**: the API has no update or delete path, and SQLite triggers refuse `UPDATE`
 //!   and `DELETE` on events, keys and checkpoints.
 //! * **Laundering is refused**: events that arrive already signed are verified as a chain
 //!   before they are re-signed; one tampered or unlinked event refuses the whole input. (The
 //!   compatible signature covers only `event_id`, `payload` and `prev_id`, so edits to other
 //!   fields made *before* ingest cannot be seen; from ingest on the tree covers every field.)
+//! * **Encryption at rest** ([`encryption`], optional, a setting stored in the ledger): payloads
+//!   are stored as detached AEV1 ciphertexts under one data key per (tenant, actor, session,
+//!   payload subject) scope, while the compatible checksum and signature still cover the
+//!   plaintext; the stored envelope is the leaf, so verification needs no KMS. Reads, queries and
+//!   exports decrypt through a [`DataKeyService`] given to [`Ledger::with_data_keys`].
+//!   [`Ledger::erase_subject`] crypto-shreds a subject; [`Ledger::rewrap_data_keys`] rotates the
+//!   key-encryption key without touching payloads.
 //! * **Anti-truncation**: [`Ledger::checkpoint`] signs `(size, root)` with Ed25519 as a C2SP
 //!   `tlog-checkpoint`; [`Ledger::verify`] compares size *and* root with checkpoints kept outside
 //!   the database, so truncation, rollback and forks are detected.
@@ -95,6 +103,7 @@
 //!   [`memory`]: an in-memory backend for tests and benchmarks; [`page`]: pages of stored
 //!   events in reusable buffers, for scans over every row.
 //! * [`keys`]: key ids, HMAC keys, [`KeyProvider`] and [`StaticKeys`].
+//! * [`encryption`]: the stored form of encrypted payloads, data-key scopes, [`DataKeyService`].
 //! * [`tenant`]: [`TenantId`] and checkpoint origins.
 //!
 //! # Features
@@ -102,6 +111,7 @@
 //! None. The crate always builds the same way.
 
 pub mod backend;
+pub mod encryption;
 mod error;
 pub mod ingest;
 pub mod keys;
@@ -114,16 +124,17 @@ pub mod tenant;
 pub mod verify;
 
 pub use backend::{
-    Backend, CheckpointRecord, KeyRecord, NewRecord, Reader, Record, RecordFilter, TenantKey,
-    TenantState, Writer,
+    Backend, CheckpointRecord, DataKeyRecord, ErasedKeyRecord, KeyRecord, NewRecord, Reader,
+    Record, RecordFilter, TenantKey, TenantState, Writer,
 };
+pub use encryption::{DataKeyService, PayloadState};
 pub use error::{Error, Location, Result};
 pub use ingest::{BatchReceipt, IngestReceipt, InputContent, InputLine, JsonlLines, TenantHead};
 pub use keys::{HmacKey, KeyId, KeyProvider, StaticKeys, org_key_env_var};
 pub use ledger::{
-    EventProof, Export, KeyInfo, LEDGER_SOURCE, Ledger, Query, QueryIter, RotationReceipt,
-    SqliteLedger, StoredEvent, TenantSummary, VerifiedProof, format_checkpoints, parse_origin,
-    split_checkpoints, verify_event_proof,
+    ErasureReceipt, ErasureRecord, EventProof, Export, KeyInfo, LEDGER_SOURCE, Ledger, Query,
+    QueryIter, RewrapReceipt, RotationReceipt, SqliteLedger, StoredEvent, TenantSummary,
+    VerifiedProof, format_checkpoints, parse_origin, split_checkpoints, verify_event_proof,
 };
 pub use memory::MemoryBackend;
 pub use page::{RecordPage, RecordRef};

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use spanforge_chain::compat::KEY_ROTATED_TYPE;
 use spanforge_chain::merkle::{Frontier, HASH_LEN, Hash, NodeId};
+use spanforge_event::EventId;
 
 use crate::backend::{
     Backend, CheckpointRecord, KeyRecord, NewRecord, Reader, Record, RecordFilter, TenantKey,
@@ -25,7 +26,7 @@ struct State {
     /// Records per tenant, in `seq` order; index `i` belongs to `TenantKey(i + 1)`.
     events: Vec<Vec<Record>>,
     /// Event id → (tenant index, seq).
-    by_id: HashMap<String, (usize, u64)>,
+    by_id: HashMap<EventId, (usize, u64)>,
     keys: Vec<KeyRecord>,
     checkpoints: Vec<CheckpointRecord>,
 }
@@ -59,7 +60,7 @@ struct Undo {
     tenants: usize,
     events: Vec<usize>,
     saved_tenants: Vec<TenantState>,
-    added_ids: Vec<String>,
+    added_ids: Vec<EventId>,
     keys: usize,
     checkpoints: usize,
 }
@@ -165,15 +166,16 @@ impl Reader for State {
     }
 
     fn record_by_event_id(&self, event_id: &str) -> Result<Option<Record>> {
-        Ok(self
-            .by_id
-            .get(event_id)
+        // Ids are keyed as written; a string that is no event id names no stored event.
+        Ok(EventId::parse(event_id)
+            .ok()
+            .and_then(|id| self.by_id.get(&id))
             .and_then(|&(i, seq)| self.record(TenantKey(i as i64 + 1), seq))
             .cloned())
     }
 
     fn contains_event_id(&self, event_id: &str) -> Result<bool> {
-        Ok(self.by_id.contains_key(event_id))
+        Ok(EventId::parse(event_id).is_ok_and(|id| self.by_id.contains_key(&id)))
     }
 
     fn rotation_records(&self, tenant: TenantKey) -> Result<Vec<Record>> {
@@ -384,6 +386,10 @@ impl Writer for MemoryWrite<'_> {
     }
 
     fn append(&mut self, records: &[NewRecord]) -> Result<()> {
+        self.append_owned(records.to_vec())
+    }
+
+    fn append_owned(&mut self, records: Vec<NewRecord>) -> Result<()> {
         for r in records {
             let Some(i) = index(r.tenant).filter(|&i| i < self.state.events.len()) else {
                 return Err(Error::backend(
@@ -391,11 +397,10 @@ impl Writer for MemoryWrite<'_> {
                     std::io::Error::other("unknown tenant"),
                 ));
             };
-            let id = r.event_id.to_string();
-            if self.state.by_id.contains_key(&id) {
+            if self.state.by_id.contains_key(&r.event_id) {
                 return Err(Error::DuplicateEventId {
                     location: None,
-                    event_id: id,
+                    event_id: r.event_id.to_string(),
                 });
             }
             let expected = self.state.events[i].last().map_or(0, |l| l.seq + 1);
@@ -409,19 +414,19 @@ impl Writer for MemoryWrite<'_> {
             for n in &r.nodes {
                 nodes.extend_from_slice(n.as_bytes());
             }
-            self.state.by_id.insert(id.clone(), (i, r.seq));
-            self.undo().added_ids.push(id.clone());
+            self.state.by_id.insert(r.event_id, (i, r.seq));
+            self.undo().added_ids.push(r.event_id);
             self.state.events[i].push(Record {
                 tenant: r.tenant,
                 seq: r.seq,
-                event_id: id,
+                event_id: r.event_id.to_string(),
                 ts_micros: r.ts_micros,
-                event_type: r.event_type.clone(),
-                model_id: r.model_id.clone(),
-                actor_id: r.actor_id.clone(),
-                session_id: r.session_id.clone(),
+                event_type: r.event_type,
+                model_id: r.model_id,
+                actor_id: r.actor_id,
+                session_id: r.session_id,
                 key_id: r.key_id.to_string(),
-                envelope: r.envelope.clone(),
+                envelope: r.envelope,
                 leaf_hash: r.leaf_hash.as_bytes().to_vec(),
                 nodes,
             });

@@ -36,7 +36,7 @@
 //! * truncation or rollback (rows and head cut back together): an external checkpoint larger
 //!   than the tree; a fork (same size, other root): its root.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
 use spanforge_chain::checkpoint::Checkpoint;
@@ -49,6 +49,7 @@ use spanforge_event::{
 use subtle::ConstantTimeEq;
 
 use crate::backend::{Backend, Reader, TenantKey, TenantState};
+use crate::encryption::{ERASURE_EVENT_TYPE, EncryptedPayload};
 use crate::error::Result;
 use crate::keys::{HmacKey, KeyId, KeyProvider};
 use crate::ledger::{Ledger, PAGE, TenantNodes, open_checkpoint, parse_origin, split_checkpoints};
@@ -150,6 +151,15 @@ pub struct TenantReport {
     pub tombstones: Vec<String>,
     /// How many tombstones the chain holds.
     pub tombstone_count: u64,
+    /// Events whose payload is stored encrypted (erased ones included).
+    pub encrypted_count: u64,
+    /// Encrypted events whose data key an erasure destroyed (crypto-shredded, GDPR Art. 17):
+    /// intact, but their payload can no longer be read by anyone.
+    pub erased_count: u64,
+    /// The erased events (the first `max_listed`).
+    pub erased: Vec<String>,
+    /// Erasure records (`io.spanforge.privacy.subject_erased` events) in the chain.
+    pub erasure_events: Vec<String>,
     /// Key rotations met along the chain.
     pub rotations: Vec<RotationCheck>,
     /// The fields the native checks cover: the whole envelope, through the Merkle leaf.
@@ -260,6 +270,8 @@ struct RowOutcome {
     reasons: Vec<String>,
     unverified: bool,
     kind: RowKind,
+    encrypted: bool,
+    erased: bool,
 }
 
 impl RowOutcome {
@@ -274,6 +286,7 @@ impl RowOutcome {
 enum RowKind {
     Plain,
     Tombstone,
+    Erasure,
     Rotation {
         key_id: Option<String>,
         previous_key_id: Option<String>,
@@ -285,6 +298,12 @@ struct RowContext<'a> {
     tenant: &'a TenantId,
     tenant_key: TenantKey,
     segments: &'a [Segment],
+    /// The tenant's stored data keys, by id.
+    data_keys: &'a HashSet<String>,
+    /// Data keys whose destruction an erasure record and the erasure event it names agree on.
+    erased_keys: &'a HashSet<String>,
+    /// The tenant's checkpoint origin path (the `tenant` entry of its encryption contexts).
+    origin_path: String,
 }
 
 impl RowContext<'_> {
@@ -373,6 +392,9 @@ fn fast_check(
         reasons: Vec::new(),
         unverified: false,
         kind: RowKind::Plain,
+        // The stored payload hashes to the signed checksum: it is the plaintext.
+        encrypted: false,
+        erased: false,
     })
 }
 
@@ -399,6 +421,8 @@ fn full_check(
         reasons: Vec::new(),
         unverified: false,
         kind: RowKind::Plain,
+        encrypted: false,
+        erased: false,
     };
     let event = match std::str::from_utf8(row.envelope) {
         Err(_) => {
@@ -433,7 +457,13 @@ fn full_check(
     column("event_id", row.event_id == event.event_id().as_str());
     column("ts", row.ts_micros == event.timestamp().unix_micros());
     column("event_type", row.event_type == event.event_type().as_str());
-    column("model_id", row.model_id == event.model_id());
+    // An encrypted payload's model id (taken from the payload) cannot be read without the key;
+    // decrypting readers compare the column with the decrypted payload instead.
+    let encrypted = EncryptedPayload::from_payload(event.payload());
+    column(
+        "model_id",
+        encrypted.is_some() || row.model_id == event.model_id(),
+    );
     column("actor_id", row.actor_id == event.actor_id());
     column("session_id", row.session_id == event.session_id());
     if !ctx.tenant.owns(event.org_id()) {
@@ -441,6 +471,14 @@ fn full_check(
             "its org_id does not belong to tenant {}",
             ctx.tenant
         ));
+    }
+    let sealed = encrypted;
+    if sealed.is_none() && EncryptedPayload::has_stored_shape(event.payload()) {
+        reasons.push("its encrypted payload is malformed (not base64 or not text)".to_owned());
+    }
+    if let Some(sealed) = &sealed {
+        out.encrypted = true;
+        check_sealed(&event, sealed, ctx, &mut out, &mut reasons);
     }
     match segment {
         None => {
@@ -455,7 +493,16 @@ fn full_check(
             }
             match &segment.key {
                 None => out.unverified = true,
-                Some(key) => match check_integrity(&event, canonical.get(payload_span), key) {
+                Some(key) => match check_integrity(
+                    &event,
+                    if sealed.is_some() {
+                        None
+                    } else {
+                        canonical.get(payload_span)
+                    },
+                    sealed.is_some(),
+                    key,
+                ) {
                     EventCheck::Valid => {}
                     EventCheck::ChecksumMismatch => {
                         reasons.push("its checksum does not match its payload".to_owned());
@@ -472,6 +519,8 @@ fn full_check(
     let kind = event.event_type().as_str();
     if kind == TOMBSTONE_TYPE {
         out.kind = RowKind::Tombstone;
+    } else if kind == ERASURE_EVENT_TYPE {
+        out.kind = RowKind::Erasure;
     } else if kind == KEY_ROTATED_TYPE {
         let field = |name: &str| {
             event
@@ -489,17 +538,66 @@ fn full_check(
     out
 }
 
+/// What can be checked of an encrypted payload without its key: that the ciphertext is an AEV1
+/// envelope sealed for this tenant, this event and the data key the payload names, and that the
+/// data key is either stored or destroyed by a recorded erasure.
+fn check_sealed(
+    event: &Event,
+    sealed: &EncryptedPayload,
+    ctx: &RowContext<'_>,
+    out: &mut RowOutcome,
+    reasons: &mut Vec<String>,
+) {
+    match spanforge_crypto::Envelope::parse(&sealed.ciphertext) {
+        Err(e) => reasons.push(format!(
+            "its encrypted payload is not an AEV1 envelope: {e}"
+        )),
+        Ok(env) => {
+            if env.key_id().as_str() != sealed.data_key_id {
+                reasons.push("its ciphertext names another data key than its payload".to_owned());
+            }
+            let c = env.context();
+            if c.event() != Some(event.event_id().as_str())
+                || c.tenant() != Some(ctx.origin_path.as_str())
+            {
+                reasons.push("its ciphertext was sealed for another event or tenant".to_owned());
+            }
+        }
+    }
+    if ctx.data_keys.contains(&sealed.data_key_id) {
+        return;
+    }
+    if ctx.erased_keys.contains(&sealed.data_key_id) {
+        out.erased = true;
+    } else {
+        reasons.push(format!(
+            "its data key {} is missing and no erasure records its destruction",
+            sealed.data_key_id
+        ));
+    }
+}
+
 /// [`compat::check_event`] with the payload's canonical bytes already at hand (a slice of the
-/// re-serialised envelope), so the payload is not serialised a second time.
-fn check_integrity(event: &Event, payload: Option<&[u8]>, key: &HmacKey) -> EventCheck {
-    let (Some(checksum), Some(signature), Some(payload)) =
-        (event.checksum(), event.signature(), payload)
-    else {
+/// re-serialised envelope), so the payload is not serialised a second time. For an encrypted
+/// payload (`encrypted`) the checksum cannot be recomputed without the key; the signature over
+/// `event_id|checksum|prev_id` is checked, and readers that decrypt check the checksum.
+fn check_integrity(
+    event: &Event,
+    payload: Option<&[u8]>,
+    encrypted: bool,
+    key: &HmacKey,
+) -> EventCheck {
+    let (Some(checksum), Some(signature)) = (event.checksum(), event.signature()) else {
         return compat::check_event(event, key.secret());
     };
-    let actual = Checksum::of_canonical(payload);
-    if !bool::from(actual.digest().ct_eq(checksum.digest())) {
-        return EventCheck::ChecksumMismatch;
+    if !encrypted {
+        let Some(payload) = payload else {
+            return compat::check_event(event, key.secret());
+        };
+        let actual = Checksum::of_canonical(payload);
+        if !bool::from(actual.digest().ct_eq(checksum.digest())) {
+            return EventCheck::ChecksumMismatch;
+        }
     }
     let expected = key
         .secret()
@@ -509,6 +607,60 @@ fn check_integrity(event: &Event, payload: Option<&[u8]>, key: &HmacKey) -> Even
     } else {
         EventCheck::SignatureMismatch
     }
+}
+
+/// The tenant's stored data key ids, and the ids of the data keys an erasure destroyed: those the
+/// `erased_keys` table records *and* the erasure event it names lists (that event is in the
+/// tenant's chain, so the main pass checks its integrity). A disagreement is a problem.
+fn erasure_state<R: Reader>(
+    read: &R,
+    state: &TenantState,
+    problems: &mut Vec<String>,
+) -> Result<(HashSet<String>, HashSet<String>)> {
+    let data_keys: HashSet<String> = read
+        .data_keys(Some(state.key))?
+        .into_iter()
+        .map(|k| k.key_id)
+        .collect();
+    let mut listed: HashMap<String, Option<HashSet<String>>> = HashMap::new();
+    let mut erased = HashSet::new();
+    for record in read.erased_keys(state.key)? {
+        let ids = listed
+            .entry(record.erasure_event_id.clone())
+            .or_insert_with(|| erasure_event_keys(read, state.key, &record.erasure_event_id));
+        match ids {
+            Some(ids) if ids.contains(&record.key_id) => {
+                erased.insert(record.key_id);
+            }
+            Some(_) => problems.push(format!(
+                "data key {} is recorded as erased by {}, which does not list it",
+                record.key_id, record.erasure_event_id
+            )),
+            None => problems.push(format!(
+                "data key {} is recorded as erased by {}, which is not an erasure event of this tenant",
+                record.key_id, record.erasure_event_id
+            )),
+        }
+    }
+    Ok((data_keys, erased))
+}
+
+/// The data key ids an erasure event of `tenant` lists, or `None` if there is no such event.
+fn erasure_event_keys<R: Reader>(
+    read: &R,
+    tenant: TenantKey,
+    event_id: &str,
+) -> Option<HashSet<String>> {
+    let record = read.record_by_event_id(event_id).ok()??;
+    if record.tenant != tenant {
+        return None;
+    }
+    let event = Event::from_json_str(std::str::from_utf8(&record.envelope).ok()?).ok()?;
+    Some(
+        crate::encryption::erased_key_ids(&event)?
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// A checkpoint root to compare when the rebuilt tree reaches its size.
@@ -636,8 +788,18 @@ impl Fold {
             );
         }
 
+        if outcome.encrypted {
+            report.encrypted_count += 1;
+        }
+        if outcome.erased {
+            report.erased_count += 1;
+            push_capped(&mut report.erased, max, outcome.id_text(row));
+        }
         match std::mem::replace(&mut outcome.kind, RowKind::Plain) {
             RowKind::Plain => {}
+            RowKind::Erasure => {
+                push_capped(&mut report.erasure_events, max, outcome.id_text(row));
+            }
             RowKind::Tombstone => {
                 report.tombstone_count += 1;
                 push_capped(&mut report.tombstones, max, outcome.id_text(row));
@@ -816,6 +978,10 @@ impl<B: Backend> Ledger<B> {
             unverified_count: 0,
             tombstones: Vec::new(),
             tombstone_count: 0,
+            encrypted_count: 0,
+            erased_count: 0,
+            erased: Vec::new(),
+            erasure_events: Vec::new(),
             rotations: Vec::new(),
             covered_fields: covered_fields(),
             stored_checkpoints: 0,
@@ -882,10 +1048,14 @@ impl<B: Backend> Ledger<B> {
             compare_targets(&zero, 0, &merkle::EMPTY_ROOT, &mut report.problems, checks);
         }
 
+        let (data_keys, erased_keys) = erasure_state(read, state, &mut report.problems)?;
         let ctx = RowContext {
             tenant: &state.id,
             tenant_key: state.key,
             segments: &segments,
+            data_keys: &data_keys,
+            erased_keys: &erased_keys,
+            origin_path: state.id.origin_path(),
         };
         let mut fold = Fold {
             report,
@@ -1265,10 +1435,14 @@ mod tests {
         let mut problems = Vec::new();
         let segments = ledger.key_schedule(&read, &keys, &state, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
+        let no_keys = std::collections::HashSet::new();
         let ctx = RowContext {
             tenant: &state.id,
             tenant_key: state.key,
             segments: &segments,
+            data_keys: &no_keys,
+            erased_keys: &no_keys,
+            origin_path: state.id.origin_path(),
         };
         let mut page = RecordPage::new();
         read.records_page(state.key, 0, 100, &mut page).unwrap();

@@ -29,7 +29,7 @@ const SNAPSHOT: [(FrameworkId, &str); 6] = [
         "sha256:57bee02344711fcba0d8b50d579bfea574b15389d4a39dc11b3c85c9989d328e",
     ),
 ];
-const CONTROLS: &str = "sha256:ce985c2639f117495004e1f8af83ea2b7f3d17d50b0d11d978fb3092b9ad5e68";
+const CONTROLS: &str = "sha256:f710d09bd8dbe91c9324010c5060cab39cd20c04cd71e6d5d55ccfc302a37326";
 const MAPPINGS: &str = "sha256:e7009d558a1284e18d8d493dd7012faee481dca11eff94ff4cda07a09a735a85";
 
 #[test]

@@ -7,35 +7,51 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use spanforge_chain::compat::HmacSecret;
-use spanforge_chain::note::NoteSigner;
+use spanforge_chain::keyring::KeyringFile;
 use spanforge_mapping::period::Day;
 use spanforge_mapping::testing::Workload;
-use spanforge_store::{HmacKey, SqliteLedger, StaticKeys};
+use spanforge_store::{HmacKey, KeyId, SqliteLedger, StaticKeys};
 
 use crate::support::{Run, spanforge};
 
 const SECRET: &str = "cli-compliance-test-secret-0123456789";
 
-/// A ledger with a 30-day workload, the checkpoint key file and the public key file.
+/// A ledger with a 30-day workload signed with the keys of a keyring made by `spanforge keys
+/// init`, and the public key file of `spanforge keys export-public`.
 struct Setup {
     dir: tempfile::TempDir,
     db: PathBuf,
-    key: PathBuf,
+    keyring: PathBuf,
     pubkey: PathBuf,
 }
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
+    let keyring = dir.path().join("keys.json");
+    let pubkey = dir.path().join("ledger.pub");
+    for args in [
+        &["keys", "init"][..],
+        &["keys", "export-public", "--out", pubkey.to_str().unwrap()][..],
+    ] {
+        let r: Run = spanforge()
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--keyring")
+            .arg(&keyring)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let ring = KeyringFile::parse(&std::fs::read_to_string(&keyring).unwrap()).unwrap();
+    let active = ring.active_hmac(None).unwrap();
+    let keys = StaticKeys::new().with_default_key(HmacKey::new(
+        KeyId::new(active.id()).unwrap(),
+        active.secret().clone(),
+    ));
     let mut ledger = SqliteLedger::open(&db).unwrap();
-    let signer = NoteSigner::from_seed(&ledger.log_key_name(), &[21; 32]).unwrap();
-    let key = dir.path().join("checkpoint.key");
-    std::fs::write(&key, signer.to_skey().as_bytes()).unwrap();
-    let pubkey = dir.path().join("checkpoint.pub");
-    std::fs::write(&pubkey, format!("# package signer\n{}\n", signer.vkey())).unwrap();
-    let keys =
-        StaticKeys::new().with_default_key(HmacKey::derived(HmacSecret::new(SECRET).unwrap()));
     Workload::new(Day::parse("2026-01-01").unwrap(), 30)
         .with_calls_per_day(5)
         .append_to(&mut ledger, &keys)
@@ -43,7 +59,7 @@ fn setup() -> Setup {
     Setup {
         dir,
         db,
-        key,
+        keyring,
         pubkey,
     }
 }
@@ -51,24 +67,16 @@ fn setup() -> Setup {
 impl Setup {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = spanforge();
-        cmd.env("SPANFORGE_SIGNING_KEY", SECRET)
-            .args(args)
+        cmd.args(args)
             .arg("--db")
-            .arg(&self.db);
+            .arg(&self.db)
+            .arg("--keyring")
+            .arg(&self.keyring);
         cmd
     }
 
     fn run(&self, args: &[&str]) -> Run {
         self.cmd(args).output().unwrap().into()
-    }
-
-    fn run_signed(&self, args: &[&str]) -> Run {
-        self.cmd(args)
-            .arg("--checkpoint-key")
-            .arg(&self.key)
-            .output()
-            .unwrap()
-            .into()
     }
 
     fn out(&self, name: &str) -> PathBuf {
@@ -91,7 +99,7 @@ fn verify(dir: &Path, pubkey: &Path) -> Run {
 fn generate_verify_and_detect_a_changed_byte() {
     let s = setup();
     let out = s.out("pkg");
-    let r = s.run_signed(&[
+    let r = s.run(&[
         "compliance",
         "generate",
         "--model-id",
@@ -144,23 +152,8 @@ fn generate_verify_and_detect_a_changed_byte() {
     .unwrap();
     assert_eq!(json["ok"], false);
     assert_eq!(json["problems"][0]["file"], "package.json");
-    // Without a signing key there is no package.
-    let r = s.run(&[
-        "compliance",
-        "generate",
-        "--framework",
-        "soc2",
-        "--from",
-        "2026-01-01",
-        "--to",
-        "2026-01-30",
-        "--out",
-        s.out("nokey").to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("checkpoint signing key"), "{}", r.stderr);
     // A bad framework or date is a usage error.
-    let r = s.run_signed(&[
+    let r = s.run(&[
         "compliance",
         "generate",
         "--framework",
@@ -173,7 +166,7 @@ fn generate_verify_and_detect_a_changed_byte() {
         s.out("x").to_str().unwrap(),
     ]);
     assert_eq!(r.code, 2);
-    let r = s.run_signed(&[
+    let r = s.run(&[
         "compliance",
         "generate",
         "--framework",
@@ -240,7 +233,7 @@ fn a_tampered_ledger_stops_generation_with_exit_1() {
         .unwrap();
     }
     let out = s.out("tampered");
-    let r = s.run_signed(&[
+    let r = s.run(&[
         "compliance",
         "generate",
         "--framework",
@@ -258,6 +251,26 @@ fn a_tampered_ledger_stops_generation_with_exit_1() {
         "{}",
         r.stderr
     );
+    assert!(!out.exists());
+}
+
+#[test]
+fn generate_without_a_keyring_says_how_to_make_one() {
+    let s = setup();
+    let out = s.out("unsigned");
+    let r: Run = spanforge()
+        .current_dir(s.dir.path())
+        .env_remove("SPANFORGE_KEYRING")
+        .args(["compliance", "generate", "--framework", "soc2"])
+        .args(["--from", "2026-01-01", "--to", "2026-01-30", "--out"])
+        .arg(&out)
+        .arg("--db")
+        .arg(&s.db)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("spanforge keys init"), "{}", r.stderr);
     assert!(!out.exists());
 }
 

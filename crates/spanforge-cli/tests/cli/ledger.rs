@@ -10,12 +10,12 @@ use std::process::Command;
 use crate::support::{Run, root, spanforge};
 
 /// A scratch directory with a ledger and a keyring, and helpers to run commands in it.
-struct Workspace {
-    dir: tempfile::TempDir,
+pub(crate) struct Workspace {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Workspace {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let ws = Workspace {
             dir: tempfile::tempdir().expect("tempdir"),
         };
@@ -24,7 +24,7 @@ impl Workspace {
         ws
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
@@ -34,11 +34,11 @@ impl Workspace {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.cmd().args(args).output().expect("spawn").into()
     }
 
-    fn secret(&self) -> String {
+    pub(crate) fn secret(&self) -> String {
         let ring: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(self.path("spanforge-keys.json")).unwrap())
                 .unwrap();
@@ -83,7 +83,7 @@ fn python() -> PathBuf {
 }
 
 /// Runs the reference SDK's own verify_chain on a JSONL chain.
-fn reference_verify(chain: &Path, key: &str, key_map: &str) -> String {
+pub(crate) fn reference_verify(chain: &Path, key: &str, key_map: &str) -> String {
     let script = r#"
 import json, sys
 from spanforge.event import Event

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod compliance;
+mod encryption;
 mod events;
 mod ledger;
 mod support;

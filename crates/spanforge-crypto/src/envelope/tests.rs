@@ -473,3 +473,30 @@ proptest! {
         prop_assert_eq!(opened.as_slice(), pt.as_slice());
     }
 }
+
+#[test]
+fn message_ids_are_unique_per_thread_and_across_threads() {
+    use std::collections::HashSet;
+    let mine: Vec<[u8; MESSAGE_ID_LEN]> = (0..1000).map(|_| next_message_id().unwrap()).collect();
+    let unique: HashSet<_> = mine.iter().collect();
+    assert_eq!(unique.len(), mine.len());
+    // One prefix per thread, a counter after it.
+    assert!(mine.windows(2).all(|w| w[0][..24] == w[1][..24]));
+    let other = std::thread::spawn(|| next_message_id().unwrap())
+        .join()
+        .unwrap();
+    assert_ne!(other[..24], mine[0][..24]);
+    // Reseeding (as a forked child must) changes the prefix.
+    reseed_message_ids().unwrap();
+    assert_ne!(next_message_id().unwrap()[..24], mine[0][..24]);
+    // Sealing twice with the same key never reuses a message id.
+    let dek = Dek::generate().unwrap();
+    let id = DataKeyId::new("dk-1").unwrap();
+    let ctx = EncryptionContext::for_event("t", "e", "p").unwrap();
+    let a = seal(&dek, &id, &[], &ctx, b"x").unwrap();
+    let b = seal(&dek, &id, &[], &ctx, b"x").unwrap();
+    assert_ne!(
+        Envelope::parse(&a).unwrap().message_id(),
+        Envelope::parse(&b).unwrap().message_id()
+    );
+}

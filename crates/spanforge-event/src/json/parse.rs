@@ -1006,6 +1006,13 @@ impl<'a> MemberReader<'a> {
         })
     }
 
+    /// The byte offset the reader has reached: after a member's value, where its separator (`,`) or the closing
+    /// `}` starts in canonical text.
+    #[inline]
+    pub(crate) fn pos(&self) -> usize {
+        self.parser.pos
+    }
+
     /// Reads the next member's key and the `:` after it, or returns `None` when the object closes.
     #[inline]
     pub(crate) fn next_key(&mut self) -> Result<Option<Cow<'a, str>>, Decline> {

@@ -307,6 +307,31 @@ pub(crate) fn report(
                 }
                 h.push_str("</ul>");
             }
+            if !c.deviations.is_empty() {
+                // Every exception the auditor asks about, not only those among the recent items.
+                let _ = write!(
+                    h,
+                    "<br><span class=\"note\">Exceptions ({} in all{}):</span><ul>",
+                    c.deviations_total,
+                    if c.deviations_total > c.deviations.len() as u64 {
+                        ", the first listed here, every one in exceptions.jsonl"
+                    } else {
+                        ""
+                    }
+                );
+                for d in &c.deviations {
+                    let what = d
+                        .event
+                        .as_ref()
+                        .map_or_else(|| esc(&d.kind), |e| event_link(e, cited));
+                    let _ = write!(
+                        h,
+                        "<li><span class=\"badge bad\">exception</span> {what}: {}</li>",
+                        esc(&d.reason)
+                    );
+                }
+                h.push_str("</ul>");
+            }
             h.push_str("</li>");
         }
         h.push_str("</ul>");

@@ -3,7 +3,7 @@
 
 use spanforge_chain::compat::HmacSecret;
 use spanforge_chain::note::NoteSigner;
-use spanforge_mapping::isolation::verify_isolation;
+use spanforge_mapping::isolation::{IsolationReport, TenantIsolation, verify_isolation};
 use spanforge_mapping::period::Day;
 use spanforge_mapping::testing::Workload;
 use spanforge_store::{HmacKey, KeyId, SqliteLedger, StaticKeys, TenantId};
@@ -29,6 +29,10 @@ fn own_keys(ledger: &SqliteLedger) -> StaticKeys {
             key("globex-1", "globex-only-secret-0123456789abcd!"),
         )
         .with_checkpoint_signer(NoteSigner::from_seed(&ledger.log_key_name(), &[1; 32]).unwrap())
+}
+
+fn tenant<'a>(report: &'a IsolationReport, path: &str) -> &'a TenantIsolation {
+    report.tenants.iter().find(|t| t.tenant == path).unwrap()
 }
 
 #[test]
@@ -109,11 +113,7 @@ fn an_event_moved_into_another_tenants_chain_is_caught() {
     let ledger = SqliteLedger::open(&path).unwrap();
     let report = verify_isolation(&ledger, &keys).unwrap();
     assert!(!report.ok);
-    let acme = report
-        .tenants
-        .iter()
-        .find(|t| t.tenant == "org/acme")
-        .unwrap();
+    let acme = tenant(&report, "org/acme");
     assert!(!acme.chain_verified, "own-chain check");
     assert_eq!(acme.foreign_events, 1, "own-events check");
     assert_eq!(acme.query_leaks, 1, "query check");
@@ -122,10 +122,56 @@ fn an_event_moved_into_another_tenants_chain_is_caught() {
     assert!(text.contains("belongs to org/globex"), "{text}");
     assert!(text.contains("evidence query returned"), "{text}");
     // Globex itself is untouched.
-    let globex = report
-        .tenants
-        .iter()
-        .find(|t| t.tenant == "org/globex")
-        .unwrap();
+    let globex = tenant(&report, "org/globex");
     assert!(globex.chain_verified && globex.foreign_events == 0 && globex.query_leaks == 0);
+}
+
+#[test]
+fn a_chain_signed_with_another_tenants_secret_fails_under_its_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = SqliteLedger::open(dir.path().join("l.db")).unwrap();
+    let keys = own_keys(&ledger);
+    // Acme's events are signed with globex's secret under acme's key id: what a misconfigured
+    // writer (or one holding the wrong tenant's key) would produce.
+    let crossed = StaticKeys::new()
+        .with_tenant_key(
+            TenantId::org("acme").unwrap(),
+            HmacKey::new(
+                KeyId::new("acme-1").unwrap(),
+                HmacSecret::new_native("globex-only-secret-0123456789abcd!").unwrap(),
+            ),
+        )
+        .with_tenant_key(
+            TenantId::org("globex").unwrap(),
+            HmacKey::new(
+                KeyId::new("globex-1").unwrap(),
+                HmacSecret::new_native("globex-only-secret-0123456789abcd!").unwrap(),
+            ),
+        );
+    workload().append_to(&mut ledger, &crossed).unwrap();
+    let report = verify_isolation(&ledger, &keys).unwrap();
+    assert!(!report.ok);
+    let acme = tenant(&report, "org/acme");
+    assert!(
+        !acme.chain_verified,
+        "acme's chain must not verify under acme's own key"
+    );
+    // The ledger's key records show that one secret signed both chains.
+    assert_eq!(acme.shares_key_with, vec!["org/globex".to_owned()]);
+    let text = report.failures.join("\n");
+    assert!(
+        text.contains("tenant org/acme: its chain does not verify on its own"),
+        "{text}"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("shares a signing key")),
+        "{:?}",
+        report.warnings
+    );
+    // Globex signed with its own key: its chain still verifies.
+    let globex = tenant(&report, "org/globex");
+    assert!(globex.chain_verified);
 }

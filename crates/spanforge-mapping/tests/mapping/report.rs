@@ -131,6 +131,18 @@ fn the_report_renders_in_a_browser_and_its_links_resolve() {
             .any(|l| l == "../controls/SF-CHG-01/exceptions.jsonl")
     );
 
+    // Question 2 (the last model deployments) lists the unapproved deployment as an exception,
+    // whether or not it is among the most recent deployments.
+    let q2 = &html[html.find("id=\"q2\"").unwrap()..html.find("id=\"q3\"").unwrap()];
+    let listed = &q2[q2
+        .find("Exceptions (")
+        .expect("question 2 lists its exceptions")..];
+    assert!(
+        listed.contains("class=\"badge bad\">exception</span>"),
+        "{listed}"
+    );
+    assert!(listed.contains("approv"), "{listed}");
+
     // Chromium renders it: the DOM after load holds every section and no error page.
     let (dom, _) = browse(&page, &["--dump-dom"]);
     for section in [

@@ -6,10 +6,23 @@
 //!   transaction the ledger acknowledged could vanish on power loss. `FULL` syncs the WAL on
 //!   every commit; group commit (many events per transaction) keeps that affordable.
 //! * `busy_timeout=5000`: a second process waits for the write lock instead of failing at once.
-//! * `wal_autocheckpoint=8192`: the checkpoint that copies the WAL back into the database runs
-//!   inside the commit that triggers it; 32 MiB instead of 4 MiB makes that every few group
-//!   commits instead of every one.
+//! * `page_size=16384` for new ledgers: rows are about 1 KiB, and with 4 KiB pages splitting
+//!   pages was a third of the insert cost. Existing ledgers keep their page size.
+//! * Checkpoints (copying the WAL back into the database and syncing it) run on a background
+//!   thread with its own connection, a `PASSIVE` pass whenever a commit leaves more than 32 MiB
+//!   in the WAL, so no commit pays for one (`wal_autocheckpoint=0` on the writing connection). A checkpoint only moves frames that
+//!   are already durable in the WAL, so acknowledgement and crash safety do not depend on it.
+//!   When the WAL passes 128 MiB, a commit waits for a pass that started after it, so that the
+//!   next transaction can rewind the WAL instead of growing it for as long as ingest runs. Where
+//!   the thread cannot start (a database without a file name), commits checkpoint themselves
+//!   every 32 MiB of WAL (`wal_autocheckpoint`, 8 times SQLite's default).
+//! * `cache_size=-65536` (64 MiB): a group commit of 8,192 ~1 KiB events dirties about 10 MiB
+//!   of table and index pages, which then stay in the cache until the commit instead of
+//!   spilling into the WAL early.
 //! * `foreign_keys=ON`: events, keys and checkpoints must name an existing tenant.
+//! * `secure_delete=ON`: a deleted or overwritten cell (an erased or re-wrapped data key) is
+//!   zeroed in its page instead of lingering in free space; after an erasure
+//!   [`Backend::scrub`] truncates the WAL so no old page copy survives there either.
 //! * Write transactions are `BEGIN IMMEDIATE`, so the write lock is taken up front and a
 //!   transaction never fails half-way on a lock upgrade.
 
@@ -27,8 +40,8 @@ use spanforge_event::EventId;
 pub use schema::LATEST as SCHEMA_VERSION;
 
 use crate::backend::{
-    Backend, CheckpointRecord, KeyRecord, NewRecord, Reader, Record, RecordFilter, TenantKey,
-    TenantState, Writer,
+    Backend, CheckpointRecord, DataKeyRecord, ErasedKeyRecord, KeyRecord, NewRecord, Reader,
+    Record, RecordFilter, TenantKey, TenantState, Writer,
 };
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
@@ -208,6 +221,149 @@ impl TenantRow {
 pub struct SqliteBackend {
     conn: Connection,
     ledger_id: String,
+    /// Copies the WAL into the database off the commit path; `None` when it could not start, in
+    /// which case commits checkpoint themselves (`wal_autocheckpoint`).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// The page size of new ledgers. Rows are about 1 KiB (the envelope dominates); with 4 KiB pages
+/// every few inserts split a page, and the splits (`balance_nonroot`, which rewrites the
+/// neighbouring pages) were a third of the insert cost. 16 KiB pages cut the writing thread's CPU
+/// per event by about a fifth (`write_loop time sqlite`; 32 and 64 KiB gained little more).
+const PAGE_SIZE: i64 = 16384;
+
+/// The WAL size after a commit above which the checkpointer is asked for a pass (and the
+/// `wal_autocheckpoint` size without one): pages that several commits change are then copied once
+/// per pass rather than once per commit.
+const CHECKPOINT_BYTES: u64 = 32 << 20;
+
+/// Above this WAL size a commit waits for a checkpoint that started after it, so that the next
+/// transaction can rewind the WAL: checkpoints that always overlap a transaction never let it
+/// rewind, and the file would grow for as long as ingest runs.
+const WAL_WAIT_BYTES: u64 = 128 << 20;
+
+/// A thread with its own connection that runs a `PASSIVE` checkpoint when a commit leaves more than
+/// [`CHECKPOINT_BYTES`] in the WAL, so that
+/// copying the WAL back into the database (and syncing it) overlaps the next transaction instead
+/// of lengthening the commit that crosses a threshold.
+///
+/// Durability does not depend on it: a commit is durable once its WAL frames are synced, which
+/// the writer does itself (`synchronous=FULL`); a checkpoint only moves frames that are already
+/// durable. A checkpoint that fails or is cut short by a crash leaves the frames in the WAL,
+/// where readers and recovery find them, and the next one starts over.
+#[derive(Debug)]
+struct Checkpointer {
+    shared: std::sync::Arc<(std::sync::Mutex<Passes>, std::sync::Condvar)>,
+    wal: std::path::PathBuf,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Checkpoint passes asked for and finished, counted, and whether the thread should stop.
+#[derive(Debug, Default)]
+struct Passes {
+    requested: u64,
+    done: u64,
+    stop: bool,
+}
+
+impl Checkpointer {
+    /// Opens a second connection to `path` and starts the thread, or returns `None`.
+    fn start(path: &str) -> Option<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        conn.busy_timeout(Duration::from_secs(5)).ok()?;
+        // `FULL` makes the checkpoint sync the database file before the WAL may be reused.
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;")
+            .ok()?;
+        let shared = std::sync::Arc::new((
+            std::sync::Mutex::new(Passes::default()),
+            std::sync::Condvar::new(),
+        ));
+        let theirs = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("spanforge-checkpoint".to_owned())
+            .spawn(move || checkpoint_loop(&conn, &theirs))
+            .ok()?;
+        Some(Self {
+            shared,
+            wal: std::path::PathBuf::from(format!("{path}-wal")),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a checkpoint pass after a commit; when the WAL has grown past
+    /// [`WAL_WAIT_BYTES`], waits until a pass that started after the commit has finished.
+    fn after_commit(&self) {
+        let wal = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if wal > CHECKPOINT_BYTES {
+            self.request(wal > WAL_WAIT_BYTES);
+        }
+    }
+
+    /// Asks for a checkpoint pass and, if `wait`, waits until it has finished.
+    fn request(&self, wait: bool) {
+        let (lock, wake) = &*self.shared;
+        let Ok(mut passes) = lock.lock() else {
+            return;
+        };
+        passes.requested += 1;
+        let target = passes.requested;
+        wake.notify_all();
+        if wait {
+            // A poisoned lock or a stopped thread ends the wait; the next commit asks again.
+            while passes.done < target && !passes.stop {
+                passes = match wake.wait(passes) {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+            }
+        }
+    }
+}
+
+/// The checkpointer thread: one `PASSIVE` checkpoint per batch of requests, until stopped.
+fn checkpoint_loop(conn: &Connection, shared: &(std::sync::Mutex<Passes>, std::sync::Condvar)) {
+    let (lock, wake) = shared;
+    loop {
+        let target = {
+            let Ok(mut passes) = lock.lock() else {
+                return;
+            };
+            while passes.requested == passes.done && !passes.stop {
+                passes = match wake.wait(passes) {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+            }
+            if passes.stop {
+                return;
+            }
+            passes.requested
+        };
+        // A busy or failed checkpoint is retried on the next request.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        let Ok(mut passes) = lock.lock() else {
+            return;
+        };
+        passes.done = target;
+        wake.notify_all();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.shared;
+        if let Ok(mut passes) = lock.lock() {
+            passes.stop = true;
+            wake.notify_all();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteBackend {
@@ -238,7 +394,20 @@ impl SqliteBackend {
             .map_err(|e| Error::backend(format!("opening {}", path.display()), e))?;
         configure(&conn)?;
         let ledger_id = schema::migrate(&mut conn, new_ledger_id)?;
-        Ok(Self { conn, ledger_id })
+        // In-memory and temporary databases (no file name) cannot be opened twice.
+        let checkpointer = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .and_then(Checkpointer::start);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(sql("handing checkpoints to the checkpointer"))?;
+        }
+        Ok(Self {
+            conn,
+            ledger_id,
+            checkpointer,
+        })
     }
 
     /// The underlying connection, for diagnostics and tests (for example `EXPLAIN QUERY PLAN`).
@@ -251,6 +420,10 @@ impl SqliteBackend {
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(sql("setting the busy timeout"))?;
+    // Only a database without pages takes a new page size, so this sets it for new ledgers and
+    // leaves existing ones as they are (WAL mode cannot change it later).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)
+        .map_err(sql("setting the page size"))?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
         .map_err(sql("enabling WAL"))?;
@@ -259,12 +432,21 @@ fn configure(conn: &Connection) -> Result<()> {
             reason: format!("the database refused WAL mode (journal_mode={mode})"),
         });
     }
-    // A checkpoint copies the WAL into the database and syncs both, inside the commit that
-    // triggers it; 8192 pages (32 MiB) instead of SQLite's 1000 makes that happen every few
-    // group commits instead of after each.
+    // Without a checkpointer thread, a checkpoint copies the WAL into the database and syncs
+    // both inside the commit that triggers it; every 32 MiB instead of SQLite's ~4 MiB makes
+    // that happen every few group commits instead of after each.
     conn.execute_batch(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; \
-         PRAGMA trusted_schema=OFF; PRAGMA wal_autocheckpoint=8192;",
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; \
+         PRAGMA trusted_schema=OFF; PRAGMA secure_delete=ON;",
+    )
+    .map_err(sql("configuring the connection"))?;
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .map_err(sql("reading the page size"))?;
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        (CHECKPOINT_BYTES as i64 / page_size.max(512)).max(1),
     )
     .map_err(sql("configuring the connection"))?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -308,6 +490,7 @@ impl Drop for SqliteRead<'_> {
 #[derive(Debug)]
 pub struct SqliteWrite<'a> {
     tx: Transaction<'a>,
+    checkpointer: Option<&'a Checkpointer>,
 }
 
 impl Backend for SqliteBackend {
@@ -336,7 +519,31 @@ impl Backend for SqliteBackend {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql("starting a write transaction"))?;
-        Ok(SqliteWrite { tx })
+        Ok(SqliteWrite {
+            tx,
+            checkpointer: self.checkpointer.as_ref(),
+        })
+    }
+
+    fn scrub(&mut self) -> Result<()> {
+        // TRUNCATE copies every WAL frame into the database (where secure_delete already zeroed
+        // the deleted cells) and then cuts the WAL file to zero bytes, so no earlier copy of a
+        // page survives. It cannot complete while another connection reads.
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(sql("checkpointing the write-ahead log"))?;
+        if busy != 0 {
+            return Err(Error::NotALedger {
+                reason: "another connection is reading the ledger, so the write-ahead log could not be \
+                         truncated; the erased keys are deleted but old copies may remain in the WAL \
+                         until the next checkpoint; run the erasure again when no reader is open"
+                    .to_owned(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -687,6 +894,97 @@ impl Queries<'_> {
     }
 }
 
+const DATA_KEY_COLUMNS: &str =
+    "key_id, tenant, actor_hash, session_hash, subject_hash, kek, wrapped";
+
+fn read_data_key(r: &Row<'_>) -> rusqlite::Result<DataKeyRecord> {
+    Ok(DataKeyRecord {
+        key_id: r.get(0)?,
+        tenant: TenantKey(r.get(1)?),
+        actor_hash: r.get(2)?,
+        session_hash: r.get(3)?,
+        subject_hash: r.get(4)?,
+        kek: r.get(5)?,
+        wrapped: r.get(6)?,
+    })
+}
+
+impl Queries<'_> {
+    fn meta(&self, name: &str) -> Result<Option<String>> {
+        self.0
+            .prepare_cached("SELECT value FROM meta WHERE name = ?1")
+            .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
+            .map_err(sql("reading a ledger setting"))
+    }
+
+    fn data_keys_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<DataKeyRecord>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {DATA_KEY_COLUMNS} FROM data_keys WHERE {condition} ORDER BY key_id"
+            ))
+            .map_err(sql("reading data keys"))?;
+        stmt.query_map(args, read_data_key)
+            .map_err(sql("reading data keys"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("reading data keys"))
+    }
+
+    fn data_key(&self, key_id: &str) -> Result<Option<DataKeyRecord>> {
+        Ok(self.data_keys_where("key_id = ?1", [key_id])?.pop())
+    }
+
+    fn data_key_for_scope(
+        &self,
+        tenant: TenantKey,
+        actor: Option<&str>,
+        session: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Option<DataKeyRecord>> {
+        Ok(self
+            .data_keys_where(
+                "tenant = ?1 AND actor_hash IS ?2 AND session_hash IS ?3 AND subject_hash IS ?4",
+                params![tenant.0, actor, session, subject],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn data_keys(&self, tenant: Option<TenantKey>) -> Result<Vec<DataKeyRecord>> {
+        self.data_keys_where("?1 IS NULL OR tenant = ?1", [tenant.map(|t| t.0)])
+    }
+
+    fn data_keys_of_subject(&self, hash: &str) -> Result<Vec<DataKeyRecord>> {
+        self.data_keys_where(
+            "actor_hash = ?1 OR session_hash = ?1 OR subject_hash = ?1",
+            [hash],
+        )
+    }
+
+    fn erased_keys(&self, tenant: TenantKey) -> Result<Vec<ErasedKeyRecord>> {
+        let mut stmt = self
+            .0
+            .prepare_cached(
+                "SELECT key_id, erasure_event_id FROM erased_keys WHERE tenant = ?1 ORDER BY key_id",
+            )
+            .map_err(sql("reading erasure records"))?;
+        stmt.query_map([tenant.0], |r| {
+            Ok(ErasedKeyRecord {
+                key_id: r.get(0)?,
+                tenant,
+                erasure_event_id: r.get(1)?,
+            })
+        })
+        .map_err(sql("reading erasure records"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql("reading erasure records"))
+    }
+}
+
 macro_rules! forward_reader {
     ($ty:ty, $conn:ident => $expr:expr) => {
         impl Reader for $ty {
@@ -772,6 +1070,36 @@ macro_rules! forward_reader {
             fn checkpoints(&self, tenant: TenantKey) -> Result<Vec<CheckpointRecord>> {
                 let $conn = self;
                 Queries($expr).checkpoints(tenant)
+            }
+            fn meta(&self, name: &str) -> Result<Option<String>> {
+                let $conn = self;
+                Queries($expr).meta(name)
+            }
+            fn data_key(&self, key_id: &str) -> Result<Option<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_key(key_id)
+            }
+            fn data_key_for_scope(
+                &self,
+                tenant: TenantKey,
+                actor_hash: Option<&str>,
+                session_hash: Option<&str>,
+                subject_hash: Option<&str>,
+            ) -> Result<Option<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_key_for_scope(tenant, actor_hash, session_hash, subject_hash)
+            }
+            fn data_keys(&self, tenant: Option<TenantKey>) -> Result<Vec<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_keys(tenant)
+            }
+            fn data_keys_of_subject(&self, hash: &str) -> Result<Vec<DataKeyRecord>> {
+                let $conn = self;
+                Queries($expr).data_keys_of_subject(hash)
+            }
+            fn erased_keys(&self, tenant: TenantKey) -> Result<Vec<ErasedKeyRecord>> {
+                let $conn = self;
+                Queries($expr).erased_keys(tenant)
             }
         }
     };
@@ -902,8 +1230,84 @@ impl Writer for SqliteWrite<'_> {
         Ok(())
     }
 
+    fn set_meta(&mut self, name: &str, value: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut s| s.execute([name, value]))
+            .map_err(sql("storing a ledger setting"))?;
+        Ok(())
+    }
+
+    fn add_data_key(&mut self, key: &DataKeyRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO data_keys ({DATA_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.key_id,
+                    key.tenant.0,
+                    key.actor_hash,
+                    key.session_hash,
+                    key.subject_hash,
+                    key.kek,
+                    key.wrapped,
+                ])
+            })
+            .map_err(sql("storing a data key"))?;
+        Ok(())
+    }
+
+    fn rewrap_data_key(&mut self, key_id: &str, kek: &str, wrapped: &[u8]) -> Result<()> {
+        let changed = self
+            .tx
+            .prepare_cached("UPDATE data_keys SET kek = ?2, wrapped = ?3 WHERE key_id = ?1")
+            .and_then(|mut s| s.execute(params![key_id, kek, wrapped]))
+            .map_err(sql("re-wrapping a data key"))?;
+        if changed != 1 {
+            return Err(Error::NotALedger {
+                reason: format!("data key {key_id} vanished during a re-wrap"),
+            });
+        }
+        Ok(())
+    }
+
+    fn erase_data_keys(
+        &mut self,
+        tenant: TenantKey,
+        key_ids: &[String],
+        erasure_event_id: &str,
+    ) -> Result<()> {
+        for key_id in key_ids {
+            let deleted = self
+                .tx
+                .prepare_cached("DELETE FROM data_keys WHERE key_id = ?1 AND tenant = ?2")
+                .and_then(|mut s| s.execute(params![key_id, tenant.0]))
+                .map_err(sql("destroying a data key"))?;
+            if deleted != 1 {
+                return Err(Error::NotALedger {
+                    reason: format!("data key {key_id} vanished during an erasure"),
+                });
+            }
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO erased_keys (key_id, tenant, erasure_event_id) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut s| s.execute(params![key_id, tenant.0, erasure_event_id]))
+                .map_err(sql("recording an erased data key"))?;
+        }
+        Ok(())
+    }
+
     fn commit(self) -> Result<()> {
-        self.tx.commit().map_err(sql("committing"))
+        self.tx.commit().map_err(sql("committing"))?;
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.after_commit();
+        }
+        Ok(())
     }
 }
 
@@ -1100,6 +1504,61 @@ mod tests {
     }
 
     #[test]
+    fn the_checkpointer_lets_the_wal_rewind() {
+        use crate::{HmacKey, Ledger, StaticKeys};
+        use spanforge_chain::compat::HmacSecret;
+        use spanforge_event::Event;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let keys = StaticKeys::new().with_default_key(HmacKey::derived(
+            HmacSecret::new_native("checkpointer-test-secret-0123456789abcdef").unwrap(),
+        ));
+        let batch = |from: u64| -> Vec<Event> {
+            (from..from + 500)
+                .map(|n| {
+                    let id = EventId::from_parts(1_767_434_401_250 + n, u128::from(n)).unwrap();
+                    Event::from_json_str(&format!(
+                        r#"{{"event_id":"{id}","event_type":"decision.made","payload":{{"n":{n},"pad":"{}"}},"schema_version":"2.0","source":"t@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}}"#,
+                        "x".repeat(400)
+                    ))
+                    .unwrap()
+                })
+                .collect()
+        };
+        let wal = dir.path().join("l.db-wal");
+        let mut ledger = Ledger::new(SqliteBackend::open(&path).unwrap());
+        let autocheckpoint: i64 = ledger
+            .backend
+            .connection()
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(autocheckpoint, 0, "commits must not checkpoint themselves");
+        let checkpointer = |l: &Ledger<SqliteBackend>| {
+            l.backend.checkpointer.as_ref().unwrap().request(true);
+        };
+        ledger.append_batch(&keys, batch(0)).unwrap();
+        checkpointer(&ledger);
+        let first = std::fs::metadata(&wal).unwrap().len();
+        for round in 1..6 {
+            ledger.append_batch(&keys, batch(round * 500)).unwrap();
+            checkpointer(&ledger);
+        }
+        // Each transaction after a finished checkpoint starts the WAL over, so it never grows
+        // past about one transaction.
+        let last = std::fs::metadata(&wal).unwrap().len();
+        assert!(
+            last <= first + first / 2,
+            "WAL grew from {first} to {last} bytes"
+        );
+        drop(ledger);
+        let ledger = Ledger::new(SqliteBackend::open_existing(&path).unwrap());
+        let report = ledger.verify(&keys, &crate::VerifyOptions::new()).unwrap();
+        assert!(report.valid);
+        assert_eq!(report.events, 3000);
+    }
+
+    #[test]
     fn pragmas_are_set() {
         let dir = tempfile::tempdir().unwrap();
         let b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
@@ -1119,5 +1578,7 @@ mod tests {
         assert_eq!(get("synchronous"), "2"); // FULL
         assert_eq!(get("foreign_keys"), "1");
         assert_eq!(get("busy_timeout"), "5000");
+        assert_eq!(get("page_size"), PAGE_SIZE.to_string());
+        assert_eq!(get("cache_size"), "-65536");
     }
 }

@@ -84,8 +84,45 @@ CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'spanforge ledger: checkpoints are append-only'); END;
 "#;
 
+/// Version 2: payload encryption at rest and crypto-shredding (`docs/adr/003-encrypted-payloads.md`).
+///
+/// * `data_keys` holds one wrapped data key per (tenant, subject scope). The scope columns are
+///   keyed hashes (`subject_hash`) of the event's `actor_id`, `session_id` and payload
+///   `subject_id`, never the identifiers themselves. It is the only table erasure deletes from
+///   and the only one key rotation updates (`wrapped`, `kek`); there are no triggers on it.
+/// * `erased_keys` records, append-only, which data key an erasure destroyed and which erasure
+///   event (in the tenant's chain) recorded it, so verification can tell an erased payload
+///   from a data key that went missing.
+/// * Whether the ledger encrypts payloads is the `payload_encryption` row of `meta`.
+const V2: &str = r#"
+CREATE TABLE data_keys (
+    key_id       TEXT PRIMARY KEY,
+    tenant       INTEGER NOT NULL REFERENCES tenants (tenant),
+    actor_hash   TEXT,
+    session_hash TEXT,
+    subject_hash TEXT,
+    kek          TEXT NOT NULL,
+    wrapped      BLOB NOT NULL
+) STRICT;
+CREATE INDEX data_keys_scope ON data_keys (tenant, actor_hash, session_hash, subject_hash);
+CREATE INDEX data_keys_actor ON data_keys (actor_hash) WHERE actor_hash IS NOT NULL;
+CREATE INDEX data_keys_session ON data_keys (session_hash) WHERE session_hash IS NOT NULL;
+CREATE INDEX data_keys_subject ON data_keys (subject_hash) WHERE subject_hash IS NOT NULL;
+
+CREATE TABLE erased_keys (
+    key_id           TEXT PRIMARY KEY,
+    tenant           INTEGER NOT NULL REFERENCES tenants (tenant),
+    erasure_event_id TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER erased_keys_append_only_update BEFORE UPDATE ON erased_keys
+BEGIN SELECT RAISE(ABORT, 'spanforge ledger: erasure records are append-only'); END;
+CREATE TRIGGER erased_keys_append_only_delete BEFORE DELETE ON erased_keys
+BEGIN SELECT RAISE(ABORT, 'spanforge ledger: erasure records are append-only'); END;
+"#;
+
 /// The migrations, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

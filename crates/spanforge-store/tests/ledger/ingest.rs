@@ -290,6 +290,80 @@ fn duplicate_ids_are_refused_with_the_line_named() {
 }
 
 #[test]
+fn errors_across_pipelined_chunks_are_reported_in_input_order() {
+    // Ingest reads and plans chunk k+1 while chunk k is sealed and chunk k-1 stored; whichever
+    // finishes first, the error reported is the first in the input.
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    t.ledger
+        .ingest(&keys, lines("first.jsonl", &events(0, 3, None)))
+        .unwrap();
+    let before = t.ledger.tenants().unwrap();
+    let texts: Vec<String> = events(100, 3500, Some("acme"))
+        .iter()
+        .map(|e| e.to_canonical_json())
+        .collect();
+
+    // A duplicate of an event of the chunk being sealed, then an invalid line two chunks on.
+    let mut dup_then_bad = texts.clone();
+    dup_then_bad[1100] = texts[1000].clone();
+    dup_then_bad[3200] = texts[3200].replace("support-bot@3.0.0", "not a source");
+    // An invalid line first, then a duplicate of a stored event.
+    let mut bad_then_dup = texts.clone();
+    bad_then_dup[1500] = texts[1500].replace("support-bot@3.0.0", "not a source");
+    bad_then_dup[2600] = events(1, 1, None)[0].to_canonical_json();
+    // A duplicate of the first chunk's event in the third chunk.
+    let mut dup_far = texts.clone();
+    dup_far[2100] = texts[5].clone();
+
+    for (name, input, line, duplicate) in [
+        ("dup_then_bad.jsonl", &dup_then_bad, 1101, true),
+        ("bad_then_dup.jsonl", &bad_then_dup, 1501, false),
+        ("dup_far.jsonl", &dup_far, 2101, true),
+    ] {
+        for streaming in [false, true] {
+            let err = if streaming {
+                t.ledger
+                    .ingest_streaming(&keys, text_lines(name, input), 100_000, &mut |_| Ok(()))
+            } else {
+                t.ledger.ingest(&keys, text_lines(name, input))
+            }
+            .unwrap_err();
+            assert_eq!(
+                err.location().map(ToString::to_string),
+                Some(format!("{name}:{line}")),
+                "{err}"
+            );
+            assert_eq!(
+                matches!(err, Error::DuplicateEventId { .. }),
+                duplicate,
+                "{err}"
+            );
+            assert_eq!(count_rows(&t.path), 3);
+            assert_eq!(t.ledger.tenants().unwrap(), before);
+        }
+    }
+
+    // Streaming with small commits keeps the commits before the failing one.
+    let mut acked = Vec::new();
+    let err = t
+        .ledger
+        .ingest_streaming(&keys, text_lines("s.jsonl", &dup_far), 700, &mut |r| {
+            acked.push(r.total);
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.location().map(ToString::to_string).as_deref(),
+        Some("s.jsonl:2101")
+    );
+    assert_eq!(acked, vec![700, 1400, 2100]);
+    assert_eq!(count_rows(&t.path), 3 + 2100);
+    let report = t.ledger.verify(&keys, &VerifyOptions::new()).unwrap();
+    assert!(report.valid);
+}
+
+#[test]
 fn weak_native_keys_are_refused_but_weak_input_keys_verify() {
     let mut t = ledger();
     let weak = HmacKey::new(

@@ -7,6 +7,7 @@
 mod checkpoints;
 mod common;
 mod crash;
+mod encryption;
 mod ingest;
 mod interop;
 mod queries;
