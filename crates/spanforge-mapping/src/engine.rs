@@ -617,8 +617,10 @@ impl<'r> Evaluator<'r> {
             })
         };
         // The stream is read in consecutive time windows, each one query, sized so that a
-        // window holds a few pages: the store pages a bounded query by re-seeking from the
-        // window's start, so one query over months would cost quadratic time in its rows.
+        // window holds a few pages. (They were needed while the store re-sought every page from
+        // the query's start; its pages now seek from the previous page's last row. One query per
+        // tenant combined with a read/parse/feed pipeline across threads measured slower than
+        // this loop, see docs/benchmarks.md.)
         let mut window = WINDOW_START_MICROS;
         let mut start = from;
         let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);

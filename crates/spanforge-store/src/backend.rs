@@ -21,6 +21,7 @@ use spanforge_event::EventId;
 
 use crate::error::Result;
 use crate::keys::KeyId;
+use crate::page::RecordPage;
 use crate::tenant::TenantId;
 
 /// A backend's handle for a tenant (a small integer assigned when the tenant is created).
@@ -195,6 +196,22 @@ pub trait Reader {
 
     /// Up to `limit` records of `tenant` with `seq >= from_seq`, in `seq` order.
     fn records(&self, tenant: TenantKey, from_seq: u64, limit: usize) -> Result<Vec<Record>>;
+
+    /// Like [`Reader::records`], into `page` (cleared first), so that a scan over many pages
+    /// reuses its buffers. Backends that can read rows without allocating should override it.
+    fn records_page(
+        &self,
+        tenant: TenantKey,
+        from_seq: u64,
+        limit: usize,
+        page: &mut RecordPage,
+    ) -> Result<()> {
+        page.clear();
+        for record in self.records(tenant, from_seq, limit)? {
+            page.push(&record.borrowed());
+        }
+        Ok(())
+    }
 
     /// The record of `tenant` at `seq`.
     fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>>;

@@ -100,7 +100,8 @@
 //! * [`verify`]: verification and its report.
 //! * [`ingest`]: input lines, JSONL reading, the sealing pipeline.
 //! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema;
-//!   [`memory`]: an in-memory backend for tests and benchmarks.
+//!   [`memory`]: an in-memory backend for tests and benchmarks; [`page`]: pages of stored
+//!   events in reusable buffers, for scans over every row.
 //! * [`keys`]: key ids, HMAC keys, [`KeyProvider`] and [`StaticKeys`].
 //! * [`encryption`]: the stored form of encrypted payloads, data-key scopes, [`DataKeyService`].
 //! * [`tenant`]: [`TenantId`] and checkpoint origins.
@@ -116,6 +117,8 @@ pub mod ingest;
 pub mod keys;
 pub mod ledger;
 pub mod memory;
+pub mod page;
+mod scan;
 pub mod sqlite;
 pub mod tenant;
 pub mod verify;
@@ -134,6 +137,7 @@ pub use ledger::{
     VerifiedProof, format_checkpoints, parse_origin, split_checkpoints, verify_event_proof,
 };
 pub use memory::MemoryBackend;
+pub use page::{RecordPage, RecordRef};
 pub use sqlite::SqliteBackend;
 pub use tenant::TenantId;
 pub use verify::{

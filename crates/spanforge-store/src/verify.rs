@@ -2,11 +2,27 @@
 //! result compared with the stored heads, the stored checkpoints and checkpoints kept outside the
 //! database.
 //!
-//! Per tenant, rows stream in `seq` order a page at a time (memory stays flat). Each page is
-//! checked in parallel (rayon): the envelope is parsed and must re-serialise to the stored bytes,
-//! the index columns must agree with it, its checksum and HMAC must verify under the key the
-//! tenant's key schedule assigns to that position, and its leaf hash is recomputed. A sequential
-//! fold then checks the sequence numbers, the `prev_id` links, rebuilds the tree with a
+//! Per tenant, rows stream in `seq` order a page at a time (memory stays flat), through three
+//! overlapping stages: the calling thread reads the next page from storage while the pool
+//! (rayon) checks the rows of the current page in parallel and one pool task folds the previous
+//! page into the chain and the tree.
+//!
+//! The row check recomputes the leaf hash over the stored envelope, checks that the index columns
+//! agree with the envelope and its `org_id` with the tenant, that the key the tenant's key
+//! schedule assigns to that position signed it (checksum over the payload, HMAC over the ids),
+//! and notes tombstones and rotations. An intact ordinary row takes a fast path that reads the
+//! fields these checks need straight from the canonical text (`scan`) instead of building an
+//! event; any row that fails a fast check, or that the scanner does not take, is checked again
+//! by the full path, which parses and validates the envelope as an event, requires it to
+//! re-serialise to the stored bytes, and words every finding. The fast path does not repeat the
+//! field rules of members no check reads (`source`, `schema_version`, trace and span ids, tags,
+//! number forms in the payload): those bytes were validated when the event was sealed, and any
+//! later change to them changes the leaf hash. A rewrite that also replaces the leaf hash, the
+//! nodes and the head is caught by the signed checkpoints, as for every field outside the HMAC;
+//! after the last checkpoint, the full path would have flagged such a rewrite only when the new
+//! value broke a field rule, never when it was valid, so no undetectable change becomes possible.
+//!
+//! The fold checks the sequence numbers and the `prev_id` links, rebuilds the tree with a
 //! [`Frontier`], compares every stored interior node and, at each checkpoint size, the root.
 //!
 //! What each check catches:
@@ -27,14 +43,18 @@ use spanforge_chain::checkpoint::Checkpoint;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE, TOMBSTONE_TYPE};
 use spanforge_chain::merkle::{self, Frontier, HASH_LEN, Hash, leaf_hash};
 use spanforge_chain::note::NoteVerifier;
-use spanforge_event::{Checksum, Event, EventId};
+use spanforge_event::{
+    Checksum, Event, EventId, MAX_EVENT_BYTES, RegisteredType, Signature, Timestamp,
+};
 use subtle::ConstantTimeEq;
 
-use crate::backend::{Backend, Reader, Record, TenantKey, TenantState};
+use crate::backend::{Backend, Reader, TenantKey, TenantState};
 use crate::encryption::{ERASURE_EVENT_TYPE, EncryptedPayload};
 use crate::error::Result;
 use crate::keys::{HmacKey, KeyId, KeyProvider};
 use crate::ledger::{Ledger, PAGE, TenantNodes, open_checkpoint, parse_origin, split_checkpoints};
+use crate::page::{RecordPage, RecordRef};
+use crate::scan;
 use crate::tenant::TenantId;
 
 /// How many ids a report lists per kind of finding by default; counts are always exact.
@@ -242,7 +262,7 @@ struct Segment {
 
 /// What the parallel per-row check found.
 struct RowOutcome {
-    event_id: String,
+    /// The event id from the envelope, when it could be read.
     parsed_id: Option<EventId>,
     prev_id: Option<EventId>,
     parsed: bool,
@@ -252,6 +272,15 @@ struct RowOutcome {
     kind: RowKind,
     encrypted: bool,
     erased: bool,
+}
+
+impl RowOutcome {
+    /// The id to report: the envelope's, else the id column's. Built only when a report needs
+    /// it, so an intact row allocates nothing for it.
+    fn id_text(&self, row: RecordRef<'_>) -> String {
+        self.parsed_id
+            .map_or_else(|| row.event_id.to_owned(), |id| id.as_str().to_owned())
+    }
 }
 
 enum RowKind {
@@ -284,18 +313,107 @@ impl RowContext<'_> {
     }
 }
 
-fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
-    let leaf = leaf_hash(&row.envelope);
+fn check_row(row: RecordRef<'_>, ctx: &RowContext<'_>) -> RowOutcome {
+    let leaf = leaf_hash(row.envelope);
+    let segment = ctx.segment(row.seq);
+    if row.leaf_hash == leaf.as_bytes()
+        && row.tenant == ctx.tenant_key
+        && let Some(outcome) = fast_check(row, ctx, segment, leaf)
+    {
+        return outcome;
+    }
+    full_check(row, ctx, segment, leaf)
+}
+
+/// The check of an intact ordinary event without building it: the envelope is read with
+/// [`scan`](crate::scan::scan), which borrows the fields the checks need from the canonical
+/// text. The same checks as [`full_check`] then run on them: the index columns against the
+/// envelope, the tenant, the key schedule, the checksum over the payload's stored bytes and the
+/// HMAC over the ids. The leaf hash over every stored byte was compared by the caller.
+///
+/// Returns `None` (and [`full_check`] runs) unless every check passes and the event is a plain
+/// one (not a tombstone or a rotation, whose payloads the fold reads), so every finding is
+/// diagnosed, and worded, by the full parser. The checksum is computed over the payload's bytes
+/// as stored; it equals the signed checksum only when those bytes are the canonical payload that
+/// was signed, so no payload that differs from the signed one passes here.
+fn fast_check(
+    row: RecordRef<'_>,
+    ctx: &RowContext<'_>,
+    segment: Option<&Segment>,
+    leaf: Hash,
+) -> Option<RowOutcome> {
+    let segment = segment?;
+    let key = segment.key.as_ref()?;
+    if row.key_id != segment.key_id.as_str() || row.envelope.len() > MAX_EVENT_BYTES {
+        return None;
+    }
+    let text = std::str::from_utf8(row.envelope).ok()?;
+    let s = scan::scan(text)?;
+    if s.event_type == TOMBSTONE_TYPE
+        || s.event_type == KEY_ROTATED_TYPE
+        || RegisteredType::from_name(s.event_type).is_none()
+    {
+        return None;
+    }
+    let event_id = EventId::parse(s.event_id).ok()?;
+    let prev_id = match s.prev_id {
+        None => None,
+        Some(p) => Some(EventId::parse(p).ok()?),
+    };
+    let ts = Timestamp::parse(s.timestamp).ok()?;
+    let checksum = Checksum::parse(s.checksum?).ok()?;
+    let signature = Signature::parse(s.signature?).ok()?;
+    let columns_agree = row.event_id == s.event_id
+        && row.ts_micros == ts.unix_micros()
+        && row.event_type == s.event_type
+        && row.model_id == s.model_id
+        && row.actor_id == s.actor_id
+        && row.session_id == s.session_id
+        && ctx.tenant.owns(s.org_id);
+    if !columns_agree {
+        return None;
+    }
+    let payload = row.envelope.get(s.payload)?;
+    let actual = Checksum::of_canonical(payload);
+    if !bool::from(actual.digest().ct_eq(checksum.digest())) {
+        return None;
+    }
+    let expected = key
+        .secret()
+        .sign_parts(&event_id, &checksum, prev_id.as_ref());
+    if !bool::from(expected.mac().ct_eq(signature.mac())) {
+        return None;
+    }
+    Some(RowOutcome {
+        parsed_id: Some(event_id),
+        prev_id,
+        parsed: true,
+        leaf,
+        reasons: Vec::new(),
+        unverified: false,
+        kind: RowKind::Plain,
+        // The stored payload hashes to the signed checksum: it is the plaintext.
+        encrypted: false,
+        erased: false,
+    })
+}
+
+/// Every check on one row, with the envelope parsed and validated as an event: the path for
+/// rows [`fast_check`] does not pass, which also words every finding.
+fn full_check(
+    row: RecordRef<'_>,
+    ctx: &RowContext<'_>,
+    segment: Option<&Segment>,
+    leaf: Hash,
+) -> RowOutcome {
     let mut reasons = Vec::new();
-    if row.leaf_hash.as_slice() != leaf.as_bytes() {
+    if row.leaf_hash != leaf.as_bytes() {
         reasons.push("the stored leaf hash differs from the envelope's".to_owned());
     }
     if row.tenant != ctx.tenant_key {
         reasons.push("the tenant column differs from the row's position".to_owned());
     }
-    let segment = ctx.segment(row.seq);
     let mut out = RowOutcome {
-        event_id: row.event_id.clone(),
         parsed_id: None,
         prev_id: None,
         parsed: false,
@@ -306,7 +424,7 @@ fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
         encrypted: false,
         erased: false,
     };
-    let event = match std::str::from_utf8(&row.envelope) {
+    let event = match std::str::from_utf8(row.envelope) {
         Err(_) => {
             reasons.push("the envelope is not UTF-8".to_owned());
             out.reasons = reasons;
@@ -323,13 +441,12 @@ fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
         Ok(event) => event,
     };
     out.parsed = true;
-    out.event_id = event.event_id().to_string();
     out.parsed_id = Some(*event.event_id());
     out.prev_id = event.prev_id().copied();
 
     let mut canonical = Vec::with_capacity(row.envelope.len());
     let payload_span = event.write_canonical_parts(&mut canonical, None);
-    if canonical != row.envelope {
+    if canonical.as_slice() != row.envelope {
         reasons.push("the envelope is not in canonical form".to_owned());
     }
     let mut column = |name: &str, ok: bool| {
@@ -345,13 +462,10 @@ fn check_row(row: &Record, ctx: &RowContext<'_>) -> RowOutcome {
     let encrypted = EncryptedPayload::from_payload(event.payload());
     column(
         "model_id",
-        encrypted.is_some() || row.model_id.as_deref() == event.model_id(),
+        encrypted.is_some() || row.model_id == event.model_id(),
     );
-    column("actor_id", row.actor_id.as_deref() == event.actor_id());
-    column(
-        "session_id",
-        row.session_id.as_deref() == event.session_id(),
-    );
+    column("actor_id", row.actor_id == event.actor_id());
+    column("session_id", row.session_id == event.session_id());
     if !ctx.tenant.owns(event.org_id()) {
         reasons.push(format!(
             "its org_id does not belong to tenant {}",
@@ -560,6 +674,161 @@ struct Target {
 fn push_capped<T>(list: &mut Vec<T>, max: usize, item: T) {
     if list.len() < max {
         list.push(item);
+    }
+}
+
+/// The in-order part of a tenant's verification: sequence numbers, `prev_id` links, the tree
+/// rebuilt from the recomputed leaves, the stored interior nodes and the checkpoint roots.
+struct Fold {
+    report: TenantReport,
+    max: usize,
+    /// The tree of the recomputed leaves: the truth heads and checkpoints are compared with.
+    frontier: Frontier,
+    /// The tree of the *stored* leaf hashes, which checks the stored interior nodes so that an
+    /// edited envelope is blamed on its own row and not on the rows that hold its ancestors.
+    /// While every stored leaf equals its recomputed one the two trees are the same tree, so it
+    /// is built only from the first row where they differ (`None` until then).
+    stored_frontier: Option<Frontier>,
+    expected_seq: u64,
+    last_id: Option<EventId>,
+    rotations_seen: Vec<(u64, String, RowKind)>,
+    targets: BTreeMap<u64, Vec<Target>>,
+    /// Set when the tree cannot grow: nothing after that can be checked.
+    stopped: bool,
+}
+
+impl Fold {
+    fn page(
+        &mut self,
+        rows: &RecordPage,
+        outcomes: Vec<RowOutcome>,
+        checks: &mut [CheckpointCheck],
+    ) {
+        for (row, outcome) in rows.iter().zip(outcomes) {
+            if !self.row(row, outcome, checks) {
+                self.stopped = true;
+                return;
+            }
+        }
+    }
+
+    /// Folds one row in; `false` when the tree cannot grow.
+    fn row(
+        &mut self,
+        row: RecordRef<'_>,
+        mut outcome: RowOutcome,
+        checks: &mut [CheckpointCheck],
+    ) -> bool {
+        let max = self.max;
+        let report = &mut self.report;
+        report.events += 1;
+        let mut reasons = std::mem::take(&mut outcome.reasons);
+        let mut gap = false;
+        let expected_seq = self.expected_seq;
+        if row.seq != expected_seq {
+            report.problems.push(if row.seq > expected_seq {
+                format!("events at seq {expected_seq}..{} are missing", row.seq - 1)
+            } else {
+                format!("seq {} appears out of order", row.seq)
+            });
+            gap = true;
+        }
+        self.expected_seq = row.seq.saturating_add(1);
+        if outcome.parsed {
+            let linked = match &self.last_id {
+                None => outcome.prev_id.is_none() && row.seq == 0,
+                Some(prev) => outcome.prev_id.as_ref() == Some(prev),
+            };
+            gap |= !linked;
+        }
+        if gap {
+            report.gap_count += 1;
+            push_capped(&mut report.gaps, max, outcome.id_text(row));
+        }
+        self.last_id = outcome
+            .parsed_id
+            .or_else(|| EventId::parse(row.event_id).ok());
+
+        let stored_leaf = Hash::from_slice(row.leaf_hash, "stored leaf").unwrap_or(outcome.leaf);
+        if self.stored_frontier.is_none() && stored_leaf != outcome.leaf {
+            self.stored_frontier = Some(self.frontier.clone());
+        }
+        let mut nodes_ok = true;
+        let mut count = 0usize;
+        let check_node = |id: merkle::NodeId, hash: Hash| {
+            if id.level > 0 {
+                let start = (usize::from(id.level) - 1) * HASH_LEN;
+                if row.nodes.get(start..start + HASH_LEN) != Some(hash.as_bytes().as_slice()) {
+                    nodes_ok = false;
+                }
+                count += 1;
+            }
+        };
+        let appended = match &mut self.stored_frontier {
+            None => self.frontier.append(outcome.leaf, check_node),
+            Some(stored) => self
+                .frontier
+                .push(outcome.leaf)
+                .and_then(|_| stored.append(stored_leaf, check_node)),
+        };
+        if let Err(e) = appended {
+            report.problems.push(format!("the tree cannot grow: {e}"));
+            return false;
+        }
+        if !nodes_ok || row.nodes.len() != count * HASH_LEN {
+            reasons.push("its stored tree nodes differ from the recomputed ones".to_owned());
+        }
+        if let Some(list) = self.targets.remove(&self.frontier.size()) {
+            compare_targets(
+                &list,
+                self.frontier.size(),
+                &self.frontier.root(),
+                &mut report.problems,
+                checks,
+            );
+        }
+
+        if outcome.encrypted {
+            report.encrypted_count += 1;
+        }
+        if outcome.erased {
+            report.erased_count += 1;
+            push_capped(&mut report.erased, max, outcome.id_text(row));
+        }
+        match std::mem::replace(&mut outcome.kind, RowKind::Plain) {
+            RowKind::Plain => {}
+            RowKind::Erasure => {
+                push_capped(&mut report.erasure_events, max, outcome.id_text(row));
+            }
+            RowKind::Tombstone => {
+                report.tombstone_count += 1;
+                push_capped(&mut report.tombstones, max, outcome.id_text(row));
+            }
+            kind @ RowKind::Rotation { .. } => {
+                self.rotations_seen
+                    .push((row.seq, outcome.id_text(row), kind));
+            }
+        }
+        if outcome.unverified {
+            report.unverified_count += 1;
+        }
+        if !reasons.is_empty() {
+            report.tampered_count += 1;
+            let event_id = outcome.id_text(row);
+            if report.first_tampered.is_none() {
+                report.first_tampered = Some(event_id.clone());
+            }
+            push_capped(
+                &mut report.tampered,
+                max,
+                TamperFinding {
+                    seq: row.seq,
+                    event_id,
+                    reasons,
+                },
+            );
+        }
+        true
     }
 }
 
@@ -788,140 +1057,72 @@ impl<B: Backend> Ledger<B> {
             erased_keys: &erased_keys,
             origin_path: state.id.origin_path(),
         };
-        let mut frontier = Frontier::new();
-        let mut stored_frontier = Frontier::new();
-        let mut expected_seq = 0u64;
-        let mut last_id: Option<EventId> = None;
-        let mut rotations_seen: Vec<(u64, String, RowKind)> = Vec::new();
+        let mut fold = Fold {
+            report,
+            max,
+            frontier: Frontier::new(),
+            stored_frontier: None,
+            expected_seq: 0,
+            last_id: None,
+            rotations_seen: Vec::new(),
+            targets,
+            stopped: false,
+        };
+        // Three stages overlap: this thread reads page N+1 from storage, the pool checks the rows
+        // of page N in parallel, and one pool task folds page N-1 into the chain and the tree
+        // (which must go in order). Three page buffers take turns, so memory stays flat and,
+        // once they have grown, reading allocates nothing.
         let mut next_seq = 0u64;
-        let mut page = read.records(state.key, next_seq, PAGE)?;
-        loop {
-            if page.is_empty() {
-                break;
-            }
+        let mut filling = RecordPage::new();
+        let mut spare = RecordPage::new();
+        let mut page = RecordPage::new();
+        read.records_page(state.key, next_seq, PAGE, &mut page)?;
+        let mut checked: Option<(RecordPage, Vec<RowOutcome>)> = None;
+        while !fold.stopped && (!page.is_empty() || checked.is_some()) {
             let full = page.len() == PAGE;
             next_seq = page.last().map_or(next_seq, |r| r.seq.saturating_add(1));
-            // Check this page on the pool while this thread reads the next one.
             let mut outcomes = Vec::new();
-            let mut next_page = Ok(Vec::new());
+            let mut next_read = Ok(());
+            filling.clear();
+            let mut to_fold = checked.take();
             rayon::in_place_scope(|scope| {
-                scope.spawn(|_| {
-                    outcomes = page.par_iter().map(|r| check_row(r, &ctx)).collect();
-                });
+                if !page.is_empty() {
+                    scope.spawn(|_| {
+                        outcomes = (0..page.len())
+                            .into_par_iter()
+                            .filter_map(|i| page.get(i))
+                            .map(|r| check_row(r, &ctx))
+                            .collect();
+                    });
+                }
+                if let Some((rows, outcomes)) = to_fold.as_mut() {
+                    let (fold, checks, rows) = (&mut fold, &mut *checks, &*rows);
+                    let outcomes = std::mem::take(outcomes);
+                    scope.spawn(move |_| fold.page(rows, outcomes, checks));
+                }
                 if full {
-                    next_page = read.records(state.key, next_seq, PAGE);
+                    next_read = read.records_page(state.key, next_seq, PAGE, &mut filling);
                 }
             });
-            for (row, outcome) in page.iter().zip(outcomes) {
-                report.events += 1;
-                let mut reasons = outcome.reasons;
-                let mut gap = false;
-                if row.seq != expected_seq {
-                    report.problems.push(if row.seq > expected_seq {
-                        format!("events at seq {expected_seq}..{} are missing", row.seq - 1)
-                    } else {
-                        format!("seq {} appears out of order", row.seq)
-                    });
-                    gap = true;
-                }
-                expected_seq = row.seq.saturating_add(1);
-                if outcome.parsed {
-                    let linked = match &last_id {
-                        None => outcome.prev_id.is_none() && row.seq == 0,
-                        Some(prev) => outcome.prev_id.as_ref() == Some(prev),
-                    };
-                    gap |= !linked;
-                }
-                if gap {
-                    report.gap_count += 1;
-                    push_capped(&mut report.gaps, max, outcome.event_id.clone());
-                }
-                last_id = outcome
-                    .parsed_id
-                    .or_else(|| EventId::parse(&row.event_id).ok());
-
-                // Two trees are rebuilt. The one from the recomputed leaves is the truth that
-                // heads and checkpoints are compared with. The one from the *stored* leaf hashes
-                // checks the stored interior nodes, so that an edited envelope is blamed on its
-                // own row and not on the rows that hold its ancestors.
-                if let Err(e) = frontier.push(outcome.leaf) {
-                    report.problems.push(format!("the tree cannot grow: {e}"));
-                    break;
-                }
-                let stored_leaf =
-                    Hash::from_slice(&row.leaf_hash, "stored leaf").unwrap_or(outcome.leaf);
-                let mut nodes_ok = true;
-                let mut count = 0usize;
-                let appended = stored_frontier.append(stored_leaf, |id, hash| {
-                    if id.level > 0 {
-                        let start = (usize::from(id.level) - 1) * HASH_LEN;
-                        if row.nodes.get(start..start + HASH_LEN)
-                            != Some(hash.as_bytes().as_slice())
-                        {
-                            nodes_ok = false;
-                        }
-                        count += 1;
-                    }
-                });
-                if let Err(e) = appended {
-                    report.problems.push(format!("the tree cannot grow: {e}"));
-                    break;
-                }
-                if !nodes_ok || row.nodes.len() != count * HASH_LEN {
-                    reasons
-                        .push("its stored tree nodes differ from the recomputed ones".to_owned());
-                }
-                if let Some(list) = targets.remove(&frontier.size()) {
-                    compare_targets(
-                        &list,
-                        frontier.size(),
-                        &frontier.root(),
-                        &mut report.problems,
-                        checks,
-                    );
-                }
-
-                if outcome.encrypted {
-                    report.encrypted_count += 1;
-                }
-                if outcome.erased {
-                    report.erased_count += 1;
-                    push_capped(&mut report.erased, max, outcome.event_id.clone());
-                }
-                match outcome.kind {
-                    RowKind::Plain => {}
-                    RowKind::Erasure => {
-                        push_capped(&mut report.erasure_events, max, outcome.event_id.clone());
-                    }
-                    RowKind::Tombstone => {
-                        report.tombstone_count += 1;
-                        push_capped(&mut report.tombstones, max, outcome.event_id.clone());
-                    }
-                    kind @ RowKind::Rotation { .. } => {
-                        rotations_seen.push((row.seq, outcome.event_id.clone(), kind));
-                    }
-                }
-                if outcome.unverified {
-                    report.unverified_count += 1;
-                }
-                if !reasons.is_empty() {
-                    report.tampered_count += 1;
-                    if report.first_tampered.is_none() {
-                        report.first_tampered = Some(outcome.event_id.clone());
-                    }
-                    push_capped(
-                        &mut report.tampered,
-                        max,
-                        TamperFinding {
-                            seq: row.seq,
-                            event_id: outcome.event_id,
-                            reasons,
-                        },
-                    );
-                }
+            next_read?;
+            if let Some((folded, _)) = to_fold {
+                spare = folded;
             }
-            page = next_page?;
+            if !page.is_empty() {
+                checked = Some((std::mem::take(&mut page), outcomes));
+            }
+            std::mem::swap(&mut page, &mut filling);
+            std::mem::swap(&mut filling, &mut spare);
         }
+        let Fold {
+            mut report,
+            frontier,
+            expected_seq,
+            last_id,
+            rotations_seen,
+            targets,
+            ..
+        } = fold;
 
         // Rotations: each rotation the ledger recorded must be the event just before its key's
         // first event, name that key and the one before it, and carry its fingerprint.
@@ -1191,4 +1392,93 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use spanforge_chain::compat::HmacSecret;
+
+    use super::*;
+    use crate::StaticKeys;
+    use crate::memory::MemoryBackend;
+
+    fn event(n: u64, org: &str, payload: &str) -> Event {
+        let ts = Timestamp::from_unix_micros(1_767_434_400_000_000 + n as i64 * 1000).unwrap();
+        let id = EventId::from_parts(1_767_434_400_000 + n, u128::from(n) + 7).unwrap();
+        Event::from_json_str(&format!(
+            r#"{{"actor_id":"u-{n}","event_id":"{id}","event_type":"llm.trace.span.completed","org_id":"{org}","payload":{payload},"schema_version":"2.0","source":"bot@1.0.0","tags":{{"env":"prod"}},"timestamp":"{}"}}"#,
+            ts.as_str()
+        ))
+        .unwrap()
+    }
+
+    /// The fast path must take every intact ordinary row and agree with the full path on it,
+    /// else verification would silently fall back to parsing every row.
+    #[test]
+    fn intact_rows_take_the_fast_path_and_agree_with_the_full_one() {
+        let keys = StaticKeys::new().with_default_key(HmacKey::derived(
+            HmacSecret::new_native("unit-test-signing-secret-0123456789abcdef").unwrap(),
+        ));
+        let mut ledger = Ledger::new(MemoryBackend::new().unwrap());
+        let payloads = [
+            r#"{"model":{"name":"gpt-4o","system":"openai"},"n":1.5}"#,
+            r#"{"model_id":"m-2","text":"a\"quote\" and é"}"#,
+            r#"{"model":"plain","list":[1,{"a":null},[]]}"#,
+            r#"{"ok":true}"#,
+        ];
+        let events = (0..40)
+            .map(|n| event(n, "acme", payloads[n as usize % payloads.len()]))
+            .collect();
+        ledger.append_batch(&keys, events).unwrap();
+        let read = ledger.backend.read().unwrap();
+        let state = read.tenants().unwrap().remove(0);
+        let mut problems = Vec::new();
+        let segments = ledger.key_schedule(&read, &keys, &state, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        let no_keys = std::collections::HashSet::new();
+        let ctx = RowContext {
+            tenant: &state.id,
+            tenant_key: state.key,
+            segments: &segments,
+            data_keys: &no_keys,
+            erased_keys: &no_keys,
+            origin_path: state.id.origin_path(),
+        };
+        let mut page = RecordPage::new();
+        read.records_page(state.key, 0, 100, &mut page).unwrap();
+        assert_eq!(page.len(), 40);
+        for row in page.iter() {
+            let leaf = leaf_hash(row.envelope);
+            let segment = ctx.segment(row.seq);
+            let fast =
+                fast_check(row, &ctx, segment, leaf).expect("an intact row takes the fast path");
+            let full = full_check(row, &ctx, segment, leaf);
+            assert!(full.reasons.is_empty(), "{:?}", full.reasons);
+            assert_eq!(
+                (fast.parsed_id, fast.prev_id, fast.leaf, fast.unverified),
+                (full.parsed_id, full.prev_id, full.leaf, full.unverified)
+            );
+        }
+
+        // A row whose model_id column disagrees with its payload leaves the fast path, and the
+        // full path names the column.
+        let mut copy = page.clone();
+        copy.clear();
+        for row in page.iter() {
+            let model = (row.seq == 5).then_some("other").or(row.model_id);
+            copy.push(&RecordRef {
+                model_id: model,
+                ..row
+            });
+        }
+        let row = copy.get(5).unwrap();
+        let leaf = leaf_hash(row.envelope);
+        assert!(fast_check(row, &ctx, ctx.segment(5), leaf).is_none());
+        let full = full_check(row, &ctx, ctx.segment(5), leaf);
+        assert!(
+            full.reasons.iter().any(|r| r.contains("model_id column")),
+            "{:?}",
+            full.reasons
+        );
+    }
 }

@@ -1,0 +1,522 @@
+//! A strict, allocation-free reader of the fields verification needs from a stored envelope.
+//!
+//! The ledger stores every event as its canonical JSON (compact, keys in code-point order, strings
+//! escaped only where JSON requires it). [`scan`] walks such an envelope once, borrowing the
+//! values of the members that verification compares or signs (`event_id`, `event_type`,
+//! `timestamp`, `org_id`, `actor_id`, `session_id`, `prev_id`, `checksum`, `signature`), the span
+//! of the payload (the checksum's input) and the model id the payload names, and checks the JSON
+//! grammar of everything it skips.
+//!
+//! It accepts only the plain shape: top-level keys strictly increasing, no whitespace, no `null`
+//! member, the extracted strings without escapes, the payload a non-empty object, nesting at most
+//! [`MAX_DEPTH`] deep. Anything else returns `None` and the caller parses the envelope with the
+//! full event parser, which either accepts it or says exactly what is wrong. Nothing here decides
+//! that an event is authentic: the caller still recomputes the leaf hash over every stored byte,
+//! the checksum over the payload span and the HMAC over the extracted ids.
+
+use std::ops::Range;
+
+/// Values nested deeper than this outside the payload are left to the full parser.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// The deepest container the payload may hold, counting the payload itself as 1: a non-empty
+/// container at the next level would put the payload over the event's depth limit (its scalars
+/// count one more), so the scanner leaves such payloads to the full parser.
+const PAYLOAD_CONTAINER_DEPTH: usize = spanforge_event::MAX_PAYLOAD_DEPTH - 1;
+
+/// The members of a stored envelope that verification reads, borrowed from it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Scanned<'a> {
+    pub(crate) event_id: &'a str,
+    pub(crate) event_type: &'a str,
+    pub(crate) timestamp: &'a str,
+    pub(crate) org_id: Option<&'a str>,
+    pub(crate) actor_id: Option<&'a str>,
+    pub(crate) session_id: Option<&'a str>,
+    pub(crate) prev_id: Option<&'a str>,
+    pub(crate) checksum: Option<&'a str>,
+    pub(crate) signature: Option<&'a str>,
+    /// Where the payload's text lies in the envelope.
+    pub(crate) payload: Range<usize>,
+    /// What [`spanforge_event::Event::model_id`] returns for this payload.
+    pub(crate) model_id: Option<&'a str>,
+}
+
+/// Reads `text` as described in the module docs, or returns `None` for the full parser.
+pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        pos: 0,
+        limit: MAX_DEPTH,
+    };
+    let mut out = Scanned::default();
+    let mut seen = [false; 3]; // event_id, event_type, timestamp
+    let mut payload = None;
+    c.eat(b'{')?;
+    let mut last: Option<&str> = None;
+    if c.peek()? == b'}' {
+        return None;
+    }
+    loop {
+        let key = c.plain_string(text)?;
+        if last.is_some_and(|l| l.as_bytes() >= key.as_bytes()) {
+            return None;
+        }
+        last = Some(key);
+        c.eat(b':')?;
+        let slot = match key {
+            "event_id" => {
+                seen[0] = true;
+                Some(&mut out.event_id)
+            }
+            "event_type" => {
+                seen[1] = true;
+                Some(&mut out.event_type)
+            }
+            "timestamp" => {
+                seen[2] = true;
+                Some(&mut out.timestamp)
+            }
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            *slot = c.plain_string(text)?;
+        } else {
+            let optional = match key {
+                "org_id" => Some(&mut out.org_id),
+                "actor_id" => Some(&mut out.actor_id),
+                "session_id" => Some(&mut out.session_id),
+                "prev_id" => Some(&mut out.prev_id),
+                "checksum" => Some(&mut out.checksum),
+                "signature" => Some(&mut out.signature),
+                _ => None,
+            };
+            if let Some(slot) = optional {
+                let value = c.plain_string(text)?;
+                if value.is_empty() {
+                    return None;
+                }
+                *slot = Some(value);
+            } else if key == "payload" {
+                let start = c.pos;
+                out.model_id = c.payload(text)?;
+                payload = Some(start..c.pos);
+            } else {
+                // Any other member: a JSON value, not `null` (the canonical form drops nulls).
+                if c.peek()? == b'n' {
+                    return None;
+                }
+                c.skip_value(0)?;
+            }
+        }
+        match c.next()? {
+            b',' => continue,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    if c.pos != c.b.len() || seen != [true; 3] {
+        return None;
+    }
+    out.payload = payload?;
+    Some(out)
+}
+
+/// The index of the first byte at or after `from` that is `"`, `\\` or a control character
+/// (below 0x20), or `bytes.len()` when there is none.
+///
+/// Eight bytes are tested at once: for each byte lane, `(x - 0x01..) & !x & 0x80..` flags a zero
+/// byte, so applied to the word XOR a repeated `"` (or `\\`) it flags those bytes, and
+/// `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20. A borrow can flag a lane above a flagged
+/// one spuriously, never one below it, so the lowest flag is exact.
+fn find_special(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(lanes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(lanes);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let flags = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGH;
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+    /// The deepest container [`Cursor::skip_value`] enters.
+    limit: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn eat(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// A string without escapes or control characters, borrowed from `text` (the same bytes as
+    /// `self.b`, so the quotes, being ASCII, are character boundaries).
+    fn plain_string<'t>(&mut self, text: &'t str) -> Option<&'t str> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = find_special(self.b, start);
+        if self.b.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        text.get(start..end)
+    }
+
+    /// Any JSON string, escapes checked.
+    fn skip_string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            self.pos = find_special(self.b, self.pos);
+            match self.next()? {
+                b'"' => return Some(()),
+                b'\\' => match self.next()? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                    b'u' => {
+                        for _ in 0..4 {
+                            if !self.next()?.is_ascii_hexdigit() {
+                                return None;
+                            }
+                        }
+                    }
+                    _ => return None,
+                },
+                // A control character.
+                _ => return None,
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// A JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek()? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.pos.checked_add(word.len())?;
+        (self.b.get(self.pos..end)? == word).then(|| self.pos = end)
+    }
+
+    /// Any compact JSON value; `depth` is the nesting of the value's container.
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' => {
+                let depth = depth + 1;
+                if depth > self.limit {
+                    return None;
+                }
+                self.pos += 1;
+                if self.peek()? == b'}' {
+                    self.pos += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_string()?;
+                    self.eat(b':')?;
+                    self.skip_value(depth)?;
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                let depth = depth + 1;
+                if depth > self.limit {
+                    return None;
+                }
+                self.pos += 1;
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth)?;
+                    match self.next()? {
+                        b',' => {}
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.skip_number(),
+        }
+    }
+
+    /// The payload: a non-empty object whose keys strictly increase. Returns the model id as
+    /// [`spanforge_event::Event::model_id`] finds it: `model.name`, else `model_id`, else
+    /// `model` when that is a string; empty strings and other shapes are skipped.
+    fn payload<'t>(&mut self, text: &'t str) -> Option<Option<&'t str>> {
+        self.limit = PAYLOAD_CONTAINER_DEPTH;
+        let model = self.payload_members(text);
+        self.limit = MAX_DEPTH;
+        model
+    }
+
+    fn payload_members<'t>(&mut self, text: &'t str) -> Option<Option<&'t str>> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            return None;
+        }
+        let mut last: Option<&str> = None;
+        let (mut model_name, mut model_id, mut model_str) = (None, None, None);
+        loop {
+            // Payload keys with escapes go to the full parser, so that "model" is never missed.
+            let key = self.plain_string(text)?;
+            if last.is_some_and(|l| l.as_bytes() >= key.as_bytes()) {
+                return None;
+            }
+            last = Some(key);
+            self.eat(b':')?;
+            match (key, self.peek()?) {
+                ("model", b'"') => model_str = Some(self.plain_string(text)?),
+                ("model", b'{') => model_name = self.model_object(text)?,
+                ("model_id", b'"') => model_id = Some(self.plain_string(text)?),
+                _ => self.skip_value(1)?,
+            }
+            match self.next()? {
+                b',' => {}
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        let non_empty = |s: Option<&'t str>| s.filter(|s| !s.is_empty());
+        Some(
+            non_empty(model_name)
+                .or(non_empty(model_id))
+                .or(non_empty(model_str)),
+        )
+    }
+
+    /// `payload.model` as an object: its `name` when that is a plain string.
+    fn model_object<'t>(&mut self, text: &'t str) -> Option<Option<&'t str>> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(None);
+        }
+        let mut last: Option<&str> = None;
+        let mut name = None;
+        loop {
+            let key = self.plain_string(text)?;
+            if last.is_some_and(|l| l.as_bytes() >= key.as_bytes()) {
+                return None;
+            }
+            last = Some(key);
+            self.eat(b':')?;
+            if key == "name" && self.peek()? == b'"' {
+                name = Some(self.plain_string(text)?);
+            } else {
+                self.skip_value(2)?;
+            }
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(name),
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use spanforge_event::Event;
+
+    use super::*;
+
+    const SIGNED: &str = concat!(
+        r#"{"actor_id":"user-1","checksum":"sha256:00","event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","#,
+        r#""event_type":"llm.trace.span.completed","org_id":"acme","#,
+        r#""payload":{"duration_ms":1250.5,"model":{"name":"gpt-4o","system":"openai"},"n":[1,-2,3e5,{"a":null}],"ok":true,"s":"a\"b\u00e9"},"#,
+        r#""prev_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2","schema_version":"2.0","session_id":"s-1","#,
+        r#""signature":"hmac-sha256:11","source":"bot@1.0.0","tags":{"env":"prod"},"#,
+        r#""timestamp":"2026-01-03T10:00:01.250000Z","x_unknown":[false]}"#
+    );
+
+    #[test]
+    fn reads_the_members_verification_needs() {
+        let s = scan(SIGNED).expect("the plain shape");
+        assert_eq!(s.event_id, "01KDZ5T8Q3M9V6W2X4Y7Z0A1B3");
+        assert_eq!(s.event_type, "llm.trace.span.completed");
+        assert_eq!(s.timestamp, "2026-01-03T10:00:01.250000Z");
+        assert_eq!(s.org_id, Some("acme"));
+        assert_eq!(s.actor_id, Some("user-1"));
+        assert_eq!(s.session_id, Some("s-1"));
+        assert_eq!(s.prev_id, Some("01KDZ5T8Q3M9V6W2X4Y7Z0A1B2"));
+        assert_eq!(s.checksum, Some("sha256:00"));
+        assert_eq!(s.signature, Some("hmac-sha256:11"));
+        assert_eq!(s.model_id, Some("gpt-4o"));
+        let payload = &SIGNED[s.payload.clone()];
+        assert!(payload.starts_with(r#"{"duration_ms""#), "{payload}");
+        assert!(payload.ends_with(r#""s":"a\"b\u00e9"}"#), "{payload}");
+    }
+
+    #[test]
+    fn model_id_follows_the_event_rule() {
+        let base = r#"{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"decision.made","payload":PAYLOAD,"schema_version":"2.0","source":"bot@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}"#;
+        for payload in [
+            r#"{"model":{"name":"a"},"model_id":"b"}"#,
+            r#"{"model":{"name":""},"model_id":"b"}"#,
+            r#"{"model":"c","model_id":"b"}"#,
+            r#"{"model":"c"}"#,
+            r#"{"model":"","model_id":""}"#,
+            r#"{"model":{"system":"x"}}"#,
+            r#"{"model":{},"ok":1}"#,
+            r#"{"model":7,"model_id":"b"}"#,
+            r#"{"model":{"name":3},"model_id":"b"}"#,
+            r#"{"ok":true}"#,
+        ] {
+            let text = base.replace("PAYLOAD", payload);
+            let event = Event::from_json_str(&text).expect("valid");
+            let scanned = scan(&text).expect("the plain shape");
+            assert_eq!(scanned.model_id, event.model_id(), "{payload}");
+            assert_eq!(&text[scanned.payload.clone()], payload);
+        }
+    }
+
+    #[test]
+    fn declines_everything_but_the_plain_shape() {
+        let declined = [
+            "",
+            "{}",
+            "[]",
+            "{\"event_id\":\"x\"}",
+            // whitespace, order, duplicates, nulls, escapes in read fields, trailing bytes
+            &SIGNED.replace(r#""org_id":"acme""#, r#""org_id": "acme""#),
+            &SIGNED.replace(r#""actor_id":"user-1","#, "") .replace(r#""x_unknown""#, r#""actor_id":"u","y""#),
+            &SIGNED.replace(r#""org_id":"acme""#, r#""org_id":"acme","org_id":"acme""#),
+            &SIGNED.replace(r#""tags":{"env":"prod"}"#, r#""tags":null"#),
+            &SIGNED.replace(r#""org_id":"acme""#, r#""org_id":"ac\u006de""#),
+            &SIGNED.replace(r#""org_id":"acme""#, r#""org_id":"""#),
+            &format!("{SIGNED} "),
+            &SIGNED.replace(r#""payload":{"#, r#""payload":{"b":1,"a":2,"#),
+            &SIGNED.replace(r#""payload":{"duration_ms":1250.5,"model":{"name":"gpt-4o","system":"openai"},"n":[1,-2,3e5,{"a":null}],"ok":true,"s":"a\"b\u00e9"}"#, r#""payload":{}"#),
+            &SIGNED.replace("3e5", "03"),
+            &SIGNED.replace("3e5", "1."),
+            &SIGNED.replace("3e5", "NaN"),
+            &SIGNED.replace("true", "tru"),
+            &SIGNED.replace(r#""a\"b"#, r#""a\qb"#),
+            &SIGNED.replace(r#""timestamp""#, r#""timestamq""#),
+        ];
+        for text in declined {
+            assert_eq!(scan(text), None, "{text}");
+        }
+        let deep = SIGNED.replace("[false]", &format!("{}{}", "[".repeat(70), "]".repeat(70)));
+        assert_eq!(scan(&deep), None);
+    }
+
+    #[test]
+    fn accepts_no_payload_the_event_rejects_for_depth() {
+        for n in 0..14 {
+            let payload = format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+            let text = format!(
+                r#"{{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"decision.made","payload":{payload},"schema_version":"2.0","source":"bot@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}}"#
+            );
+            let parsed = Event::from_json_str(&text);
+            if scan(&text).is_some() {
+                assert!(parsed.is_ok(), "depth {n}");
+            }
+            if n < 8 {
+                assert!(scan(&text).is_some(), "depth {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn finds_the_first_special_byte_in_every_lane() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    // Bytes that must not be flagged, around it.
+                    if at + 1 < len {
+                        bytes[at + 1] = 0x80;
+                    }
+                    assert_eq!(find_special(&bytes, 0), at, "{bytes:?}");
+                }
+            }
+            let plain: Vec<u8> = (0..len)
+                .map(|i| [b'a', 0x20, 0x7f, 0xff, b'!', b'#'][i % 6])
+                .collect();
+            assert_eq!(find_special(&plain, 0), len);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_truncations() {
+        for end in 0..SIGNED.len() {
+            if let Some(prefix) = SIGNED.get(..end) {
+                assert_eq!(scan(prefix), None, "{prefix}");
+            }
+        }
+    }
+}
