@@ -170,7 +170,7 @@ fn rotate_kek(a: &RotateArgs) -> Result<Outcome> {
     // The new version is saved before anything is re-wrapped under it; old versions stay, so a
     // failure below leaves everything readable and the rotation can simply be run again.
     let new = kms.rotate_kek(&name)?;
-    let service = std::sync::Arc::new(crate::kms::BlockingKms::new(
+    let service = std::sync::Arc::new(crate::kms::blocking(
         crate::kms::Configured::Local(kms.clone()),
         &name,
     )?);

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use spanforge_crypto::{Dek, EncryptionContext, KeyRef, Kms, LocalKms, WrappedDek};
-use spanforge_store::DataKeyService;
+use spanforge_crypto::{KeyRef, Kms, LocalKms};
+use spanforge_store::{BlockingKms, DataKeyService};
 
 /// The default local KMS keyring, in the working directory.
 pub(crate) const DEFAULT_KMS_KEYRING: &str = "spanforge-kms.keyring";
@@ -117,10 +117,7 @@ impl KmsArgs {
         let Some(configured) = self.configured(create)? else {
             return Ok(None);
         };
-        Ok(Some(Arc::new(BlockingKms::new(
-            configured,
-            self.kms_key_name(),
-        )?)))
+        Ok(Some(Arc::new(blocking(configured, self.kms_key_name())?)))
     }
 }
 
@@ -132,72 +129,24 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime for KMS calls")
 }
 
-/// [`DataKeyService`] over an async [`Kms`], blocking on a runtime owned here.
-pub(crate) struct BlockingKms {
-    kms: Arc<dyn Kms>,
-    kek: KeyRef,
-    rt: tokio::runtime::Runtime,
-}
-
-impl std::fmt::Debug for BlockingKms {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockingKms")
-            .field("kms", &self.kms)
-            .field("kek", &self.kek)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BlockingKms {
-    /// A service wrapping new data keys under the primary version of `name` (local) or the
-    /// configured AWS key.
-    pub(crate) fn new(configured: Configured, name: &str) -> Result<Self> {
-        let (kms, kek): (Arc<dyn Kms>, KeyRef) = match configured {
-            Configured::Local(local) => {
-                let kek = local.primary(name).with_context(|| {
-                    format!(
-                        "{}: the KMS keyring has no key `{name}` (choose one with --kms-key)",
-                        local.path().display()
-                    )
-                })?;
-                (local, kek)
-            }
-            #[cfg(feature = "aws-kms")]
-            Configured::Aws(aws, key) => {
-                let kek = KeyRef::new(spanforge_crypto::ProviderId::Aws, key)?;
-                (aws, kek)
-            }
-        };
-        Ok(Self {
-            kms,
-            kek,
-            rt: runtime()?,
-        })
-    }
-}
-
-impl DataKeyService for BlockingKms {
-    fn kek(&self) -> String {
-        self.kek.key_id().to_owned()
-    }
-
-    fn generate(&self, scope: &EncryptionContext) -> spanforge_crypto::Result<(Dek, WrappedDek)> {
-        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
-    }
-
-    fn unwrap(
-        &self,
-        wrapped: &WrappedDek,
-        scope: &EncryptionContext,
-    ) -> spanforge_crypto::Result<Dek> {
-        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
-    }
-
-    fn rewrap(
-        &self,
-        wrapped: &WrappedDek,
-        scope: &EncryptionContext,
-    ) -> spanforge_crypto::Result<WrappedDek> {
-        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
-    }
+/// The data-key service wrapping new data keys under the primary version of `name` (local) or
+/// the configured AWS key.
+pub(crate) fn blocking(configured: Configured, name: &str) -> Result<BlockingKms> {
+    let (kms, kek): (Arc<dyn Kms>, KeyRef) = match configured {
+        Configured::Local(local) => {
+            let kek = local.primary(name).with_context(|| {
+                format!(
+                    "{}: the KMS keyring has no key `{name}` (choose one with --kms-key)",
+                    local.path().display()
+                )
+            })?;
+            (local, kek)
+        }
+        #[cfg(feature = "aws-kms")]
+        Configured::Aws(aws, key) => {
+            let kek = KeyRef::new(spanforge_crypto::ProviderId::Aws, key)?;
+            (aws, kek)
+        }
+    };
+    BlockingKms::new(kms, kek).context("starting the async runtime for KMS calls")
 }

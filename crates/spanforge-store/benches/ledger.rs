@@ -143,43 +143,6 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
-/// A data-key service over the local KMS keyring, blocking on its own runtime (as the CLI's).
-#[derive(Debug)]
-struct BenchKms {
-    kms: Arc<spanforge_crypto::LocalKms>,
-    kek: spanforge_crypto::KeyRef,
-    rt: tokio::runtime::Runtime,
-}
-
-impl spanforge_store::DataKeyService for BenchKms {
-    fn kek(&self) -> String {
-        self.kek.key_id().to_owned()
-    }
-    fn generate(
-        &self,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<(spanforge_crypto::Dek, spanforge_crypto::WrappedDek)> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
-    }
-    fn unwrap(
-        &self,
-        wrapped: &spanforge_crypto::WrappedDek,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<spanforge_crypto::Dek> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
-    }
-    fn rewrap(
-        &self,
-        wrapped: &spanforge_crypto::WrappedDek,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<spanforge_crypto::WrappedDek> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
-    }
-}
-
 fn ingest_encrypted(c: &mut Criterion) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let mut group = c.benchmark_group("ingest");
@@ -189,13 +152,8 @@ fn ingest_encrypted(c: &mut Criterion) {
         spanforge_crypto::LocalKms::create(dir.path().join("kms.keyring"), "payload")
             .expect("keyring"),
     );
-    let service = Arc::new(BenchKms {
-        kek: kms.primary("payload").expect("key"),
-        kms,
-        rt: tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime"),
-    });
+    let kek = kms.primary("payload").expect("key");
+    let service = Arc::new(spanforge_store::BlockingKms::new(kms, kek).expect("runtime"));
     let mut ledger = SqliteLedger::open(dir.path().join("encrypted.db"))
         .expect("open")
         .with_data_keys(service);

@@ -98,43 +98,6 @@ fn keys() -> Result<StaticKeys, Error> {
     )
 }
 
-/// A data-key service over a local KMS keyring, blocking on its own runtime (as the CLI's).
-#[derive(Debug)]
-struct LoopKms {
-    kms: Arc<spanforge_crypto::LocalKms>,
-    kek: spanforge_crypto::KeyRef,
-    rt: tokio::runtime::Runtime,
-}
-
-impl spanforge_store::DataKeyService for LoopKms {
-    fn kek(&self) -> String {
-        self.kek.key_id().to_owned()
-    }
-    fn generate(
-        &self,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<(spanforge_crypto::Dek, spanforge_crypto::WrappedDek)> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
-    }
-    fn unwrap(
-        &self,
-        wrapped: &spanforge_crypto::WrappedDek,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<spanforge_crypto::Dek> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
-    }
-    fn rewrap(
-        &self,
-        wrapped: &spanforge_crypto::WrappedDek,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<spanforge_crypto::WrappedDek> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
-    }
-}
-
 /// Opens a SQLite ledger that encrypts payloads under a fresh local keyring in `dir`, with every
 /// (tenant, actor, session) scope of the workload already created (events numbered from
 /// `scope_start`, which must not meet the timed events' ids).
@@ -147,11 +110,8 @@ fn encrypted_ledger(
         dir.join("kms.keyring"),
         "payload",
     )?);
-    let service = Arc::new(LoopKms {
-        kek: kms.primary("payload")?,
-        kms,
-        rt: tokio::runtime::Builder::new_current_thread().build()?,
-    });
+    let kek = kms.primary("payload")?;
+    let service = Arc::new(spanforge_store::BlockingKms::new(kms, kek)?);
     let mut ledger = SqliteLedger::open(path)?.with_data_keys(service);
     ledger.encrypt_payloads();
     let keys = keys()?;

@@ -21,8 +21,8 @@
 //! # The seam
 //!
 //! The store is synchronous and [`spanforge_crypto::Kms`] is async. The store never starts a
-//! runtime: it asks a [`DataKeyService`] (implemented by the caller, typically the CLI driving
-//! its own runtime) for data keys when it meets a scope it has not unwrapped yet, and then seals
+//! runtime: it asks a [`DataKeyService`] (for synchronous callers [`crate::BlockingKms`], which
+//! drives any `Kms` on a small runtime of its own) for data keys when it meets a scope it has not unwrapped yet, and then seals
 //! and opens envelopes synchronously with the unwrapped keys, in parallel.
 
 use std::borrow::Borrow;
@@ -69,8 +69,9 @@ pub const ERASURE_EVENT_TYPE: &str = "io.spanforge.privacy.subject_erased";
 
 /// Synchronous data-key operations: the seam between the synchronous store and an async KMS.
 ///
-/// The CLI implements it over [`spanforge_crypto::Kms`] with its own runtime; tests can do the
-/// same. Implementations must never put key material in errors or `Debug` output.
+/// [`crate::BlockingKms`] implements it over any [`spanforge_crypto::Kms`] for synchronous
+/// callers; an async caller implements it over its own runtime's handle. Implementations must
+/// never put key material in errors or `Debug` output.
 pub trait DataKeyService: Send + Sync + fmt::Debug {
     /// The key-encryption key new data keys are wrapped under (recorded with each data key).
     fn kek(&self) -> String;

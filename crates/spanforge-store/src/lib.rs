@@ -111,6 +111,7 @@
 //! None. The crate always builds the same way.
 
 pub mod backend;
+pub mod blocking;
 pub mod encryption;
 mod error;
 pub mod ingest;
@@ -127,6 +128,7 @@ pub use backend::{
     Backend, CheckpointRecord, DataKeyRecord, ErasedKeyRecord, KeyRecord, NewRecord, Reader,
     Record, RecordFilter, TenantKey, TenantState, Writer,
 };
+pub use blocking::BlockingKms;
 pub use encryption::{DataKeyService, PayloadState};
 pub use error::{Error, Location, Result};
 pub use ingest::{BatchReceipt, IngestReceipt, InputContent, InputLine, JsonlLines, TenantHead};

@@ -247,43 +247,6 @@ fn erase_on_a_plain_ledger_is_a_clear_error() {
     );
 }
 
-/// A [`spanforge_store::DataKeyService`] over the local KMS for building fixtures.
-#[derive(Debug)]
-struct FixtureKms {
-    kms: std::sync::Arc<spanforge_crypto::LocalKms>,
-    kek: spanforge_crypto::KeyRef,
-    rt: tokio::runtime::Runtime,
-}
-
-impl spanforge_store::DataKeyService for FixtureKms {
-    fn kek(&self) -> String {
-        self.kek.key_id().to_owned()
-    }
-    fn generate(
-        &self,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<(spanforge_crypto::Dek, spanforge_crypto::WrappedDek)> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
-    }
-    fn unwrap(
-        &self,
-        wrapped: &spanforge_crypto::WrappedDek,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<spanforge_crypto::Dek> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
-    }
-    fn rewrap(
-        &self,
-        wrapped: &spanforge_crypto::WrappedDek,
-        scope: &spanforge_crypto::EncryptionContext,
-    ) -> spanforge_crypto::Result<spanforge_crypto::WrappedDek> {
-        use spanforge_crypto::Kms as _;
-        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
-    }
-}
-
 /// Line counts of every control's population and exceptions in a package.
 fn listing_sizes(pkg: &std::path::Path) -> Vec<(String, usize)> {
     let mut out = Vec::new();
@@ -341,13 +304,10 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
         ));
         let mut ledger = SqliteLedger::open(&db).unwrap();
         if encrypted {
-            ledger = ledger.with_data_keys(std::sync::Arc::new(FixtureKms {
-                kek: kms.primary("payload").unwrap(),
-                kms: kms.clone(),
-                rt: tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap(),
-            }));
+            let kek = kms.primary("payload").unwrap();
+            ledger = ledger.with_data_keys(std::sync::Arc::new(
+                spanforge_store::BlockingKms::new(kms.clone(), kek).unwrap(),
+            ));
             ledger.encrypt_payloads();
         }
         workload.append_to(&mut ledger, &keys).unwrap();

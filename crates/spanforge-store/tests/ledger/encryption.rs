@@ -5,56 +5,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use spanforge_chain::compat::{self, EventCheck, HmacSecret};
-use spanforge_crypto::{Dek, EncryptionContext, KeyRef, Kms, LocalKms, WrappedDek};
+use spanforge_crypto::LocalKms;
 use spanforge_event::{Event, Timestamp, UlidGenerator};
 use spanforge_store::{
-    DataKeyService, Error, PayloadState, Query, SqliteLedger, TenantId, VerifyOptions,
+    BlockingKms, Error, PayloadState, Query, SqliteLedger, TenantId, VerifyOptions,
 };
 
 use crate::common::{SECRET, T0, attacker, event_id, keys, text_lines};
 
-/// A [`DataKeyService`] over the local KMS, blocking on a runtime of its own (as the CLI does).
-#[derive(Debug)]
-struct TestKms {
-    kms: Arc<LocalKms>,
-    kek: KeyRef,
-    rt: tokio::runtime::Runtime,
-}
-
-impl TestKms {
-    fn new(kms: Arc<LocalKms>) -> Arc<Self> {
-        let kek = kms.primary("payload").unwrap();
-        Arc::new(Self {
-            kms,
-            kek,
-            rt: tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap(),
-        })
-    }
-}
-
-impl DataKeyService for TestKms {
-    fn kek(&self) -> String {
-        self.kek.key_id().to_owned()
-    }
-    fn generate(&self, scope: &EncryptionContext) -> spanforge_crypto::Result<(Dek, WrappedDek)> {
-        self.rt.block_on(self.kms.generate_dek(&self.kek, scope))
-    }
-    fn unwrap(
-        &self,
-        wrapped: &WrappedDek,
-        scope: &EncryptionContext,
-    ) -> spanforge_crypto::Result<Dek> {
-        self.rt.block_on(self.kms.unwrap_dek(wrapped, scope))
-    }
-    fn rewrap(
-        &self,
-        wrapped: &WrappedDek,
-        scope: &EncryptionContext,
-    ) -> spanforge_crypto::Result<WrappedDek> {
-        self.rt.block_on(self.kms.rewrap(wrapped, &self.kek, scope))
-    }
+/// The data-key service the CLI uses, over the local KMS's `payload` key.
+fn service(kms: Arc<LocalKms>) -> Arc<BlockingKms> {
+    let kek = kms.primary("payload").unwrap();
+    Arc::new(BlockingKms::new(kms, kek).unwrap())
 }
 
 struct Setup {
@@ -78,7 +40,7 @@ impl Setup {
     fn open(&self) -> SqliteLedger {
         SqliteLedger::open(&self.path)
             .unwrap()
-            .with_data_keys(TestKms::new(self.kms.clone()))
+            .with_data_keys(service(self.kms.clone()))
     }
 }
 
@@ -503,7 +465,7 @@ fn kek_rotation_rewraps_every_key_without_touching_payloads_and_the_old_kek_can_
     assert_eq!(new.key_id(), "local:payload/v2");
     let mut rotated = SqliteLedger::open(&s.path)
         .unwrap()
-        .with_data_keys(TestKms::new(s.kms.clone()));
+        .with_data_keys(service(s.kms.clone()));
     let receipt = rotated.rewrap_data_keys().unwrap();
     assert_eq!(receipt.already_current, 0);
     assert_eq!(
@@ -525,7 +487,7 @@ fn kek_rotation_rewraps_every_key_without_touching_payloads_and_the_old_kek_can_
     assert_eq!(reopened_kms.versions("payload").unwrap(), vec![2]);
     let mut fresh = SqliteLedger::open(&s.path)
         .unwrap()
-        .with_data_keys(TestKms::new(reopened_kms));
+        .with_data_keys(service(reopened_kms));
     let lines = export_all(&fresh, "acme");
     assert!(lines.iter().all(|l| l.contains("SECRET-PROMPT")));
     let mut ids = UlidGenerator::system();
