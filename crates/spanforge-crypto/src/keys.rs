@@ -305,6 +305,13 @@ pub(crate) struct BlockKey {
     pub(crate) commitment: Zeroizing<[u8; 32]>,
 }
 
+// A compile-time check of the claim above: if the `zeroize` feature of aes-gcm were dropped,
+// `Aes256Gcm` would stop implementing `ZeroizeOnDrop` and this would fail to build.
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<Aes256Gcm>();
+};
+
 /// The bounded block-key cache of one data key, replaced round-robin when full.
 #[derive(Default)]
 struct BlockCache {
