@@ -664,3 +664,50 @@ fn old_suite_is_still_read_and_uses_per_message_keys() {
         Err(Error::UnsupportedSuite { found: 7 })
     ));
 }
+
+#[test]
+fn more_sealing_threads_than_cache_entries_share_one_data_key() {
+    // 20 threads (more than the 16 cache entries) seal under one Dek at once: each thread has its
+    // own prefix and so its own block, entries are evicted under contention, and every envelope
+    // must still open.
+    let k = std::sync::Arc::new(dek(9));
+    let c = ctx("acme", "evt-1");
+    let handles: Vec<_> = (0u8..20)
+        .map(|t| {
+            let (k, c) = (std::sync::Arc::clone(&k), c.clone());
+            std::thread::spawn(move || {
+                (0u8..40)
+                    .map(|i| (vec![t, i], seal(&k, &kid(), &[], &c, &[t, i]).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut blocks = std::collections::BTreeSet::new();
+    for h in handles {
+        for (plaintext, blob) in h.join().unwrap() {
+            let env = Envelope::parse(&blob).unwrap();
+            blocks.insert(env.message_id()[..30].to_vec());
+            assert_eq!(env.open(&k, &c).unwrap(), plaintext);
+        }
+    }
+    assert!(blocks.len() >= 20, "each thread seals in its own block");
+    assert!(k.cached_blocks() <= crate::keys::BLOCK_CACHE_LEN);
+}
+
+#[test]
+fn reseeding_moves_the_thread_to_a_new_block() {
+    // What a forked child does before sealing: its ids, and so its block keys, leave the
+    // parent's blocks.
+    let k = dek(10);
+    let c = ctx("acme", "evt-1");
+    let before = seal(&k, &kid(), &[], &c, b"a").unwrap();
+    reseed_message_ids().unwrap();
+    let after = seal(&k, &kid(), &[], &c, b"a").unwrap();
+    let (eb, ea) = (
+        Envelope::parse(&before).unwrap(),
+        Envelope::parse(&after).unwrap(),
+    );
+    assert_ne!(eb.message_id()[..24], ea.message_id()[..24]);
+    assert_ne!(eb.commitment(), ea.commitment());
+    assert_eq!(ea.open(&k, &c).unwrap(), b"a");
+}
