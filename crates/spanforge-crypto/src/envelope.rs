@@ -7,19 +7,22 @@
 //! ```text
 //! ── authenticated header (the AEAD associated data) ─────────────────────────
 //!  4  magic "AEV" 0x01           (the 4th byte is the format version)
-//!  2  suite = 0x0001             (AES-256-GCM, HKDF-SHA256, 32-byte key commitment)
+//!  2  suite = 0x0002             (AES-256-GCM, HKDF-SHA256 block keys, 32-byte key commitment;
+//!                                 0x0001, per-message keys, is still read)
 //!  1  flags = 0x00               (all bits reserved, must be zero)
 //! 32  message id                 (unique: per-thread random prefix ‖ counter; HKDF info input)
 //!  1+ data key id                (u8 length 1..=128, printable ASCII)
 //!  2+ context                    (u16 count, sorted unique (u16 len ‖ key, u16 len ‖ value))
-//! 32  key commitment             (HKDF-Expand(DEK, "AEV1 commit" ‖ suite ‖ message id))
+//! 32  key commitment             (HKDF-Expand(DEK, "AEV1 commit" ‖ suite ‖ block))
 //!  4  body length                (u32, ciphertext + 16-byte tag)
 //! ── encrypted data keys (not in the AAD; bound through KMS context + commitment) ──
 //!  1  EDK count 0..=8            (0 = detached: the wrapped key lives in a key store)
 //!     each: u8 provider ‖ u16 len ‖ KEK id ‖ u16 len ‖ wrapped DEK
 //! ── body ────────────────────────────────────────────────────────────────────
-//!     AES-256-GCM(K, nonce = 12 zero bytes, aad = authenticated header) ciphertext ‖ tag
-//!     with K = HKDF-Expand(DEK, "AEV1 key" ‖ suite ‖ message id)
+//!     AES-256-GCM(K, nonce = 10 zero bytes ‖ message id[30..32], aad = authenticated header)
+//!     ciphertext ‖ tag, with K = HKDF-Expand(DEK, "AEV1 key" ‖ suite ‖ block) and
+//!     block = message id with its last 2 bytes set to zero (suite 0x0001: block = message id
+//!     and nonce = 12 zero bytes)
 //! ```
 //!
 //! Opening follows a fixed order: parse with hard limits, compare the context with the one the
@@ -29,21 +32,30 @@
 
 use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use aes_gcm::{Aes256Gcm, Tag};
 use subtle::ConstantTimeEq;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::context::{EVENT, EncryptionContext, PURPOSE, TENANT, key_problem, value_problem};
 use crate::error::{Error, Result};
-use crate::keys::{DataKeyId, Dek, MAX_DATA_KEY_ID_LEN, ProviderId, WrappedDek, random_array};
+use crate::keys::{
+    BlockKey, DataKeyId, Dek, MAX_DATA_KEY_ID_LEN, ProviderId, WrappedDek, random_array,
+};
 
 /// The three magic bytes that open every AEV envelope.
 pub const MAGIC: [u8; 3] = *b"AEV";
 /// The format version this build writes and reads (the 4th byte of the magic).
 pub const FORMAT_VERSION: u8 = 1;
-/// Suite 0x0001: AES-256-GCM, per-message key by HKDF-SHA256, 32-byte key commitment.
+/// Suite 0x0001: AES-256-GCM, per-message key by HKDF-SHA256, 32-byte key commitment. Still
+/// read; no longer written.
 pub const SUITE_AES256GCM_HKDF_SHA256_COMMIT: u16 = 0x0001;
+/// Suite 0x0002: AES-256-GCM under a key derived by HKDF-SHA256 per *block* of 2^16 consecutive
+/// message ids, the low 16 bits of the message id as the GCM nonce, and a 32-byte key commitment
+/// per block. What [`seal`] writes (ADR 002, "Block keys").
+pub const SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS: u16 = 0x0002;
+/// Bytes at the end of a message id that select the message within its block (suite 0x0002).
+const BLOCK_INDEX_LEN: usize = 2;
 /// Length of the message id.
 pub const MESSAGE_ID_LEN: usize = 32;
 /// Length of the key commitment.
@@ -68,9 +80,10 @@ const COMMIT_LABEL: &[u8] = b"AEV1 commit";
 /// wrapped forms of `dek` to embed (up to [`MAX_EDKS`]); pass an empty slice for a *detached*
 /// envelope whose wrapped key is kept in a separate key store under `key_id`.
 ///
-/// Because every envelope gets its own 256-bit unique message id, and the AEAD key is derived from
-/// it, no AES-GCM key is ever used for more than one message; the all-zero nonce therefore never
-/// repeats under a key.
+/// Every envelope gets its own 256-bit unique message id. The AEAD key is derived from its block
+/// (the id without its last two bytes) and the nonce is those last two bytes, so a (key, nonce)
+/// pair never repeats; the block key is set up once per 2^16 messages of a thread and cached in
+/// `dek`.
 ///
 /// # Errors
 /// [`Error::InvalidContext`] for an incomplete context, [`Error::TooLarge`] when a limit is
@@ -97,7 +110,15 @@ pub fn seal(
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
     let message_id = next_message_id()?;
-    seal_with_message_id(dek, key_id, edks, ctx, plaintext, &message_id)
+    seal_with_message_id(
+        dek,
+        key_id,
+        edks,
+        ctx,
+        plaintext,
+        &message_id,
+        SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS,
+    )
 }
 
 /// Bytes of a message id drawn from the operating system once per thread.
@@ -194,12 +215,14 @@ pub fn seal_event_into(
         MessageContext::WithEvent(scope, event),
         plaintext,
         &message_id,
+        SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS,
         out,
     )
 }
 
-/// [`seal`] with a caller-chosen message id. Crate-private: reusing a message id with the same
-/// data key would reuse an AES-GCM key and nonce, so only the fixed-vector tests call this.
+/// [`seal`] with a caller-chosen message id and suite. Crate-private: reusing a message id with
+/// the same data key would reuse an AES-GCM key and nonce, so only the fixed-vector tests call
+/// this with anything but a fresh id and the current suite.
 pub(crate) fn seal_with_message_id(
     dek: &Dek,
     key_id: &DataKeyId,
@@ -207,7 +230,11 @@ pub(crate) fn seal_with_message_id(
     ctx: &EncryptionContext,
     plaintext: &[u8],
     message_id: &[u8; MESSAGE_ID_LEN],
+    suite: u16,
 ) -> Result<Vec<u8>> {
+    if !is_known_suite(suite) {
+        return Err(Error::UnsupportedSuite { found: suite });
+    }
     ctx.validate_message()?;
     let mut out = Vec::new();
     seal_into(
@@ -217,6 +244,7 @@ pub(crate) fn seal_with_message_id(
         MessageContext::Whole(ctx),
         plaintext,
         message_id,
+        suite,
         &mut out,
     )?;
     Ok(out)
@@ -255,6 +283,7 @@ fn seal_into(
     ctx: MessageContext<'_>,
     plaintext: &[u8],
     message_id: &[u8; MESSAGE_ID_LEN],
+    suite: u16,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     if edks.len() > MAX_EDKS {
@@ -271,7 +300,6 @@ fn seal_into(
             max: MAX_PLAINTEXT_LEN,
         });
     }
-    let suite = SUITE_AES256GCM_HKDF_SHA256_COMMIT;
     let aad_len = 4
         + 2
         + 1
@@ -302,7 +330,8 @@ fn seal_into(
     out.push(u8::try_from(key_id.as_str().len()).unwrap_or(u8::MAX));
     out.extend_from_slice(key_id.as_str().as_bytes());
     ctx.encode_into(out);
-    out.extend_from_slice(dek.derive(COMMIT_LABEL, suite, message_id).as_slice());
+    let (key, nonce) = message_key(dek, suite, message_id);
+    out.extend_from_slice(key.commitment.as_slice());
     // body_len <= u32::MAX is guaranteed by the MAX_PLAINTEXT_LEN check above.
     out.extend_from_slice(&u32::try_from(body_len).unwrap_or(u32::MAX).to_be_bytes());
     debug_assert_eq!(out.len() - start, aad_len);
@@ -315,10 +344,12 @@ fn seal_into(
     let body_start = out.len();
     out.extend_from_slice(plaintext);
 
-    let cipher = body_cipher(dek, suite, message_id);
     let (head, body) = out.split_at_mut(body_start);
     let aad = head.get(start..start + aad_len).unwrap_or_default();
-    let tag = match cipher.encrypt_inout_detached(&Nonce::default(), aad, InOutBuf::from(body)) {
+    let tag = match key
+        .cipher
+        .encrypt_inout_detached(&nonce, aad, InOutBuf::from(body))
+    {
         Ok(tag) => tag,
         // aes-gcm only refuses plaintexts over 2^36 bytes or AAD over 2^61, both far beyond
         // the u32 body and 16 KiB header limits checked above.
@@ -335,12 +366,47 @@ fn seal_into(
     Ok(())
 }
 
-fn body_cipher(dek: &Dek, suite: u16, message_id: &[u8; MESSAGE_ID_LEN]) -> Aes256Gcm {
-    let key = dek.derive(KEY_LABEL, suite, message_id);
-    match Aes256Gcm::new_from_slice(key.as_slice()) {
-        Ok(c) => c,
-        Err(_) => unreachable!("HKDF output is exactly 32 bytes, the AES-256 key size"),
+/// A 96-bit AES-GCM nonce.
+type GcmNonce = aes_gcm::aead::Nonce<Aes256Gcm>;
+
+fn is_known_suite(suite: u16) -> bool {
+    suite == SUITE_AES256GCM_HKDF_SHA256_COMMIT
+        || suite == SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS
+}
+
+/// The AES-GCM key (with its commitment) and the nonce for one message.
+///
+/// Suite 0x0001 derives both from the whole message id and uses the all-zero nonce. Suite 0x0002
+/// derives them from the message id with its last [`BLOCK_INDEX_LEN`] bytes cleared (the
+/// *block*), caches them in the data key, and uses those last bytes, left-padded with zeros, as
+/// the nonce: a sealing thread's counter never repeats a message id, so the nonce never repeats
+/// under a block key (ADR 002, "Block keys").
+fn message_key(
+    dek: &Dek,
+    suite: u16,
+    message_id: &[u8; MESSAGE_ID_LEN],
+) -> (Arc<BlockKey>, GcmNonce) {
+    let make = |info: &[u8; MESSAGE_ID_LEN]| {
+        let key = dek.derive(KEY_LABEL, suite, info);
+        let cipher = match Aes256Gcm::new_from_slice(key.as_slice()) {
+            Ok(c) => c,
+            Err(_) => unreachable!("HKDF output is exactly 32 bytes, the AES-256 key size"),
+        };
+        BlockKey {
+            cipher,
+            commitment: dek.derive(COMMIT_LABEL, suite, info),
+        }
+    };
+    if suite == SUITE_AES256GCM_HKDF_SHA256_COMMIT {
+        return (Arc::new(make(message_id)), GcmNonce::default());
     }
+    let split = MESSAGE_ID_LEN - BLOCK_INDEX_LEN;
+    let mut block = *message_id;
+    block[split..].fill(0);
+    let mut nonce = GcmNonce::default();
+    let nonce_split = nonce.len() - BLOCK_INDEX_LEN;
+    nonce[nonce_split..].copy_from_slice(&message_id[split..]);
+    (dek.block_key(suite, &block, || make(&block)), nonce)
 }
 
 /// A parsed AEV1 envelope, borrowing the bytes it was parsed from.
@@ -379,7 +445,7 @@ impl<'a> Envelope<'a> {
             return Err(Error::UnsupportedVersion { found: magic[3] });
         }
         let suite = r.u16("suite")?;
-        if suite != SUITE_AES256GCM_HKDF_SHA256_COMMIT {
+        if !is_known_suite(suite) {
             return Err(Error::UnsupportedSuite { found: suite });
         }
         let flags_at = r.pos;
@@ -552,9 +618,14 @@ impl<'a> Envelope<'a> {
     /// # Errors
     /// [`Error::CommitmentMismatch`] for any other key.
     pub fn verify_commitment(&self, dek: &Dek) -> Result<()> {
-        let expected = dek.derive(COMMIT_LABEL, self.suite, &self.message_id);
-        if bool::from(expected.as_slice().ct_eq(&self.commitment)) {
-            Ok(())
+        self.committed_key(dek).map(|_| ())
+    }
+
+    /// The message key and nonce, released only if `dek` matches the commitment (constant time).
+    fn committed_key(&self, dek: &Dek) -> Result<(Arc<BlockKey>, GcmNonce)> {
+        let (key, nonce) = message_key(dek, self.suite, &self.message_id);
+        if bool::from(key.commitment.as_slice().ct_eq(&self.commitment)) {
+            Ok((key, nonce))
         } else {
             Err(Error::CommitmentMismatch)
         }
@@ -589,7 +660,7 @@ impl<'a> Envelope<'a> {
     ) -> Result<()> {
         out.clear();
         self.check_context(expected)?;
-        self.verify_commitment(dek)?;
+        let (key, nonce) = self.committed_key(dek)?;
         let body = self.body();
         let split = body.len().checked_sub(TAG_LEN).ok_or(Error::malformed(
             "body",
@@ -603,13 +674,8 @@ impl<'a> Envelope<'a> {
         let result = InOutBuf::new(ciphertext, out.as_mut_slice())
             .map_err(|_| Error::AuthenticationFailed)
             .and_then(|buf| {
-                body_cipher(dek, self.suite, &self.message_id)
-                    .decrypt_inout_detached(
-                        &Nonce::default(),
-                        self.authenticated_header(),
-                        buf,
-                        &tag,
-                    )
+                key.cipher
+                    .decrypt_inout_detached(&nonce, self.authenticated_header(), buf, &tag)
                     .map_err(|_| Error::AuthenticationFailed)
             });
         if result.is_err() {

@@ -7,7 +7,9 @@
 //! module is non-secret and freely printable.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
+use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::Generate;
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -281,10 +283,58 @@ impl fmt::Debug for WrappedDek {
 ///
 /// It cannot be cloned or printed, and it is zeroized when dropped. Besides the key bytes it keeps
 /// the HKDF-SHA256 state keyed with them, so deriving a per-message key costs two SHA-256
-/// compressions instead of four; that state is zeroized on drop as well.
+/// compressions instead of four, and a small bounded cache of the AEV1 block keys derived from it
+/// (suite 0x0002, ADR 002 "Block keys"); both are zeroized on drop as well. Because the cache
+/// lives inside the key, dropping the key (for example when a key cache forgets it) drops every
+/// key derived from it, and a derived key can never be used with another data key.
 pub struct Dek {
     bytes: Zeroizing<[u8; DEK_LEN]>,
     expander: Hkdf<Sha256>,
+    blocks: Mutex<BlockCache>,
+}
+
+/// How many block keys one [`Dek`] keeps. A sealing thread uses one block at a time, and readers
+/// usually read in ledger order, so a handful of entries covers several concurrent sealers and
+/// readers; the bound keeps hostile envelopes (arbitrary message ids) from growing memory.
+pub(crate) const BLOCK_CACHE_LEN: usize = 16;
+
+/// An AES-256-GCM key with its GHASH key already set up, and the key commitment of the same
+/// block. `Aes256Gcm` zeroizes its round keys on drop (aes-gcm's `zeroize` feature).
+pub(crate) struct BlockKey {
+    pub(crate) cipher: Aes256Gcm,
+    pub(crate) commitment: Zeroizing<[u8; 32]>,
+}
+
+// A compile-time check of the claim above: if the `zeroize` feature of aes-gcm were dropped,
+// `Aes256Gcm` would stop implementing `ZeroizeOnDrop` and this would fail to build.
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<Aes256Gcm>();
+};
+
+/// The bounded block-key cache of one data key, replaced round-robin when full.
+#[derive(Default)]
+struct BlockCache {
+    entries: Vec<(u16, [u8; 32], Arc<BlockKey>)>,
+    next: usize,
+}
+
+impl BlockCache {
+    fn get(&self, suite: u16, block: &[u8; 32]) -> Option<Arc<BlockKey>> {
+        self.entries
+            .iter()
+            .find(|(s, b, _)| *s == suite && b == block)
+            .map(|(_, _, key)| Arc::clone(key))
+    }
+
+    fn insert(&mut self, suite: u16, block: [u8; 32], key: Arc<BlockKey>) {
+        if self.entries.len() < BLOCK_CACHE_LEN {
+            self.entries.push((suite, block, key));
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = (suite, block, key);
+            self.next = (self.next + 1) % BLOCK_CACHE_LEN;
+        }
+    }
 }
 
 impl Dek {
@@ -321,7 +371,11 @@ impl Dek {
             Ok(h) => h,
             Err(_) => unreachable!("a 32-byte PRK is never shorter than SHA-256's output"),
         };
-        Self { bytes, expander }
+        Self {
+            bytes,
+            expander,
+            blocks: Mutex::new(BlockCache::default()),
+        }
     }
 
     /// The raw key bytes. Only KMS providers that must wrap the key themselves should call this;
@@ -350,6 +404,47 @@ impl Dek {
             unreachable!("32 bytes of HKDF-SHA256 output is within the RFC 5869 limit");
         }
         out
+    }
+
+    /// The block key for `(suite, block)`, from this key's cache or made by `make` and cached.
+    ///
+    /// `make` runs without the lock held, so threads sealing in different blocks do not wait on
+    /// each other's key setup. A poisoned lock is recovered: entries are immutable once inserted,
+    /// so a panic elsewhere cannot leave a wrong one behind.
+    pub(crate) fn block_key(
+        &self,
+        suite: u16,
+        block: &[u8; 32],
+        make: impl FnOnce() -> BlockKey,
+    ) -> Arc<BlockKey> {
+        if let Some(key) = self
+            .blocks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(suite, block)
+        {
+            return key;
+        }
+        let key = Arc::new(make());
+        let mut cache = self
+            .blocks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = cache.get(suite, block) {
+            return existing;
+        }
+        cache.insert(suite, *block, Arc::clone(&key));
+        key
+    }
+
+    /// Number of cached block keys (for tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn cached_blocks(&self) -> usize {
+        self.blocks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entries
+            .len()
     }
 }
 

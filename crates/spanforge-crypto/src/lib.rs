@@ -13,10 +13,11 @@
 //!
 //! # Design
 //!
-//! * **AEV1** ([`envelope`]): AES-256-GCM with a per-message key derived by HKDF-SHA256 from the
-//!   data key and a 256-bit unique message id (a per-thread OS-random prefix and a counter), so an AES key is never used twice and the fixed
-//!   nonce never repeats under a key. A 32-byte key commitment is checked (in constant time)
-//!   before decryption. The tenant, event, purpose and data key id are in the authenticated
+//! * **AEV1** ([`envelope`]): AES-256-GCM under a key derived by HKDF-SHA256 from the data key
+//!   and a *block* of 2^16 consecutive message ids (a message id is a per-thread OS-random prefix
+//!   and a counter); the last 16 bits of the id are the GCM nonce, so a (key, nonce) pair never
+//!   repeats, and the block key is set up once per block and cached inside the data key. A
+//!   32-byte key commitment is checked (in constant time) before decryption. The tenant, event, purpose and data key id are in the authenticated
 //!   header, so an envelope moved to another tenant or event does not open. Wrapped data keys are
 //!   kept *outside* the AEAD associated data, so rotating a key-encryption key re-wraps them
 //!   without touching payloads; they stay bound through the KMS encryption context and the

@@ -36,6 +36,7 @@ fn local_edk() -> WrappedDek {
 #[derive(Debug)]
 struct Vector {
     name: String,
+    suite: u16,
     dek: Vec<u8>,
     message_id: [u8; 32],
     key_id: String,
@@ -61,7 +62,7 @@ fn load_vectors() -> Vec<Vector> {
         .unwrap_or_else(|e| panic!("cannot read AEV1 format vectors at {path}: {e}"));
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     let vectors = doc["vectors"].as_array().unwrap();
-    assert!(vectors.len() >= 4, "expected at least 4 AEV1 vectors");
+    assert!(vectors.len() >= 10, "expected at least 10 AEV1 vectors");
     vectors
         .iter()
         .map(|v| {
@@ -85,6 +86,7 @@ fn load_vectors() -> Vec<Vector> {
                 .collect();
             Vector {
                 name: v["name"].as_str().unwrap().to_owned(),
+                suite: u16::try_from(v["suite"].as_u64().unwrap()).unwrap(),
                 dek: hex_field(v, "dek"),
                 message_id: hex_field(v, "message_id").try_into().unwrap(),
                 key_id: v["key_id"].as_str().unwrap().to_owned(),
@@ -109,6 +111,7 @@ fn format_vectors_seal_to_the_exact_bytes() {
             &v.context,
             &v.plaintext,
             &v.message_id,
+            v.suite,
         )
         .unwrap();
         assert_eq!(
@@ -293,13 +296,24 @@ fn wrong_key_and_commitment_tampering_fail_the_commitment() {
         commitment_at,
         commitment_at + COMMITMENT_LEN - 1,
         mid_at - 32,
-        mid_at - 1,
+        mid_at - 3,
     ] {
         let mut t = blob.clone();
         t[at] ^= 0x80;
         let env = Envelope::parse(&t).unwrap();
         assert!(
             matches!(env.open(&k, &c), Err(Error::CommitmentMismatch)),
+            "byte {at}"
+        );
+    }
+    // The last two message-id bytes pick the nonce inside the block, not the block key, so the
+    // commitment still matches and the AEAD (which authenticates the whole id) rejects the flip.
+    for at in [mid_at - 2, mid_at - 1] {
+        let mut t = blob.clone();
+        t[at] ^= 0x80;
+        let env = Envelope::parse(&t).unwrap();
+        assert!(
+            matches!(env.open(&k, &c), Err(Error::AuthenticationFailed)),
             "byte {at}"
         );
     }
@@ -315,10 +329,11 @@ fn version_suite_flags_and_truncation_are_typed_errors() {
         Err(Error::UnsupportedVersion { found: 2 })
     ));
     let mut t = blob.clone();
-    t[5] = 2;
+    assert_eq!(blob[4..6], [0, 2], "seal writes the block-key suite");
+    t[5] = 3;
     assert!(matches!(
         Envelope::parse(&t),
-        Err(Error::UnsupportedSuite { found: 2 })
+        Err(Error::UnsupportedSuite { found: 3 })
     ));
     let mut t = blob.clone();
     t[6] = 1;
@@ -517,6 +532,7 @@ fn sealing_a_scope_plus_event_gives_the_format_vectors_exact_bytes() {
             super::MessageContext::WithEvent(&v.context.dek_scope(), event),
             &v.plaintext,
             &v.message_id,
+            v.suite,
             &mut out,
         )
         .unwrap();
@@ -558,4 +574,200 @@ fn seal_event_into_opens_under_the_message_context_only() {
     let no_tenant = EncryptionContext::new().with("purpose", "p").unwrap();
     assert!(seal_event_into(&dek, &id, &no_tenant, "e", b"p", &mut kept).is_err());
     assert_eq!(kept, b"x");
+}
+
+// ---------------------------------------------------------------- block keys (suite 0x0002)
+
+#[test]
+fn consecutive_seals_share_a_block_key_with_distinct_nonces() {
+    let k = dek(4);
+    let c = ctx("acme", "evt-1");
+    let a = seal(&k, &kid(), &[], &c, b"same plaintext").unwrap();
+    let b = seal(&k, &kid(), &[], &c, b"same plaintext").unwrap();
+    let (ea, eb) = (Envelope::parse(&a).unwrap(), Envelope::parse(&b).unwrap());
+    // Unless the counter just crossed a 2^16 boundary, both ids are in one block: same key and
+    // commitment, and the nonce (the last two id bytes) differs, so the bodies differ.
+    if ea.message_id()[..30] == eb.message_id()[..30] {
+        assert_eq!(ea.commitment(), eb.commitment());
+    }
+    assert_ne!(ea.message_id()[30..], eb.message_id()[30..]);
+    assert_ne!(ea.body(), eb.body());
+    assert_eq!(ea.open(&k, &c).unwrap(), b"same plaintext");
+    assert_eq!(eb.open(&k, &c).unwrap(), b"same plaintext");
+}
+
+#[test]
+fn messages_of_one_block_open_and_fail_independently() {
+    let k = dek(5);
+    let c = ctx("acme", "evt-1");
+    let base = [0x33u8; 32];
+    let blobs: Vec<Vec<u8>> = (0u16..4)
+        .map(|i| {
+            let mut mid = base;
+            mid[30..].copy_from_slice(&i.to_be_bytes());
+            seal_with_message_id(
+                &k,
+                &kid(),
+                &[],
+                &c,
+                b"payload",
+                &mid,
+                SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS,
+            )
+            .unwrap()
+        })
+        .collect();
+    for blob in &blobs {
+        assert_eq!(
+            Envelope::parse(blob).unwrap().open(&k, &c).unwrap(),
+            b"payload"
+        );
+    }
+    assert_eq!(k.cached_blocks(), 1, "one block, one cached key");
+    // Moving a body to another message id of the same block (same key, other nonce) fails.
+    let (head0, body1) = (layout(&blobs[0]).3, &blobs[1][layout(&blobs[1]).3..]);
+    let mut spliced = blobs[0][..head0].to_vec();
+    spliced.extend_from_slice(body1);
+    assert!(matches!(
+        Envelope::parse(&spliced).unwrap().open(&k, &c),
+        Err(Error::AuthenticationFailed)
+    ));
+    // A different data key whose cache already holds this block still fails the commitment.
+    let other = dek(6);
+    let _ = seal_with_message_id(
+        &other,
+        &kid(),
+        &[],
+        &c,
+        b"x",
+        &base,
+        SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS,
+    )
+    .unwrap();
+    assert!(matches!(
+        Envelope::parse(&blobs[2]).unwrap().open(&other, &c),
+        Err(Error::CommitmentMismatch)
+    ));
+}
+
+#[test]
+fn block_cache_is_bounded_and_stays_correct_when_evicting() {
+    let k = dek(7);
+    let c = ctx("acme", "evt-1");
+    let mut blobs = Vec::new();
+    for block in 0..(3 * crate::keys::BLOCK_CACHE_LEN as u8) {
+        let mut mid = [block; 32];
+        mid[30..].copy_from_slice(&[0, 9]);
+        blobs.push(
+            seal_with_message_id(
+                &k,
+                &kid(),
+                &[],
+                &c,
+                &[block; 40],
+                &mid,
+                SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS,
+            )
+            .unwrap(),
+        );
+        assert!(k.cached_blocks() <= crate::keys::BLOCK_CACHE_LEN);
+    }
+    for (i, blob) in blobs.iter().enumerate() {
+        assert_eq!(
+            Envelope::parse(blob).unwrap().open(&k, &c).unwrap(),
+            vec![i as u8; 40]
+        );
+    }
+    assert_eq!(k.cached_blocks(), crate::keys::BLOCK_CACHE_LEN);
+}
+
+#[test]
+fn old_suite_is_still_read_and_uses_per_message_keys() {
+    let k = dek(8);
+    let c = ctx("acme", "evt-1");
+    let mid = [0x44u8; 32];
+    let old = seal_with_message_id(
+        &k,
+        &kid(),
+        &[],
+        &c,
+        b"v1",
+        &mid,
+        SUITE_AES256GCM_HKDF_SHA256_COMMIT,
+    )
+    .unwrap();
+    let new = seal_with_message_id(
+        &k,
+        &kid(),
+        &[],
+        &c,
+        b"v1",
+        &mid,
+        SUITE_AES256GCM_HKDF_SHA256_COMMIT_BLOCKS,
+    )
+    .unwrap();
+    let (eo, en) = (
+        Envelope::parse(&old).unwrap(),
+        Envelope::parse(&new).unwrap(),
+    );
+    assert_eq!(eo.suite(), SUITE_AES256GCM_HKDF_SHA256_COMMIT);
+    assert_ne!(
+        eo.commitment(),
+        en.commitment(),
+        "the suite is in the HKDF info"
+    );
+    assert_eq!(eo.open(&k, &c).unwrap(), b"v1");
+    assert_eq!(en.open(&k, &c).unwrap(), b"v1");
+    assert_eq!(k.cached_blocks(), 1, "suite 1 keys are never cached");
+    assert!(matches!(
+        seal_with_message_id(&k, &kid(), &[], &c, b"v1", &mid, 7),
+        Err(Error::UnsupportedSuite { found: 7 })
+    ));
+}
+
+#[test]
+fn more_sealing_threads_than_cache_entries_share_one_data_key() {
+    // 20 threads (more than the 16 cache entries) seal under one Dek at once: each thread has its
+    // own prefix and so its own block, entries are evicted under contention, and every envelope
+    // must still open.
+    let k = std::sync::Arc::new(dek(9));
+    let c = ctx("acme", "evt-1");
+    let handles: Vec<_> = (0u8..20)
+        .map(|t| {
+            let (k, c) = (std::sync::Arc::clone(&k), c.clone());
+            std::thread::spawn(move || {
+                (0u8..40)
+                    .map(|i| (vec![t, i], seal(&k, &kid(), &[], &c, &[t, i]).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut blocks = std::collections::BTreeSet::new();
+    for h in handles {
+        for (plaintext, blob) in h.join().unwrap() {
+            let env = Envelope::parse(&blob).unwrap();
+            blocks.insert(env.message_id()[..30].to_vec());
+            assert_eq!(env.open(&k, &c).unwrap(), plaintext);
+        }
+    }
+    assert!(blocks.len() >= 20, "each thread seals in its own block");
+    assert!(k.cached_blocks() <= crate::keys::BLOCK_CACHE_LEN);
+}
+
+#[test]
+fn reseeding_moves_the_thread_to_a_new_block() {
+    // What a forked child does before sealing: its ids, and so its block keys, leave the
+    // parent's blocks.
+    let k = dek(10);
+    let c = ctx("acme", "evt-1");
+    let before = seal(&k, &kid(), &[], &c, b"a").unwrap();
+    reseed_message_ids().unwrap();
+    let after = seal(&k, &kid(), &[], &c, b"a").unwrap();
+    let (eb, ea) = (
+        Envelope::parse(&before).unwrap(),
+        Envelope::parse(&after).unwrap(),
+    );
+    assert_ne!(eb.message_id()[..24], ea.message_id()[..24]);
+    assert_ne!(eb.commitment(), ea.commitment());
+    assert_eq!(ea.open(&k, &c).unwrap(), b"a");
 }
