@@ -276,6 +276,10 @@ impl MessageContext<'_> {
 
 /// Appends an envelope sealed under an already validated message context to `out` (left as it
 /// was on an error).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the private core of both public seal functions: each argument is a distinct part of the envelope"
+)]
 fn seal_into(
     dek: &Dek,
     key_id: &DataKeyId,
