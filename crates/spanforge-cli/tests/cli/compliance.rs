@@ -7,12 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use spanforge_chain::keyring::KeyringFile;
 use spanforge_mapping::period::Day;
 use spanforge_mapping::testing::Workload;
-use spanforge_store::{HmacKey, KeyId, SqliteLedger, StaticKeys};
+use spanforge_store::SqliteLedger;
 
-use crate::support::{Run, spanforge};
+use crate::support::{KeyedLedger, Run, keyed_ledger, spanforge};
 
 const SECRET: &str = "cli-compliance-test-secret-0123456789";
 
@@ -27,30 +26,12 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ledger.db");
-    let keyring = dir.path().join("keys.json");
-    let pubkey = dir.path().join("ledger.pub");
-    for args in [
-        &["keys", "init"][..],
-        &["keys", "export-public", "--out", pubkey.to_str().unwrap()][..],
-    ] {
-        let r: Run = spanforge()
-            .args(args)
-            .arg("--db")
-            .arg(&db)
-            .arg("--keyring")
-            .arg(&keyring)
-            .output()
-            .unwrap()
-            .into();
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-    }
-    let ring = KeyringFile::parse(&std::fs::read_to_string(&keyring).unwrap()).unwrap();
-    let active = ring.active_hmac(None).unwrap();
-    let keys = StaticKeys::new().with_default_key(HmacKey::new(
-        KeyId::new(active.id()).unwrap(),
-        active.secret().clone(),
-    ));
+    let KeyedLedger {
+        db,
+        keyring,
+        pubkey,
+        keys,
+    } = keyed_ledger(dir.path(), "ledger");
     let mut ledger = SqliteLedger::open(&db).unwrap();
     Workload::new(Day::parse("2026-01-01").unwrap(), 30)
         .with_calls_per_day(5)

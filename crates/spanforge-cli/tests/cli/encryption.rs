@@ -266,10 +266,9 @@ fn listing_sizes(pkg: &std::path::Path) -> Vec<(String, usize)> {
 
 #[test]
 fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
-    use spanforge_chain::keyring::KeyringFile;
     use spanforge_mapping::period::Day;
     use spanforge_mapping::testing::Workload;
-    use spanforge_store::{HmacKey, KeyId, SqliteLedger, StaticKeys};
+    use spanforge_store::SqliteLedger;
 
     let dir = tempfile::tempdir().unwrap();
     let workload = Workload::new(Day::parse("2026-01-01").unwrap(), 10).with_calls_per_day(4);
@@ -278,30 +277,12 @@ fn compliance_evidence_from_an_encrypted_ledger_matches_the_plain_one() {
         std::sync::Arc::new(spanforge_crypto::LocalKms::create(&kms_path, "payload").unwrap());
     let mut packages = Vec::new();
     for (name, encrypted) in [("plain", false), ("encrypted", true)] {
-        let db = dir.path().join(format!("{name}.db"));
-        let keyring = dir.path().join(format!("{name}-keys.json"));
-        let pubkey = dir.path().join(format!("{name}.pub"));
-        for args in [
-            &["keys", "init"][..],
-            &["keys", "export-public", "--out", pubkey.to_str().unwrap()][..],
-        ] {
-            let r: crate::support::Run = crate::support::spanforge()
-                .args(args)
-                .arg("--db")
-                .arg(&db)
-                .arg("--keyring")
-                .arg(&keyring)
-                .output()
-                .unwrap()
-                .into();
-            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-        }
-        let ring = KeyringFile::parse(&fs::read_to_string(&keyring).unwrap()).unwrap();
-        let active = ring.active_hmac(None).unwrap();
-        let keys = StaticKeys::new().with_default_key(HmacKey::new(
-            KeyId::new(active.id()).unwrap(),
-            active.secret().clone(),
-        ));
+        let crate::support::KeyedLedger {
+            db,
+            keyring,
+            pubkey,
+            keys,
+        } = crate::support::keyed_ledger(dir.path(), name);
         let mut ledger = SqliteLedger::open(&db).unwrap();
         if encrypted {
             let kek = kms.primary("payload").unwrap();

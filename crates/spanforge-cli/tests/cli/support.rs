@@ -65,3 +65,52 @@ pub(crate) fn run_stdin(args: &[&str], stdin: &[u8]) -> Run {
     let _ = writer.join().expect("stdin writer thread");
     out.into()
 }
+
+/// A ledger and keyring made by `spanforge keys init` in `dir` (files named after `name`), the
+/// public key file `spanforge keys export-public` writes, and the keyring's active signing key,
+/// for writing fixtures into the ledger through the library.
+pub(crate) struct KeyedLedger {
+    pub(crate) db: PathBuf,
+    pub(crate) keyring: PathBuf,
+    pub(crate) pubkey: PathBuf,
+    pub(crate) keys: spanforge_store::StaticKeys,
+}
+
+#[allow(
+    clippy::unwrap_used,
+    reason = "a fixture: a failure there is a test failure with its message"
+)]
+pub(crate) fn keyed_ledger(dir: &std::path::Path, name: &str) -> KeyedLedger {
+    let db = dir.join(format!("{name}.db"));
+    let keyring = dir.join(format!("{name}-keys.json"));
+    let pubkey = dir.join(format!("{name}.pub"));
+    for args in [
+        &["keys", "init"][..],
+        &["keys", "export-public", "--out", pubkey.to_str().unwrap()][..],
+    ] {
+        let r: Run = spanforge()
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--keyring")
+            .arg(&keyring)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let ring =
+        spanforge_chain::keyring::KeyringFile::parse(&std::fs::read_to_string(&keyring).unwrap())
+            .unwrap();
+    let active = ring.active_hmac(None).unwrap();
+    let keys = spanforge_store::StaticKeys::new().with_default_key(spanforge_store::HmacKey::new(
+        spanforge_store::KeyId::new(active.id()).unwrap(),
+        active.secret().clone(),
+    ));
+    KeyedLedger {
+        db,
+        keyring,
+        pubkey,
+        keys,
+    }
+}
