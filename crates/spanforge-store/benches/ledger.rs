@@ -21,42 +21,21 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use spanforge_chain::compat::HmacSecret;
 use spanforge_chain::note::NoteSigner;
-use spanforge_event::{Event, EventId, Timestamp};
+use spanforge_event::Event;
 use spanforge_store::{
     HmacKey, InputLine, Ledger, Location, MemoryBackend, SqliteLedger, StaticKeys, VerifyOptions,
     verify_event_proof,
 };
 
-const T0: i64 = 1_767_434_400_000_000;
 const BATCH: u64 = 8192;
 const VERIFY_EVENTS: u64 = 200_000;
 
-/// A realistic span event of about 500 bytes (before signing), in one of four tenants.
+#[path = "support/workload.rs"]
+mod workload;
+
+/// Event `n` of the shared workload (`benches/support/workload.rs`).
 fn event_json(n: u64) -> String {
-    let ts_micros = T0 + n as i64 * 1000;
-    let id = EventId::from_parts(
-        (ts_micros / 1000) as u64,
-        (0xBE7C_u128 << 64) | u128::from(n),
-    )
-    .expect("valid ULID parts");
-    let ts = Timestamp::from_unix_micros(ts_micros).expect("valid timestamp");
-    let org = ["acme", "globex", "initech", "umbrella"][(n % 4) as usize];
-    format!(
-        concat!(
-            r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed","org_id":"{org}","#,
-            r#""payload":{{"duration_ms":1250.5,"finish_reason":"stop","model":{{"name":"gpt-4o","system":"openai"}},"#,
-            r#""operation":"chat","span_id":"00f067aa0ba902b7","span_kind":"CLIENT","status":"ok","temperature":0.7,"#,
-            r#""token_usage":{{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"#,
-            r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}},"schema_version":"2.0","session_id":"s-{s}","#,
-            r#""source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{{"env":"prod"}},"#,
-            r#""timestamp":"{ts}","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#
-        ),
-        a = n % 97,
-        id = id,
-        org = org,
-        s = n % 13,
-        ts = ts.as_str(),
-    )
+    workload::event_json(n, 0xBE7C).expect("valid ULID parts and timestamp")
 }
 
 fn events(start: u64, count: u64) -> Vec<Event> {

@@ -15,37 +15,16 @@
 use std::time::Instant;
 
 use spanforge_chain::compat::HmacSecret;
-use spanforge_event::{Event, EventId, Timestamp};
+use spanforge_event::Event;
 use spanforge_store::{HmacKey, SqliteLedger, StaticKeys, VerifyOptions};
 
-const T0: i64 = 1_767_434_400_000_000;
-const BATCH: u64 = 8192;
+#[path = "../benches/support/workload.rs"]
+mod workload;
 
 fn event(n: u64) -> Result<Event, Box<dyn std::error::Error>> {
-    let ts_micros = T0 + n as i64 * 1000;
-    let id = EventId::from_parts(
-        (ts_micros / 1000) as u64,
-        (0x5EED_u128 << 64) | u128::from(n),
-    )?;
-    let ts = Timestamp::from_unix_micros(ts_micros)?;
-    let org = ["acme", "globex", "initech", "umbrella"][(n % 4) as usize];
-    Ok(Event::from_json_str(&format!(
-        concat!(
-            r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed","org_id":"{org}","#,
-            r#""payload":{{"duration_ms":1250.5,"finish_reason":"stop","model":{{"name":"gpt-4o","system":"openai"}},"#,
-            r#""operation":"chat","span_id":"00f067aa0ba902b7","span_kind":"CLIENT","status":"ok","temperature":0.7,"#,
-            r#""token_usage":{{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"#,
-            r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}},"schema_version":"2.0","session_id":"s-{s}","#,
-            r#""source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{{"env":"prod"}},"#,
-            r#""timestamp":"{ts}","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#
-        ),
-        a = n % 97,
-        id = id,
-        org = org,
-        s = n % 13,
-        ts = ts.as_str(),
-    ))?)
+    Ok(Event::from_json_str(&workload::event_json(n, 0x5EED)?)?)
 }
+const BATCH: u64 = 8192;
 
 /// The example's own signing secret, or `SPANFORGE_SIGNING_KEY` when set, so that `verify` also
 /// runs on ledgers built elsewhere (for example the evidence-package bench's).

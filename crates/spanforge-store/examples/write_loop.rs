@@ -32,12 +32,11 @@ use std::time::{Duration, Instant};
 
 use cpu_time::{ProcessTime, ThreadTime};
 use spanforge_chain::compat::HmacSecret;
-use spanforge_event::{Event, EventId, Timestamp};
+use spanforge_event::Event;
 use spanforge_store::{
     Backend, HmacKey, InputLine, Ledger, Location, MemoryBackend, SqliteLedger, StaticKeys,
 };
 
-const T0: i64 = 1_767_434_400_000_000;
 const BATCH: u64 = 8192;
 /// Where the events that create the encrypted workload's scopes are numbered from: far from the
 /// timed events, so their ids never meet.
@@ -45,31 +44,12 @@ const SCOPE_START: u64 = 2_000_000_000;
 
 type Error = Box<dyn std::error::Error>;
 
-/// The bench's realistic span event of about 500 bytes, in one of four tenants.
+#[path = "../benches/support/workload.rs"]
+mod workload;
+
+/// The bench's event `n` (the same ids as `cargo bench -p spanforge-store --bench ledger`).
 fn event_json(n: u64) -> Result<String, Error> {
-    let ts_micros = T0 + n as i64 * 1000;
-    let id = EventId::from_parts(
-        (ts_micros / 1000) as u64,
-        (0xBE7C_u128 << 64) | u128::from(n),
-    )?;
-    let ts = Timestamp::from_unix_micros(ts_micros)?;
-    let org = ["acme", "globex", "initech", "umbrella"][(n % 4) as usize];
-    Ok(format!(
-        concat!(
-            r#"{{"actor_id":"user-{a}","event_id":"{id}","event_type":"llm.trace.span.completed","org_id":"{org}","#,
-            r#""payload":{{"duration_ms":1250.5,"finish_reason":"stop","model":{{"name":"gpt-4o","system":"openai"}},"#,
-            r#""operation":"chat","span_id":"00f067aa0ba902b7","span_kind":"CLIENT","status":"ok","temperature":0.7,"#,
-            r#""token_usage":{{"input_tokens":120,"output_tokens":80,"total_tokens":200}},"#,
-            r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}},"schema_version":"2.0","session_id":"s-{s}","#,
-            r#""source":"support-bot@3.0.0","span_id":"00f067aa0ba902b7","tags":{{"env":"prod"}},"#,
-            r#""timestamp":"{ts}","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#
-        ),
-        a = n % 97,
-        id = id,
-        org = org,
-        s = n % 13,
-        ts = ts.as_str(),
-    ))
+    workload::event_json(n, 0xBE7C)
 }
 
 fn events(start: u64, count: u64) -> Result<Vec<Event>, Error> {
