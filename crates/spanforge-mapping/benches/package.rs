@@ -163,7 +163,7 @@ mod group {
     criterion::criterion_group!(benches, super::package);
 }
 
-fn main() {
+pub(crate) fn main() {
     if std::env::var_os("SPANFORGE_BENCH_ONCE").is_some() {
         let n = events();
         let (mut ledger, keys, signer) = ledger(n);

@@ -30,6 +30,9 @@ const MAX_LISTED_VIOLATIONS: usize = 20;
 const MAX_DIFFER_VALUES: usize = 32;
 
 /// Where population and exception lines go: files for a package, nowhere for a gap report.
+///
+/// The lines of one control's file arrive in order; lines of different controls may be
+/// interleaved in any order (the engine evaluates independent controls in parallel).
 pub trait EvidenceSink {
     /// One line (without the newline) of a control's `population.jsonl`.
     ///
@@ -44,6 +47,30 @@ pub trait EvidenceSink {
     ///
     /// When the line cannot be stored.
     fn exception_line(&mut self, control: &str, line: &str) -> Result<()>;
+
+    /// Consecutive lines of a control's `population.jsonl`, each ending with a newline. The
+    /// default hands them to [`EvidenceSink::population_line`] one at a time.
+    ///
+    /// # Errors
+    ///
+    /// When the lines cannot be stored.
+    fn population_lines(&mut self, control: &str, lines: &str) -> Result<()> {
+        lines
+            .split_terminator('\n')
+            .try_for_each(|line| self.population_line(control, line))
+    }
+
+    /// Consecutive lines of a control's `exceptions.jsonl`, each ending with a newline. The
+    /// default hands them to [`EvidenceSink::exception_line`] one at a time.
+    ///
+    /// # Errors
+    ///
+    /// When the lines cannot be stored.
+    fn exception_lines(&mut self, control: &str, lines: &str) -> Result<()> {
+        lines
+            .split_terminator('\n')
+            .try_for_each(|line| self.exception_line(control, line))
+    }
 }
 
 /// A sink that keeps nothing (hashes and counts are still computed by the engine).
@@ -56,6 +83,14 @@ impl EvidenceSink for NoFiles {
     }
 
     fn exception_line(&mut self, _: &str, _: &str) -> Result<()> {
+        Ok(())
+    }
+
+    fn population_lines(&mut self, _: &str, _: &str) -> Result<()> {
+        Ok(())
+    }
+
+    fn exception_lines(&mut self, _: &str, _: &str) -> Result<()> {
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! node.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -426,7 +427,7 @@ pub fn assess<B: Backend>(
     keys: &dyn KeyProvider,
     rules: &RuleSet,
     req: &AssessmentRequest,
-    sink: &mut dyn EvidenceSink,
+    sink: &mut (dyn EvidenceSink + Send),
 ) -> Result<Assessment> {
     let period = req.period;
     if req.now_micros <= period.end_micros() {
@@ -558,267 +559,260 @@ struct Evaluator<'r> {
     rules: &'r RuleSet,
     req: &'r AssessmentRequest,
     in_scope: Vec<bool>,
-    accs: Vec<Option<ControlAcc<'r>>>,
     hooks: HashMap<String, Vec<Hook>>,
+    groups: Vec<Group<'r>>,
+}
+
+/// A share of the controls in scope. Controls are independent of each other, so the groups
+/// are fed the same batch of events in parallel; within a group every control still sees every
+/// event of a tenant once, in ledger order, so results do not depend on how many groups there
+/// are (the test `results_do_not_depend_on_threads` checks it).
+struct Group<'r> {
+    /// Indexed like the rule set's controls; `Some` for this group's controls only.
+    accs: Vec<Option<ControlAcc<'r>>>,
     with_deadlines: Vec<usize>,
     last_item: Vec<Option<u64>>,
+}
+
+/// Bytes of lines a group keeps per control and file before handing them to the shared sink.
+const SINK_CHUNK: usize = 1 << 16;
+
+/// The lines of one group's controls, buffered per control and file and handed to the shared
+/// sink a chunk at a time: one lock per chunk instead of one per line, and each control's lines
+/// stay in order because only its group writes them.
+struct ChunkSink<'a, 's> {
+    shared: &'a Mutex<&'s mut (dyn EvidenceSink + Send)>,
+    /// Per control id: population lines, exception lines.
+    buffers: HashMap<String, [String; 2]>,
+}
+
+impl<'a, 's> ChunkSink<'a, 's> {
+    fn new(shared: &'a Mutex<&'s mut (dyn EvidenceSink + Send)>) -> Self {
+        Self {
+            shared,
+            buffers: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, control: &str, file: usize, line: &str) -> Result<()> {
+        if !self.buffers.contains_key(control) {
+            self.buffers.insert(control.to_owned(), Default::default());
+        }
+        let Some(buf) = self
+            .buffers
+            .get_mut(control)
+            .and_then(|files| files.get_mut(file))
+        else {
+            return Ok(());
+        };
+        buf.push_str(line);
+        buf.push('\n');
+        if buf.len() >= SINK_CHUNK {
+            hand_over(self.shared, control, file, buf)?;
+            buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Hands every buffered line to the shared sink.
+    fn flush(&mut self) -> Result<()> {
+        for (control, files) in &mut self.buffers {
+            for (file, buf) in files.iter_mut().enumerate() {
+                if !buf.is_empty() {
+                    hand_over(self.shared, control, file, buf)?;
+                    buf.clear();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hand_over(
+    shared: &Mutex<&mut (dyn EvidenceSink + Send)>,
+    control: &str,
+    file: usize,
+    lines: &str,
+) -> Result<()> {
+    // A poisoned lock means another group panicked; that panic is re-raised when its thread
+    // is joined, so the sink itself is still usable here.
+    let mut sink = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    if file == 0 {
+        sink.population_lines(control, lines)
+    } else {
+        sink.exception_lines(control, lines)
+    }
+}
+
+impl EvidenceSink for ChunkSink<'_, '_> {
+    fn population_line(&mut self, control: &str, line: &str) -> Result<()> {
+        self.push(control, 0, line)
+    }
+
+    fn exception_line(&mut self, control: &str, line: &str) -> Result<()> {
+        self.push(control, 1, line)
+    }
 }
 
 impl<'r> Evaluator<'r> {
     fn new(rules: &'r RuleSet, req: &'r AssessmentRequest) -> Self {
         let in_scope = controls_in_scope(rules, req.framework, req.scope);
-        let accs: Vec<Option<ControlAcc<'r>>> = rules
-            .controls()
-            .iter()
-            .zip(&in_scope)
-            .map(|(c, on)| on.then(|| ControlAcc::new(c, req.period)))
-            .collect();
-        let with_deadlines = rules
-            .controls()
-            .iter()
-            .enumerate()
-            .filter(|(i, c)| {
-                in_scope.get(*i).copied().unwrap_or(false)
-                    && c.item_tests
-                        .iter()
-                        .any(|t| matches!(t.kind, ItemTestKind::After(_)))
-            })
-            .map(|(i, _)| i)
-            .collect();
         let n = rules.controls().len();
+        let active: Vec<usize> = (0..n)
+            .filter(|i| in_scope.get(*i).copied().unwrap_or(false))
+            .collect();
+        // A few groups per thread, so that work stealing evens out controls of unequal cost.
+        let count = (rayon::current_num_threads() * 4).clamp(1, active.len().max(1));
+        let mut groups: Vec<Group<'r>> = (0..count)
+            .map(|_| Group {
+                accs: (0..n).map(|_| None).collect(),
+                with_deadlines: Vec::new(),
+                last_item: vec![None; n],
+            })
+            .collect();
+        for (k, &ci) in active.iter().enumerate() {
+            let (Some(group), Some(control)) =
+                (groups.get_mut(k % count), rules.controls().get(ci))
+            else {
+                continue;
+            };
+            if let Some(slot) = group.accs.get_mut(ci) {
+                *slot = Some(ControlAcc::new(control, req.period));
+            }
+            if control
+                .item_tests
+                .iter()
+                .any(|t| matches!(t.kind, ItemTestKind::After(_)))
+            {
+                group.with_deadlines.push(ci);
+            }
+        }
         Self {
             rules,
             req,
             in_scope,
-            accs,
             hooks: HashMap::new(),
-            with_deadlines,
-            last_item: vec![None; n],
+            groups,
         }
     }
 
+    /// Streams one tenant through every control: this thread reads the rows while another
+    /// parses them (on the pool) and feeds the groups (in parallel), batch by batch.
     fn run_tenant<B: Backend>(
         &mut self,
         ledger: &Ledger<B>,
         scope: &mut TenantScope,
-        sink: &mut dyn EvidenceSink,
+        sink: &mut (dyn EvidenceSink + Send),
     ) -> Result<()> {
-        let period = self.req.period;
-        for acc in self.accs.iter_mut().flatten() {
-            acc.begin_tenant(&scope.path);
-        }
-        self.last_item.iter_mut().for_each(|l| *l = None);
-        let from = period.start_micros() - i64::from(LOOKBACK_DAYS) * MICROS_PER_DAY;
-        let to = period.end_micros() + LOOKAHEAD_DAYS * MICROS_PER_DAY;
-        let ts = |m: i64| {
-            Timestamp::from_unix_micros(m).map_err(|source| Error::Event {
-                context: "building the query bounds".to_owned(),
-                source,
-            })
-        };
-        // The stream is read in consecutive time windows, each one query, sized so that a
-        // window holds a few pages. (They were needed while the store re-sought every page from
-        // the query's start; its pages now seek from the previous page's last row. One query per
-        // tenant combined with a read/parse/feed pipeline across threads measured slower than
-        // this loop, see docs/benchmarks.md.)
-        let mut window = WINDOW_START_MICROS;
-        let mut start = from;
-        let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);
-        while start <= to {
-            let end = start.saturating_add(window - 1).min(to);
-            let query = Query {
-                tenant: scope.tenant.clone(),
-                from: Some(ts(start)?),
-                to: Some(ts(end)?),
-                event_type_prefix: None,
-                model_id: None,
-            };
-            let mut rows = ledger
-                .query(&query)
-                .map_err(|e| Error::store(format!("querying tenant {}", scope.tenant), e))?;
-            let mut in_window = 0_usize;
-            loop {
-                batch.clear();
-                for row in rows.by_ref() {
-                    let row = row
-                        .map_err(|e| Error::store(format!("reading tenant {}", scope.tenant), e))?;
-                    in_window += 1;
-                    if row.seq >= scope.size {
-                        continue;
-                    }
-                    batch.push(row);
-                    if batch.len() == BATCH {
-                        break;
-                    }
-                }
-                if batch.is_empty() {
-                    break;
-                }
-                let parsed: Vec<Result<Event>> = batch
-                    .par_iter()
-                    .map(|row| {
-                        Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
-                            context: format!("parsing stored event {}", row.event_id),
-                            source,
-                        })
-                    })
-                    .collect();
-                for (row, event) in batch.iter().zip(parsed) {
-                    let event = event?;
-                    scope.events_read += 1;
-                    self.feed(&scope.path, row, &event, sink)?;
-                }
+        for group in &mut self.groups {
+            for acc in group.accs.iter_mut().flatten() {
+                acc.begin_tenant(&scope.path);
             }
-            start = end.saturating_add(1);
-            window = if in_window > WINDOW_ROWS * 2 {
-                (window / 2).max(WINDOW_MIN_MICROS)
-            } else if in_window < WINDOW_ROWS / 4 {
-                window.saturating_mul(2).min(WINDOW_MAX_MICROS)
-            } else {
-                window
-            };
+            group.last_item.iter_mut().for_each(|l| *l = None);
         }
-        for acc in self.accs.iter_mut().flatten() {
-            acc.end_tenant(sink)?;
-        }
+        let req = self.req;
+        let shared = Mutex::new(sink);
+        // Two batches in flight at most: one being fed, one read ahead.
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<StoredEvent>>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<StoredEvent>>();
+        let path = scope.path.as_str();
+        let shared_sink = &shared;
+        let (read, fed) = std::thread::scope(|s| {
+            let feeder = s.spawn(move || self.feed_batches(path, full_rx, empty_tx, shared_sink));
+            let read = read_tenant(ledger, &scope.tenant, scope.size, req, &full_tx, &empty_rx);
+            drop(full_tx);
+            (read, feeder.join())
+        });
+        let fed = fed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        read?;
+        scope.events_read += fed?;
         Ok(())
     }
 
-    fn feed(
+    /// The feeding side of [`Evaluator::run_tenant`]: returns the events fed.
+    fn feed_batches(
         &mut self,
         tenant_path: &str,
-        row: &StoredEvent,
-        event: &Event,
-        sink: &mut dyn EvidenceSink,
-    ) -> Result<()> {
-        let ts = row.ts_micros;
-        for &ci in &self.with_deadlines {
-            if let Some(Some(acc)) = self.accs.get_mut(ci) {
-                acc.advance(ts, sink)?;
-            }
-        }
-        if let Some(model) = &self.req.model_id
-            && !model_matches(event, model)
-        {
-            return Ok(());
-        }
-        let period = self.req.period;
-        let in_period = period.contains_micros(ts);
-        let before = ts < period.start_micros();
-        let event_type = event.event_type().as_str();
-        if !self.hooks.contains_key(event_type) {
-            let hooks = self.rules.hooks_for(event_type, &self.in_scope);
-            self.hooks.insert(event_type.to_owned(), hooks);
-        }
-        let Some(hooks) = self.hooks.get(event_type) else {
-            return Ok(());
-        };
-        let ctx = ItemContext {
-            tenant_path,
-            seq: row.seq,
-            ts,
-            event,
-            include_text: self.req.include_text,
-        };
-        let controls = self.rules.controls();
-        for hook in hooks {
-            match *hook {
-                Hook::Population { control, rule } => {
-                    let (Some(rules), Some(Some(acc))) =
-                        (controls.get(control), self.accs.get_mut(control))
-                    else {
-                        continue;
-                    };
-                    let Some(matcher) = rules.population.get(rule) else {
-                        continue;
-                    };
-                    if !selects(event, matcher)
-                        || rules.exclude.iter().any(|c| crate::fields::holds(event, c))
-                    {
-                        continue;
-                    }
-                    if in_period {
-                        let last = self.last_item.get_mut(control);
-                        if let Some(last) = last {
-                            if *last == Some(row.seq) {
-                                continue;
-                            }
-                            *last = Some(row.seq);
-                        }
-                        acc.item(rule, &ctx, sink)?;
-                    } else if before {
-                        acc.note_day(ts);
-                    }
-                }
-                Hook::Exception { control, rule } => {
-                    let (Some(rules), Some(Some(acc))) =
-                        (controls.get(control), self.accs.get_mut(control))
-                    else {
-                        continue;
-                    };
-                    if in_period
-                        && rules
-                            .exceptions
-                            .get(rule)
-                            .is_some_and(|m| selects(event, m))
-                    {
-                        acc.exception_event(&ctx, sink)?;
-                    }
-                }
-                Hook::Configuration { control, rule } => {
-                    let (Some(rules), Some(Some(acc))) =
-                        (controls.get(control), self.accs.get_mut(control))
-                    else {
-                        continue;
-                    };
-                    if ts <= period.end_micros()
-                        && rules
-                            .configuration
-                            .get(rule)
-                            .is_some_and(|m| selects(event, m))
-                    {
-                        acc.configuration(rule, event, in_period, before);
-                    }
-                }
-                Hook::Coverage { control } => {
-                    if ts <= period.end_micros()
-                        && let Some(Some(acc)) = self.accs.get_mut(control)
-                    {
-                        acc.note_day(ts);
-                    }
-                }
-                Hook::JoinSource {
-                    control,
-                    test,
-                    source,
-                } => {
-                    let (Some(rules), Some(Some(acc))) =
-                        (controls.get(control), self.accs.get_mut(control))
-                    else {
-                        continue;
-                    };
-                    let selected = rules.item_tests.get(test).is_some_and(|t| match &t.kind {
-                        ItemTestKind::Before(j)
-                        | ItemTestKind::After(j)
-                        | ItemTestKind::NoneAfter(j) => {
-                            j.sources.get(source).is_some_and(|m| selects(event, m))
-                        }
-                        _ => false,
-                    });
-                    if selected {
-                        acc.join_source(test, ts, event, sink)?;
-                    }
+        full: mpsc::Receiver<Vec<StoredEvent>>,
+        empty: mpsc::Sender<Vec<StoredEvent>>,
+        shared: &Mutex<&mut (dyn EvidenceSink + Send)>,
+    ) -> Result<u64> {
+        let Self {
+            rules,
+            req,
+            in_scope,
+            hooks,
+            groups,
+        } = self;
+        let (rules, req) = (*rules, *req);
+        let mut sinks: Vec<ChunkSink<'_, '_>> =
+            groups.iter().map(|_| ChunkSink::new(shared)).collect();
+        let mut fed = 0_u64;
+        for mut batch in full.iter() {
+            let events = batch
+                .par_iter()
+                .map(|row| {
+                    Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
+                        context: format!("parsing stored event {}", row.event_id),
+                        source,
+                    })
+                })
+                .collect::<Result<Vec<Event>>>()?;
+            for event in &events {
+                let event_type = event.event_type().as_str();
+                if !hooks.contains_key(event_type) {
+                    hooks.insert(event_type.to_owned(), rules.hooks_for(event_type, in_scope));
                 }
             }
+            let hooks: &HashMap<String, Vec<Hook>> = hooks;
+            let items: Vec<(&StoredEvent, &Event, &[Hook])> = batch
+                .iter()
+                .zip(&events)
+                .map(|(row, event)| {
+                    let of = hooks
+                        .get(event.event_type().as_str())
+                        .map_or(&[][..], Vec::as_slice);
+                    (row, event, of)
+                })
+                .collect();
+            groups
+                .par_iter_mut()
+                .zip(sinks.par_iter_mut())
+                .try_for_each(|(group, sink)| {
+                    items.iter().try_for_each(|(row, event, of)| {
+                        group.feed(rules, req, tenant_path, row, event, of, sink)
+                    })
+                })?;
+            fed += items.len() as u64;
+            drop(items);
+            drop(events);
+            batch.clear();
+            // The reader may have finished; then the batch is simply dropped.
+            let _ = empty.send(batch);
         }
-        Ok(())
+        for (group, sink) in groups.iter_mut().zip(&mut sinks) {
+            for acc in group.accs.iter_mut().flatten() {
+                acc.end_tenant(sink)?;
+            }
+            sink.flush()?;
+        }
+        Ok(fed)
     }
 
     fn finish(self) -> Vec<ControlResult> {
         let registry = spanforge_catalog::registry();
         let req = self.req;
+        let mut accs: Vec<Option<ControlAcc<'r>>> = Vec::new();
+        for group in self.groups {
+            accs.resize_with(accs.len().max(group.accs.len()), || None);
+            for (slot, acc) in accs.iter_mut().zip(group.accs) {
+                if acc.is_some() {
+                    *slot = acc;
+                }
+            }
+        }
         let mut out = Vec::new();
-        for acc in self.accs.into_iter().flatten() {
+        for acc in accs.into_iter().flatten() {
             let rules = acc.rules;
             let control = rules.control;
             let coverage = judge(rules.coverage, &req.period, &acc.days);
@@ -951,6 +945,202 @@ impl<'r> Evaluator<'r> {
             out.push(result);
         }
         out
+    }
+}
+
+/// The reading side of [`Evaluator::run_tenant`]: the tenant's rows of the look-back, the
+/// period and the look-ahead, in consecutive time windows (each one query, sized to hold a few
+/// pages), sent in batches. Stops early, without error, when the feeder has stopped.
+fn read_tenant<B: Backend>(
+    ledger: &Ledger<B>,
+    tenant: &TenantId,
+    size: u64,
+    req: &AssessmentRequest,
+    full: &mpsc::SyncSender<Vec<StoredEvent>>,
+    empty: &mpsc::Receiver<Vec<StoredEvent>>,
+) -> Result<()> {
+    let period = req.period;
+    let from = period.start_micros() - i64::from(LOOKBACK_DAYS) * MICROS_PER_DAY;
+    let to = period.end_micros() + LOOKAHEAD_DAYS * MICROS_PER_DAY;
+    let ts = |m: i64| {
+        Timestamp::from_unix_micros(m).map_err(|source| Error::Event {
+            context: "building the query bounds".to_owned(),
+            source,
+        })
+    };
+    let mut window = WINDOW_START_MICROS;
+    let mut start = from;
+    let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);
+    while start <= to {
+        let end = start.saturating_add(window - 1).min(to);
+        let query = Query {
+            tenant: tenant.clone(),
+            from: Some(ts(start)?),
+            to: Some(ts(end)?),
+            event_type_prefix: None,
+            model_id: None,
+        };
+        let mut rows = ledger
+            .query(&query)
+            .map_err(|e| Error::store(format!("querying tenant {tenant}"), e))?;
+        let mut in_window = 0_usize;
+        for row in rows.by_ref() {
+            let row = row.map_err(|e| Error::store(format!("reading tenant {tenant}"), e))?;
+            in_window += 1;
+            if row.seq >= size {
+                continue;
+            }
+            batch.push(row);
+            if batch.len() == BATCH {
+                let next = empty
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                if full.send(std::mem::replace(&mut batch, next)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        start = end.saturating_add(1);
+        window = if in_window > WINDOW_ROWS * 2 {
+            (window / 2).max(WINDOW_MIN_MICROS)
+        } else if in_window < WINDOW_ROWS / 4 {
+            window.saturating_mul(2).min(WINDOW_MAX_MICROS)
+        } else {
+            window
+        };
+    }
+    if !batch.is_empty() {
+        let _ = full.send(batch);
+    }
+    Ok(())
+}
+
+impl Group<'_> {
+    /// Feeds one event to this group's controls, through the hooks its event type has.
+    #[allow(clippy::too_many_arguments)]
+    fn feed(
+        &mut self,
+        rules: &RuleSet,
+        req: &AssessmentRequest,
+        tenant_path: &str,
+        row: &StoredEvent,
+        event: &Event,
+        hooks: &[Hook],
+        sink: &mut dyn EvidenceSink,
+    ) -> Result<()> {
+        let ts = row.ts_micros;
+        for &ci in &self.with_deadlines {
+            if let Some(Some(acc)) = self.accs.get_mut(ci) {
+                acc.advance(ts, sink)?;
+            }
+        }
+        if let Some(model) = &req.model_id
+            && !model_matches(event, model)
+        {
+            return Ok(());
+        }
+        let period = req.period;
+        let in_period = period.contains_micros(ts);
+        let before = ts < period.start_micros();
+        let ctx = ItemContext {
+            tenant_path,
+            seq: row.seq,
+            ts,
+            event,
+            include_text: req.include_text,
+        };
+        let controls = rules.controls();
+        for hook in hooks {
+            match *hook {
+                Hook::Population { control, rule } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    let Some(matcher) = rules.population.get(rule) else {
+                        continue;
+                    };
+                    if !selects(event, matcher)
+                        || rules.exclude.iter().any(|c| crate::fields::holds(event, c))
+                    {
+                        continue;
+                    }
+                    if in_period {
+                        let last = self.last_item.get_mut(control);
+                        if let Some(last) = last {
+                            if *last == Some(row.seq) {
+                                continue;
+                            }
+                            *last = Some(row.seq);
+                        }
+                        acc.item(rule, &ctx, sink)?;
+                    } else if before {
+                        acc.note_day(ts);
+                    }
+                }
+                Hook::Exception { control, rule } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    if in_period
+                        && rules
+                            .exceptions
+                            .get(rule)
+                            .is_some_and(|m| selects(event, m))
+                    {
+                        acc.exception_event(&ctx, sink)?;
+                    }
+                }
+                Hook::Configuration { control, rule } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    if ts <= period.end_micros()
+                        && rules
+                            .configuration
+                            .get(rule)
+                            .is_some_and(|m| selects(event, m))
+                    {
+                        acc.configuration(rule, event, in_period, before);
+                    }
+                }
+                Hook::Coverage { control } => {
+                    if ts <= period.end_micros()
+                        && let Some(Some(acc)) = self.accs.get_mut(control)
+                    {
+                        acc.note_day(ts);
+                    }
+                }
+                Hook::JoinSource {
+                    control,
+                    test,
+                    source,
+                } => {
+                    let (Some(rules), Some(Some(acc))) =
+                        (controls.get(control), self.accs.get_mut(control))
+                    else {
+                        continue;
+                    };
+                    let selected = rules.item_tests.get(test).is_some_and(|t| match &t.kind {
+                        ItemTestKind::Before(j)
+                        | ItemTestKind::After(j)
+                        | ItemTestKind::NoneAfter(j) => {
+                            j.sources.get(source).is_some_and(|m| selects(event, m))
+                        }
+                        _ => false,
+                    });
+                    if selected {
+                        acc.join_source(test, ts, event, sink)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

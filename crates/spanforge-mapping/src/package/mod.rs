@@ -78,7 +78,8 @@ impl DirSink {
         }
     }
 
-    fn write(&mut self, control: &str, name: &'static str, line: &str) -> Result<()> {
+    /// Appends `lines` (whole lines, each ending with a newline) to a control's file.
+    fn write(&mut self, control: &str, name: &'static str, lines: &str) -> Result<()> {
         let key = (control.to_owned(), name);
         if !self.files.contains_key(&key) {
             let dir = self.root.join("controls").join(control);
@@ -90,8 +91,7 @@ impl DirSink {
         }
         let path_of = || self.root.join("controls").join(control).join(name);
         if let Some(w) = self.files.get_mut(&key) {
-            w.write_all(line.as_bytes())
-                .and_then(|()| w.write_all(b"\n"))
+            w.write_all(lines.as_bytes())
                 .map_err(|e| Error::io(path_of(), e))?;
         }
         Ok(())
@@ -108,11 +108,19 @@ impl DirSink {
 
 impl EvidenceSink for DirSink {
     fn population_line(&mut self, control: &str, line: &str) -> Result<()> {
-        self.write(control, "population.jsonl", line)
+        self.write(control, "population.jsonl", &format!("{line}\n"))
     }
 
     fn exception_line(&mut self, control: &str, line: &str) -> Result<()> {
-        self.write(control, "exceptions.jsonl", line)
+        self.write(control, "exceptions.jsonl", &format!("{line}\n"))
+    }
+
+    fn population_lines(&mut self, control: &str, lines: &str) -> Result<()> {
+        self.write(control, "population.jsonl", lines)
+    }
+
+    fn exception_lines(&mut self, control: &str, lines: &str) -> Result<()> {
+        self.write(control, "exceptions.jsonl", lines)
     }
 }
 

@@ -451,3 +451,47 @@ fn prompt_text_is_left_out_unless_asked_for() {
     let bundle = fs::read_to_string(with.dir.join("integrity/proofs").join(first)).unwrap();
     assert!(bundle.lines().nth(1).unwrap().starts_with("extra "));
 }
+
+/// Controls are fed in parallel groups, one group per share of the pool; the package must not
+/// depend on how many threads there are (each control's lines in ledger order, the same
+/// hashes, the same bytes).
+#[test]
+fn the_package_does_not_depend_on_the_number_of_threads() {
+    let mut f = shared();
+    // The first package of a fixture stores the ledger's first checkpoints, which later
+    // verification reports list; start from there.
+    standard_package(&mut f, FrameworkId::Soc2);
+    let req = AssessmentRequest::new(FrameworkId::Soc2, period(), now());
+    let on = |threads: usize, f: &mut Fixture, name: &str| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| generate(f, &req, name))
+    };
+    let one = on(1, &mut f, "one-thread");
+    let four = on(4, &mut f, "four-threads");
+    // The workload is large enough to span several read batches and to hand several chunks
+    // of lines per control to the sink.
+    let read: u64 = one.assessment.tenants.iter().map(|t| t.events_read).sum();
+    assert!(read > 3 * 4096, "only {read} events read");
+    let largest = one
+        .assessment
+        .controls
+        .iter()
+        .map(|c| c.population_bytes)
+        .max()
+        .unwrap();
+    assert!(
+        largest > 4 * 65_536,
+        "largest population file {largest} bytes"
+    );
+    let files = files_under(&one.dir);
+    assert_eq!(files, files_under(&four.dir));
+    for rel in &files {
+        assert!(
+            fs::read(one.dir.join(rel)).unwrap() == fs::read(four.dir.join(rel)).unwrap(),
+            "{rel} differs between one thread and four"
+        );
+    }
+}
