@@ -5,6 +5,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -239,6 +240,8 @@ pub(crate) struct ControlAcc<'r> {
     period: Period,
     tenant_path: String,
     projected: Vec<(String, FieldPath)>,
+    /// The population line being written, kept to reuse its buffer.
+    line: String,
 }
 
 fn join_key(event: &Event, pairs: &[(FieldPath, FieldPath)], item_side: bool) -> Option<String> {
@@ -357,6 +360,7 @@ impl<'r> ControlAcc<'r> {
                 .into_iter()
                 .filter_map(|p| FieldPath::parse(&p).ok().map(|f| (p, f)))
                 .collect(),
+            line: String::new(),
         };
         acc.reset_tenant_state();
         acc
@@ -788,11 +792,14 @@ impl<'r> ControlAcc<'r> {
     ) -> Result<()> {
         let index = self.population;
         self.population += 1;
-        let line = self.population_line(ctx);
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        self.population_line(ctx, &mut line);
         self.hasher.update(line.as_bytes());
         self.hasher.update(b"\n");
         self.population_bytes += line.len() as u64 + 1;
         sink.population_line(self.rules.id(), &line)?;
+        self.line = line;
         let event = ctx.event;
         let event_type = event.event_type().as_str();
         match self.by_type.get_mut(event_type) {
@@ -804,7 +811,8 @@ impl<'r> ControlAcc<'r> {
         self.first_ts = Some(self.first_ts.map_or(ctx.ts, |t| t.min(ctx.ts)));
         self.last_ts = Some(self.last_ts.map_or(ctx.ts, |t| t.max(ctx.ts)));
         self.note_day(ctx.ts);
-        let item = ItemRef {
+        // Built only where it is kept: a deferred test, a deviation (most items need neither).
+        let item_ref = || ItemRef {
             index,
             cited: cite(ctx),
             ts: ctx.ts,
@@ -933,7 +941,7 @@ impl<'r> ControlAcc<'r> {
                         deferred.push((
                             ti,
                             Pending {
-                                item: item.clone(),
+                                item: item_ref(),
                                 key,
                                 deadline: window
                                     .map(|w| ctx.ts.saturating_add(w.saturating_mul(1_000_000))),
@@ -951,7 +959,7 @@ impl<'r> ControlAcc<'r> {
                     Some(key) => deferred.push((
                         ti,
                         Pending {
-                            item: item.clone(),
+                            item: item_ref(),
                             key,
                             deadline: None,
                             generation: 0,
@@ -1000,8 +1008,11 @@ impl<'r> ControlAcc<'r> {
         if !failures.is_empty() && self.deviating.set(index) {
             self.deviating_items += 1;
         }
-        for (attribute, reason) in failures {
-            self.record_item_deviation(&item, attribute, reason, sink)?;
+        if !failures.is_empty() {
+            let item = item_ref();
+            for (attribute, reason) in failures {
+                self.record_item_deviation(&item, attribute, reason, sink)?;
+            }
         }
         for (ti, pending) in deferred {
             if let Some(t) = rules.item_tests.get(ti)
@@ -1012,10 +1023,16 @@ impl<'r> ControlAcc<'r> {
             }
             self.defer(ti, pending);
         }
-        if self.recent.len() == RECENT_ITEMS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(item.cited);
+        // The oldest of the recent items gives its buffers to the newest.
+        let recent = if self.recent.len() == RECENT_ITEMS {
+            self.recent.pop_front().map(|mut c| {
+                recite(&mut c, ctx);
+                c
+            })
+        } else {
+            None
+        };
+        self.recent.push_back(recent.unwrap_or_else(|| cite(ctx)));
         self.period_item_tests(ctx, sink)
     }
 
@@ -1110,72 +1127,81 @@ impl<'r> ControlAcc<'r> {
         Ok(())
     }
 
-    fn population_line(&self, ctx: &ItemContext<'_>) -> String {
+    /// Appends the item's line of `population.jsonl` (without the newline) to `line`.
+    fn population_line(&self, ctx: &ItemContext<'_>, line: &mut String) {
         let event = ctx.event;
-        let mut line = String::with_capacity(256);
         line.push('{');
         if let Some(actor) = event.actor_id() {
             line.push_str("\"actor_id\":");
-            write_string(actor, &mut line);
+            write_string(actor, line);
             line.push(',');
         }
         line.push_str("\"event_id\":");
-        write_string(event.event_id().as_str(), &mut line);
+        write_string(event.event_id().as_str(), line);
         line.push_str(",\"event_type\":");
-        write_string(event.event_type().as_str(), &mut line);
-        let projected = self.rules_projection(event);
-        if !projected.is_empty() {
-            line.push_str(",\"fields\":{");
-            for (i, (path, value)) in projected.iter().enumerate() {
-                if i > 0 {
-                    line.push(',');
-                }
-                write_string(path, &mut line);
-                line.push(':');
-                crate::json::write_compact(value, &mut line);
-            }
-            line.push('}');
-        }
+        write_string(event.event_type().as_str(), line);
+        self.write_projection(event, line);
         let model = fields::model_ref(event);
         if let Some(name) = model.names.first() {
             line.push_str(",\"model\":");
-            write_string(name, &mut line);
+            write_string(name, line);
         }
         if ctx.include_text {
             line.push_str(",\"payload\":");
-            crate::json::write_compact(&to_serde(event.payload()), &mut line);
+            crate::json::write_compact(&to_serde(event.payload()), line);
         }
-        line.push_str(&format!(",\"seq\":{},\"tenant\":", ctx.seq));
-        write_string(ctx.tenant_path, &mut line);
+        // Writing into a String cannot fail.
+        let _ = write!(line, ",\"seq\":{},\"tenant\":", ctx.seq);
+        write_string(ctx.tenant_path, line);
         line.push_str(",\"timestamp\":");
-        write_string(event.timestamp().as_str(), &mut line);
+        write_string(event.timestamp().as_str(), line);
         if let Some(trace) = event.trace_id() {
             line.push_str(",\"trace_id\":");
-            write_string(trace.as_str(), &mut line);
+            write_string(trace.as_str(), line);
         }
         line.push('}');
-        line
     }
 
-    fn rules_projection(&self, event: &Event) -> Vec<(String, serde_json::Value)> {
-        let mut out = Vec::new();
+    /// Appends `,"fields":{...}` with the fields the control's rules read (in path order),
+    /// when the event has any of them; large structures are not copied.
+    fn write_projection(&self, event: &Event, line: &mut String) {
+        let mut first = true;
         for (path, parsed) in &self.projected {
             let value = match fields::get(event, parsed) {
-                Some(Field::Str(s)) => serde_json::Value::String(s.to_owned()),
-                Some(Field::Json(v)) => {
-                    // Projected fields are the ones rules read; large structures are not copied.
-                    match v {
-                        Value::Object(_) => continue,
-                        Value::Array(items) if items.len() > 32 => continue,
-                        other => to_serde(other),
-                    }
-                }
+                Some(Field::Str(s)) => Ok(s),
+                Some(Field::Json(v)) => match v {
+                    Value::Object(_) => continue,
+                    Value::Array(items) if items.len() > 32 => continue,
+                    other => Err(other),
+                },
                 Some(Field::Opaque) | None => continue,
             };
-            out.push((path.clone(), value));
+            line.push_str(if first { ",\"fields\":{" } else { "," });
+            first = false;
+            write_string(path, line);
+            line.push(':');
+            match value {
+                Ok(s) => write_string(s, line),
+                Err(v) => crate::json::write_compact(&to_serde(v), line),
+            }
         }
-        out
+        if !first {
+            line.push('}');
+        }
     }
+}
+
+/// Overwrites `cited` with the item of `ctx`, reusing its strings.
+fn recite(cited: &mut CitedEvent, ctx: &ItemContext<'_>) {
+    let set = |s: &mut String, v: &str| {
+        s.clear();
+        s.push_str(v);
+    };
+    set(&mut cited.tenant, ctx.tenant_path);
+    cited.seq = ctx.seq;
+    set(&mut cited.event_id, ctx.event.event_id().as_str());
+    set(&mut cited.event_type, ctx.event.event_type().as_str());
+    set(&mut cited.timestamp, ctx.event.timestamp().as_str());
 }
 
 fn cite(ctx: &ItemContext<'_>) -> CitedEvent {

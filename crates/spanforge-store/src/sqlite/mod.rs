@@ -56,6 +56,9 @@ pub const MAX_SEQ: u64 = (1 << SEQ_BITS) - 1;
 const MAX_TENANT: i64 = (1 << (63 - SEQ_BITS)) - 1;
 
 const EVENT_COLUMNS: &str = "id, tenant, event_id, ts, event_type, model_id, actor_id, session_id, key_id, envelope, leaf_hash, nodes";
+/// [`EVENT_COLUMNS`] for queries, which return events, not tree state: the leaf hash and the
+/// interior nodes come back empty instead of being copied out of every row.
+const QUERY_COLUMNS: &str = "id, tenant, event_id, ts, event_type, model_id, actor_id, session_id, key_id, envelope, X'', X''";
 /// The names in [`EVENT_COLUMNS`], for errors.
 const EVENT_COLUMN_NAMES: [&str; 12] = [
     "id",
@@ -566,7 +569,7 @@ fn query_sql(
         "events_time"
     };
     let mut sql_text =
-        format!("SELECT {EVENT_COLUMNS} FROM events INDEXED BY {index} WHERE tenant = ?1");
+        format!("SELECT {QUERY_COLUMNS} FROM events INDEXED BY {index} WHERE tenant = ?1");
     let mut args: Vec<rusqlite::types::Value> = vec![filter.tenant.0.into()];
     let mut arg = |sql_text: &mut String, clause: &str, value: rusqlite::types::Value| {
         args.push(value);
