@@ -21,7 +21,8 @@
 //! 2. Each tenant's events stream once, in time order, through per-control accumulators
 //!    ([`accumulator`]) whose memory is bounded by what they must keep (a bitset of deviating
 //!    items, occurrence days, join keys of low-volume events, capped citation lists), not by
-//!    the number of events.
+//!    the number of events. Controls are independent, so groups of them are fed the same
+//!    batch of events in parallel; each control still sees every event once, in order.
 //! 3. Rules are data: the catalog's evidence rules say which events form a control's
 //!    population; `data/attribute-tests.toml` says how each test attribute is checked (field
 //!    conditions, joins to earlier or later events, period checks), compiled in [`rules`].
