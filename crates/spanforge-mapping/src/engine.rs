@@ -566,7 +566,7 @@ struct Evaluator<'r> {
 /// A share of the controls in scope. Controls are independent of each other, so the groups
 /// are fed the same batch of events in parallel; within a group every control still sees every
 /// event of a tenant once, in ledger order, so results do not depend on how many groups there
-/// are (the test `results_do_not_depend_on_threads` checks it).
+/// are (the test `the_package_does_not_depend_on_the_number_of_threads` checks it).
 struct Group<'r> {
     /// Indexed like the rule set's controls; `Some` for this group's controls only.
     accs: Vec<Option<ControlAcc<'r>>>,
@@ -712,7 +712,7 @@ impl<'r> Evaluator<'r> {
         }
         let req = self.req;
         let shared = Mutex::new(sink);
-        // Two batches in flight at most: one being fed, one read ahead.
+        // At most three batches exist at once: one being fed, one queued, one being read.
         let (full_tx, full_rx) = mpsc::sync_channel::<Vec<StoredEvent>>(1);
         let (empty_tx, empty_rx) = mpsc::channel::<Vec<StoredEvent>>();
         let path = scope.path.as_str();
