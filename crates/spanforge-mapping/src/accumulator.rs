@@ -1167,22 +1167,19 @@ impl<'r> ControlAcc<'r> {
     fn write_projection(&self, event: &Event, line: &mut String) {
         let mut first = true;
         for (path, parsed) in &self.projected {
-            let value = match fields::get(event, parsed) {
-                Some(Field::Str(s)) => Ok(s),
-                Some(Field::Json(v)) => match v {
-                    Value::Object(_) => continue,
-                    Value::Array(items) if items.len() > 32 => continue,
-                    other => Err(other),
-                },
-                Some(Field::Opaque) | None => continue,
+            let field = match fields::get(event, parsed) {
+                Some(Field::Json(Value::Object(_)) | Field::Opaque) | None => continue,
+                Some(Field::Json(Value::Array(items))) if items.len() > 32 => continue,
+                Some(field) => field,
             };
             line.push_str(if first { ",\"fields\":{" } else { "," });
             first = false;
             write_string(path, line);
             line.push(':');
-            match value {
-                Ok(s) => write_string(s, line),
-                Err(v) => crate::json::write_compact(&to_serde(v), line),
+            match field {
+                Field::Str(s) => write_string(s, line),
+                Field::Json(v) => crate::json::write_compact(&to_serde(v), line),
+                Field::Opaque => {}
             }
         }
         if !first {
