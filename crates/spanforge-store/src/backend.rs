@@ -228,6 +228,7 @@ pub trait Reader {
 
     /// Up to `limit` records matching `filter` that come after `after` (a `(ts_micros, seq)`
     /// position, exclusive) in `(ts_micros, seq)` order.
+    ///
     /// Their `leaf_hash` and `nodes` may be left empty: callers read events here, never tree
     /// state.
     fn query(
