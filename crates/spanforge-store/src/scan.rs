@@ -16,6 +16,8 @@
 
 use std::ops::Range;
 
+use spanforge_event::json::scan_plain;
+
 /// Values nested deeper than this outside the payload are left to the full parser.
 pub(crate) const MAX_DEPTH: usize = 64;
 
@@ -122,42 +124,6 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
     Some(out)
 }
 
-/// The index of the first byte at or after `from` that is `"`, `\\` or a control character
-/// (below 0x20), or `bytes.len()` when there is none.
-///
-/// Eight bytes are tested at once: for each byte lane, `(x - 0x01..) & !x & 0x80..` flags a zero
-/// byte, so applied to the word XOR a repeated `"` (or `\\`) it flags those bytes, and
-/// `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20. A borrow can flag a lane above a flagged
-/// one spuriously, never one below it, so the lowest flag is exact.
-fn find_special(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let Ok(lanes) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let word = u64::from_le_bytes(lanes);
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let flags = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word))
-            & HIGH;
-        if flags != 0 {
-            return i + (flags.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&b) = bytes.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    i
-}
-
 struct Cursor<'a> {
     b: &'a [u8],
     pos: usize,
@@ -185,7 +151,7 @@ impl Cursor<'_> {
     fn plain_string<'t>(&mut self, text: &'t str) -> Option<&'t str> {
         self.eat(b'"')?;
         let start = self.pos;
-        let end = find_special(self.b, start);
+        let end = scan_plain(self.b, start);
         if self.b.get(end) != Some(&b'"') {
             return None;
         }
@@ -197,7 +163,7 @@ impl Cursor<'_> {
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
-            self.pos = find_special(self.b, self.pos);
+            self.pos = scan_plain(self.b, self.pos);
             match self.next()? {
                 b'"' => return Some(()),
                 b'\\' => match self.next()? {
@@ -487,27 +453,6 @@ mod tests {
             if n < 8 {
                 assert!(scan(&text).is_some(), "depth {n}");
             }
-        }
-    }
-
-    #[test]
-    fn finds_the_first_special_byte_in_every_lane() {
-        for len in 0..20 {
-            for at in 0..len {
-                for special in [b'"', b'\\', 0x00, 0x1f] {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = special;
-                    // Bytes that must not be flagged, around it.
-                    if at + 1 < len {
-                        bytes[at + 1] = 0x80;
-                    }
-                    assert_eq!(find_special(&bytes, 0), at, "{bytes:?}");
-                }
-            }
-            let plain: Vec<u8> = (0..len)
-                .map(|i| [b'a', 0x20, 0x7f, 0xff, b'!', b'#'][i % 6])
-                .collect();
-            assert_eq!(find_special(&plain, 0), len);
         }
     }
 

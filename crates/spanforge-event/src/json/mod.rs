@@ -68,6 +68,7 @@ pub use number::Number;
 pub(crate) use parse::{Decline, Member, MemberReader, compare_keys};
 pub use parse::{
     Limits, ParseError, ParseErrorKind, parse, parse_and_check_canonical, parse_with_limits,
+    scan_plain,
 };
 pub use value::{IntoIter, Iter, Key, Map, Value};
 pub use write::{ascii_compact_len, canonical_len, to_canonical_string, write_canonical};

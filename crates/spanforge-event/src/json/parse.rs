@@ -289,8 +289,11 @@ pub fn parse_and_check_canonical(text: &str) -> Result<(Value, bool), ParseError
 /// `(x - 0x01..) & !x & 0x80..` test flags a zero byte, so XOR-ing with a repeated `"` or `\\`
 /// flags those bytes, and `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20. Lanes above the
 /// first flagged one can be flagged spuriously by borrows, but the lowest flag is always exact.
+///
+/// Public for other scanners of canonical JSON text (the store's verification scanner).
 #[inline]
-pub(crate) fn scan_plain(bytes: &[u8], from: usize) -> usize {
+#[must_use]
+pub fn scan_plain(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
@@ -1107,6 +1110,27 @@ impl<'a> MemberReader<'a> {
 mod tests {
     use super::*;
     use crate::json::to_canonical_string;
+
+    #[test]
+    fn scan_plain_finds_the_first_special_byte_in_every_lane() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    // Bytes that must not be flagged, around it.
+                    if at + 1 < len {
+                        bytes[at + 1] = 0x80;
+                    }
+                    assert_eq!(scan_plain(&bytes, 0), at, "{bytes:?}");
+                }
+            }
+            let plain: Vec<u8> = (0..len)
+                .map(|i| [b'a', 0x20, 0x7f, 0xff, b'!', b'#'][i % 6])
+                .collect();
+            assert_eq!(scan_plain(&plain, 0), len);
+        }
+    }
 
     fn err(text: &str) -> ParseError {
         match parse(text) {
