@@ -122,6 +122,7 @@ impl KmsArgs {
 }
 
 /// A tokio runtime for driving KMS calls from this synchronous binary.
+#[cfg(feature = "aws-kms")]
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
