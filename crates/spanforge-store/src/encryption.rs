@@ -727,24 +727,21 @@ pub fn is_decryption_of(line: &[u8], stored: &[u8]) -> bool {
     rebuilt == stored
 }
 
-/// Opens a stored record's payload. Returns the envelope to hand out (decrypted, or as stored
-/// for plaintext and erased payloads) and what was found.
+/// Opens a stored record's payload, given the record and its envelope `text` (the record's
+/// envelope bytes, already checked to be UTF-8). Returns the decrypted envelope to hand out, or
+/// `None` when the stored one is handed out as it is (plaintext and erased payloads), and what
+/// was found.
 pub(crate) fn open_record<R: Reader + ?Sized>(
     keys: Option<&PayloadKeys>,
     reader: &R,
     tenant: &TenantId,
     record: &Record,
-) -> Result<(Vec<u8>, PayloadState)> {
-    let text = std::str::from_utf8(&record.envelope).map_err(|_| Error::NotALedger {
-        reason: format!(
-            "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
-            record.seq
-        ),
-    })?;
+    text: &str,
+) -> Result<(Option<String>, PayloadState)> {
     // Cheap pre-check before a full parse: a plaintext payload never names our tag where the
     // stored form puts it.
     if !text.contains(PAYLOAD_ENCRYPTION) {
-        return Ok((record.envelope.clone(), PayloadState::Plain));
+        return Ok((None, PayloadState::Plain));
     }
     let event = Event::from_json_str(text).map_err(|source| Error::Event {
         context: format!("parsing stored event {}", record.event_id),
@@ -758,7 +755,7 @@ pub(crate) fn open_record<R: Reader + ?Sized>(
                 reason: "its encrypted payload is malformed (not base64 or not text)".to_owned(),
             });
         }
-        return Ok((record.envelope.clone(), PayloadState::Plain));
+        return Ok((None, PayloadState::Plain));
     };
     let Some(data_key) = reader.data_key(&sealed.data_key_id)? else {
         let erased = reader
@@ -766,7 +763,7 @@ pub(crate) fn open_record<R: Reader + ?Sized>(
             .iter()
             .any(|k| k.key_id == sealed.data_key_id);
         if erased {
-            return Ok((record.envelope.clone(), PayloadState::Erased));
+            return Ok((None, PayloadState::Erased));
         }
         return Err(Error::Decryption {
             event_id,
@@ -805,21 +802,21 @@ pub(crate) fn open_record<R: Reader + ?Sized>(
         ));
     }
     // Put the plaintext where the stored form was; everything else stays byte for byte.
-    let mut out = Vec::with_capacity(record.envelope.len());
+    let mut out = Vec::with_capacity(text.len() + plaintext.len());
     let span = event.write_canonical_parts(&mut out, None);
     out.splice(span, plaintext.iter().copied());
     // The model id index column comes from the payload, so only a reader that decrypts can
     // check it (verification checks every other column without the key).
-    let opened = std::str::from_utf8(&out)
-        .ok()
-        .and_then(|t| Event::from_json_str(t).ok())
-        .ok_or_else(|| fail("the decrypted event does not parse".to_owned()))?;
+    let out =
+        String::from_utf8(out).map_err(|_| fail("the decrypted event is not UTF-8".to_owned()))?;
+    let opened = Event::from_json_str(&out)
+        .map_err(|_| fail("the decrypted event does not parse".to_owned()))?;
     if opened.model_id() != record.model_id.as_deref() {
         return Err(fail(
             "the model_id column differs from the decrypted payload".to_owned(),
         ));
     }
-    Ok((out, PayloadState::Decrypted))
+    Ok((Some(out), PayloadState::Decrypted))
 }
 
 #[cfg(test)]

@@ -170,22 +170,35 @@ impl StoredEvent {
         tenant: &TenantId,
         mut record: Record,
     ) -> Result<Self> {
-        let (envelope, state) = open_record(keys, reader, tenant, &record)?;
-        record.envelope = envelope;
-        let mut event = Self::from_record(tenant, record)?;
-        event.payload = state;
-        Ok(event)
+        let stored = envelope_text(tenant, &mut record)?;
+        let (opened, payload) = open_record(keys, reader, tenant, &record, &stored)?;
+        Ok(Self::with_envelope(
+            tenant,
+            record,
+            opened.unwrap_or(stored),
+            payload,
+        ))
     }
 
     /// The stored event exactly as stored (an encrypted payload stays encrypted).
-    fn from_record(tenant: &TenantId, record: Record) -> Result<Self> {
-        let envelope = String::from_utf8(record.envelope).map_err(|_| Error::NotALedger {
-            reason: format!(
-                "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
-                record.seq
-            ),
-        })?;
-        Ok(Self {
+    fn from_record(tenant: &TenantId, mut record: Record) -> Result<Self> {
+        let envelope = envelope_text(tenant, &mut record)?;
+        Ok(Self::with_envelope(
+            tenant,
+            record,
+            envelope,
+            PayloadState::Plain,
+        ))
+    }
+
+    /// The record's columns with `envelope` in place of its (taken) envelope bytes.
+    fn with_envelope(
+        tenant: &TenantId,
+        record: Record,
+        envelope: String,
+        payload: PayloadState,
+    ) -> Self {
+        Self {
             tenant: tenant.clone(),
             seq: record.seq,
             event_id: record.event_id,
@@ -196,8 +209,8 @@ impl StoredEvent {
             session_id: record.session_id,
             key_id: record.key_id,
             envelope,
-            payload: PayloadState::Plain,
-        })
+            payload,
+        }
     }
 
     /// Parses the envelope.
@@ -207,6 +220,16 @@ impl StoredEvent {
             source,
         })
     }
+}
+
+/// Takes the record's envelope bytes as text, without copying them.
+fn envelope_text(tenant: &TenantId, record: &mut Record) -> Result<String> {
+    String::from_utf8(std::mem::take(&mut record.envelope)).map_err(|_| Error::NotALedger {
+        reason: format!(
+            "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
+            record.seq
+        ),
+    })
 }
 
 /// A proof that one event is in its tenant's tree, packaged for an auditor who has only the
