@@ -270,13 +270,17 @@ impl PartialEq<String> for Key {
     }
 }
 
+/// Maps with at most this many entries are searched linearly by [`Map::get`].
+const LINEAR_SCAN_MAX: usize = 24;
+
 /// A JSON object: unique string keys kept sorted by Unicode code point, the order Python's
 /// `sort_keys=True` uses.
 ///
 /// Rust's `str` ordering compares UTF-8 bytes, which orders strings by code point, so iteration
-/// order is already the canonical order. The entries are stored in one sorted vector: lookups are
-/// binary searches, and iterating or writing an object touches contiguous memory, which matters
-/// more for small event payloads than the cost of inserting out of order into a very large map.
+/// order is already the canonical order. The entries are stored in one sorted vector: look-ups
+/// scan small maps and bisect large ones, and iterating or writing an object touches contiguous
+/// memory, which matters more for small event payloads than the cost of inserting out of order
+/// into a very large map.
 /// Keys of up to 23 bytes (nearly all of them) are stored inline, without an allocation of their
 /// own.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -311,11 +315,24 @@ impl Map {
         self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
+    /// The index of `key`, for look-ups that need no insertion point: small maps (nearly every
+    /// payload) are scanned comparing lengths first, which skips most byte comparisons; larger
+    /// ones are searched by bisection.
+    fn position(&self, key: &str) -> Option<usize> {
+        if self.entries.len() <= LINEAR_SCAN_MAX {
+            let want = key.as_bytes();
+            self.entries
+                .iter()
+                .position(|(k, _)| k.as_str().as_bytes() == want)
+        } else {
+            self.find(key).ok()
+        }
+    }
+
     /// Returns the value stored under `key`.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.find(key)
-            .ok()
+        self.position(key)
             .and_then(|i| self.entries.get(i))
             .map(|(_, v)| v)
     }
@@ -329,7 +346,7 @@ impl Map {
     /// Returns `true` when `key` is present.
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_ok()
+        self.position(key).is_some()
     }
 
     /// Inserts `value` under `key`, returning the value it replaces, if any.
