@@ -1142,7 +1142,7 @@ impl<'r> ControlAcc<'r> {
         write_string(event.event_type().as_str(), line);
         self.write_projection(event, line);
         let model = fields::model_ref(event);
-        if let Some(name) = model.names.first() {
+        if let Some(name) = model.names().next() {
             line.push_str(",\"model\":");
             write_string(name, line);
         }

@@ -129,8 +129,16 @@ pub fn holds(event: &Event, condition: &Condition) -> bool {
 pub struct ModelRef<'a> {
     /// Whether any of the three fields is present and not null.
     pub names_a_model: bool,
-    /// The string values found, in the order above.
-    pub names: Vec<&'a str>,
+    /// The non-empty string values found, in the order above (read them with
+    /// [`ModelRef::names`]); kept inline, since this is read for every population item.
+    found: [Option<&'a str>; 3],
+}
+
+impl<'a> ModelRef<'a> {
+    /// The non-empty string values found, in the order above.
+    pub fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.found.iter().flatten().copied()
+    }
 }
 
 /// Reads the model fields of an event (see [`ModelRef`]).
@@ -143,14 +151,12 @@ pub fn model_ref(event: &Event) -> ModelRef<'_> {
         payload.get("model_id"),
         model.filter(|m| !matches!(m, Value::Object(_))),
     ];
-    for value in candidates.into_iter().flatten() {
-        if value.is_null() {
+    for (slot, value) in out.found.iter_mut().zip(candidates) {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
             continue;
-        }
+        };
         out.names_a_model = true;
-        if let Some(name) = value.as_str().filter(|s| !s.is_empty()) {
-            out.names.push(name);
-        }
+        *slot = value.as_str().filter(|s| !s.is_empty());
     }
     // An object under `model` without a usable name still says the event concerns a model.
     if model.is_some_and(|m| matches!(m, Value::Object(_))) {
@@ -164,7 +170,7 @@ pub fn model_ref(event: &Event) -> ModelRef<'_> {
 /// equals `model_id` (ASCII case-insensitively, as the reference SDK compares).
 pub fn model_matches(event: &Event, model_id: &str) -> bool {
     let found = model_ref(event);
-    !found.names_a_model || found.names.iter().any(|n| n.eq_ignore_ascii_case(model_id))
+    !found.names_a_model || found.names().any(|n| n.eq_ignore_ascii_case(model_id))
 }
 
 #[cfg(test)]

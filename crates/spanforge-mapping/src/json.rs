@@ -8,6 +8,8 @@
 //! decimal, floats in their shortest round-trip form), so the same value always gives the same
 //! bytes.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 /// Compact canonical JSON of a value.
@@ -104,24 +106,30 @@ fn write_pretty(value: &Value, level: usize, out: &mut String) {
 /// Writes a JSON string literal.
 pub fn write_string(text: &str, out: &mut String) {
     out.push('"');
-    // Most strings (ids, types, timestamps) need no escape: copy them whole.
-    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(text);
-        out.push('"');
-        return;
-    }
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    loop {
+        // Runs without escapes are copied whole; most strings (ids, types, timestamps) are one.
+        let stop = spanforge_event::json::scan_plain(bytes, start);
+        // `stop` is the length or an ASCII byte, so both ends are character boundaries.
+        out.push_str(text.get(start..stop).unwrap_or_default());
+        let Some(&b) = bytes.get(stop) else {
+            break;
+        };
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            control => {
+                // Writing into a String cannot fail.
+                let _ = write!(out, "\\u{control:04x}");
+            }
         }
+        start = stop + 1;
     }
     out.push('"');
 }
@@ -131,6 +139,25 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_json_requires() {
+        let tricky = [
+            "",
+            "plain-id-01KDZ5T8Q3M9V6W2X4Y7Z0A1B3",
+            "a\"b\\c",
+            "line\nbreak\r\ttab\u{8}\u{c}",
+            "\u{1}\u{1f} control at both ends \u{0}",
+            "long run without escapes, then one at the end of a 64-byte stretch\"",
+            "é, 中文, emoji 🙂 and \u{2028}",
+            "\u{7f} is not escaped",
+        ];
+        for text in tricky {
+            let mut out = String::new();
+            write_string(text, &mut out);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
 
     #[test]
     fn keys_are_sorted_and_output_is_stable() {
