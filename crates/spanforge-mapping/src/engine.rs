@@ -712,7 +712,8 @@ impl<'r> Evaluator<'r> {
         }
         let req = self.req;
         let shared = Mutex::new(sink);
-        // At most three batches exist at once: one being fed, one queued, one being read.
+        // At most four batches exist at once: one being fed, one being parsed, one queued and
+        // one being read.
         let (full_tx, full_rx) = mpsc::sync_channel::<Vec<StoredEvent>>(1);
         let (empty_tx, empty_rx) = mpsc::channel::<Vec<StoredEvent>>();
         let path = scope.path.as_str();
@@ -730,6 +731,10 @@ impl<'r> Evaluator<'r> {
     }
 
     /// The feeding side of [`Evaluator::run_tenant`]: returns the events fed.
+    ///
+    /// Two batches are in flight: while the groups are fed batch k (each group on its own, in
+    /// parallel), batch k+1 is parsed, so that neither step waits for the other's slowest
+    /// part. The hooks of an event type are looked up once, between the two steps.
     fn feed_batches(
         &mut self,
         tenant_path: &str,
@@ -748,47 +753,50 @@ impl<'r> Evaluator<'r> {
         let mut sinks: Vec<ChunkSink<'_, '_>> =
             groups.iter().map(|_| ChunkSink::new(shared)).collect();
         let mut fed = 0_u64;
-        for mut batch in full.iter() {
-            let events = batch
-                .par_iter()
-                .map(|row| {
-                    Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
-                        context: format!("parsing stored event {}", row.event_id),
-                        source,
-                    })
-                })
-                .collect::<Result<Vec<Event>>>()?;
-            for event in &events {
-                let event_type = event.event_type().as_str();
-                if !hooks.contains_key(event_type) {
-                    hooks.insert(event_type.to_owned(), rules.hooks_for(event_type, in_scope));
+        let mut incoming = full.iter();
+        let mut parsed: Option<(Vec<StoredEvent>, Vec<Event>)> = None;
+        loop {
+            let next = incoming.next();
+            if next.is_none() && parsed.is_none() {
+                break;
+            }
+            let hooks_now: &HashMap<String, Vec<Hook>> = hooks;
+            let (next, done) = rayon::join(
+                || next.map(parse_batch).transpose(),
+                || -> Result<Option<(u64, Vec<StoredEvent>)>> {
+                    let Some((batch, events)) = parsed.take() else {
+                        return Ok(None);
+                    };
+                    let n = feed_groups(
+                        groups,
+                        &mut sinks,
+                        rules,
+                        req,
+                        tenant_path,
+                        hooks_now,
+                        &batch,
+                        &events,
+                    )?;
+                    // Freed here, on the pool, while the next batch is still being parsed.
+                    drop(events);
+                    Ok(Some((n, batch)))
+                },
+            );
+            if let Some((n, batch)) = done? {
+                fed += n;
+                // The reader empties it for reuse (off this thread, which the pool waits on);
+                // if the reader has finished, the batch is simply dropped.
+                let _ = empty.send(batch);
+            }
+            parsed = next?;
+            if let Some((_, events)) = &parsed {
+                for event in events {
+                    let event_type = event.event_type().as_str();
+                    if !hooks.contains_key(event_type) {
+                        hooks.insert(event_type.to_owned(), rules.hooks_for(event_type, in_scope));
+                    }
                 }
             }
-            let hooks: &HashMap<String, Vec<Hook>> = hooks;
-            let items: Vec<(&StoredEvent, &Event, &[Hook])> = batch
-                .iter()
-                .zip(&events)
-                .map(|(row, event)| {
-                    let of = hooks
-                        .get(event.event_type().as_str())
-                        .map_or(&[][..], Vec::as_slice);
-                    (row, event, of)
-                })
-                .collect();
-            groups
-                .par_iter_mut()
-                .zip(sinks.par_iter_mut())
-                .try_for_each(|(group, sink)| {
-                    items.iter().try_for_each(|(row, event, of)| {
-                        group.feed(rules, req, tenant_path, row, event, of, sink)
-                    })
-                })?;
-            fed += items.len() as u64;
-            drop(items);
-            drop(events);
-            batch.clear();
-            // The reader may have finished; then the batch is simply dropped.
-            let _ = empty.send(batch);
         }
         for (group, sink) in groups.iter_mut().zip(&mut sinks) {
             for acc in group.accs.iter_mut().flatten() {
@@ -948,6 +956,53 @@ impl<'r> Evaluator<'r> {
     }
 }
 
+/// Parses a batch of stored events (on the pool).
+fn parse_batch(batch: Vec<StoredEvent>) -> Result<(Vec<StoredEvent>, Vec<Event>)> {
+    let events = batch
+        .par_iter()
+        .map(|row| {
+            Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
+                context: format!("parsing stored event {}", row.event_id),
+                source,
+            })
+        })
+        .collect::<Result<Vec<Event>>>()?;
+    Ok((batch, events))
+}
+
+/// Feeds a parsed batch to every group, the groups in parallel; returns the events fed.
+#[allow(clippy::too_many_arguments)]
+fn feed_groups(
+    groups: &mut [Group<'_>],
+    sinks: &mut [ChunkSink<'_, '_>],
+    rules: &RuleSet,
+    req: &AssessmentRequest,
+    tenant_path: &str,
+    hooks: &HashMap<String, Vec<Hook>>,
+    batch: &[StoredEvent],
+    events: &[Event],
+) -> Result<u64> {
+    let items: Vec<(&StoredEvent, &Event, &[Hook])> = batch
+        .iter()
+        .zip(events)
+        .map(|(row, event)| {
+            let of = hooks
+                .get(event.event_type().as_str())
+                .map_or(&[][..], Vec::as_slice);
+            (row, event, of)
+        })
+        .collect();
+    groups
+        .par_iter_mut()
+        .zip(sinks.par_iter_mut())
+        .try_for_each(|(group, sink)| {
+            items.iter().try_for_each(|(row, event, of)| {
+                group.feed(rules, req, tenant_path, row, event, of, sink)
+            })
+        })?;
+    Ok(items.len() as u64)
+}
+
 /// The reading side of [`Evaluator::run_tenant`]: the tenant's rows of the look-back, the
 /// period and the look-ahead, in consecutive time windows (each one query, sized to hold a few
 /// pages), sent in batches. Stops early, without error, when the feeder has stopped.
@@ -992,9 +1047,13 @@ fn read_tenant<B: Backend>(
             }
             batch.push(row);
             if batch.len() == BATCH {
-                let next = empty
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                let next = empty.try_recv().map_or_else(
+                    |_| Vec::with_capacity(BATCH),
+                    |mut used| {
+                        used.clear();
+                        used
+                    },
+                );
                 if full.send(std::mem::replace(&mut batch, next)).is_err() {
                     return Ok(());
                 }
