@@ -205,17 +205,39 @@ pub(crate) fn is_lower_hex(s: &[u8]) -> bool {
     s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Decodes exactly 64 lowercase hex digits into 32 bytes.
+/// The value of each lowercase hex digit, and [`NOT_HEX`] for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+/// A byte that is not a lowercase hex digit, in [`HEX_VALUE`].
+const NOT_HEX: u8 = 0xff;
+
+/// Decodes exactly 64 lowercase hex digits into 32 bytes, checking and decoding in one pass.
 pub(crate) fn decode_hex32(s: &[u8]) -> Option<[u8; 32]> {
-    if s.len() != 64 || !is_lower_hex(s) {
-        return None;
-    }
-    let nibble = |b: u8| if b <= b'9' { b - b'0' } else { b - b'a' + 10 };
+    let digits: &[u8; 64] = s.try_into().ok()?;
     let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        *slot = (nibble(pair[0]) << 4) | nibble(pair[1]);
+    let mut bad = 0u8;
+    for (slot, pair) in out.iter_mut().zip(digits.as_chunks::<2>().0) {
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        // Every valid digit is below 16, so any invalid one leaves a high bit set in `bad`.
+        bad |= hi | lo;
+        *slot = (hi << 4) | (lo & 0x0f);
     }
-    Some(out)
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// Appends the lowercase hex form of `bytes` to `out`.
@@ -421,6 +443,26 @@ impl Eq for Signature {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex32_decodes_lowercase_digits_only() {
+        let bytes: Vec<u8> = (0..32_u8).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
+        let mut hex = Vec::new();
+        push_hex(&bytes, &mut hex);
+        assert_eq!(decode_hex32(&hex).map(|d| d.to_vec()), Some(bytes));
+        assert_eq!(decode_hex32(&[b'f'; 64]), Some([0xff; 32]));
+        assert_eq!(decode_hex32(&[b'0'; 64]), Some([0; 32]));
+        // One wrong digit anywhere, or a wrong length, is refused.
+        for pos in 0..64 {
+            for wrong in [b'A', b'F', b'g', b'/', b':', b'`', b' ', 0, 0xff] {
+                let mut bad = hex.clone();
+                bad[pos] = wrong;
+                assert_eq!(decode_hex32(&bad), None, "byte {wrong:#x} at {pos}");
+            }
+        }
+        assert_eq!(decode_hex32(&hex[..63]), None);
+        assert_eq!(decode_hex32(&[hex.as_slice(), b"0"].concat()), None);
+    }
 
     #[test]
     fn sources() {
