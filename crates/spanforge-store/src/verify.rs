@@ -37,6 +37,7 @@
 //!   than the tree; a fork (same size, other root): its root.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::mpsc;
 
 use rayon::prelude::*;
 use spanforge_chain::checkpoint::Checkpoint;
@@ -1057,7 +1058,7 @@ impl<B: Backend> Ledger<B> {
             erased_keys: &erased_keys,
             origin_path: state.id.origin_path(),
         };
-        let mut fold = Fold {
+        let fold = Fold {
             report,
             max,
             frontier: Frontier::new(),
@@ -1068,52 +1069,71 @@ impl<B: Backend> Ledger<B> {
             targets,
             stopped: false,
         };
-        // Three stages overlap: this thread reads page N+1 from storage, the pool checks the rows
-        // of page N in parallel, and one pool task folds page N-1 into the chain and the tree
-        // (which must go in order). Three page buffers take turns, so memory stays flat and,
-        // once they have grown, reading allocates nothing.
-        let mut next_seq = 0u64;
-        let mut filling = RecordPage::new();
-        let mut spare = RecordPage::new();
-        let mut page = RecordPage::new();
-        read.records_page(state.key, next_seq, PAGE, &mut page)?;
-        let mut checked: Option<(RecordPage, Vec<RowOutcome>)> = None;
-        while !fold.stopped && (!page.is_empty() || checked.is_some()) {
-            let full = page.len() == PAGE;
-            next_seq = page.last().map_or(next_seq, |r| r.seq.saturating_add(1));
-            let mut outcomes = Vec::new();
-            let mut next_read = Ok(());
-            filling.clear();
-            let mut to_fold = checked.take();
-            rayon::in_place_scope(|scope| {
-                if !page.is_empty() {
-                    scope.spawn(|_| {
-                        outcomes = (0..page.len())
-                            .into_par_iter()
-                            .filter_map(|i| page.get(i))
-                            .map(|r| check_row(r, &ctx))
-                            .collect();
+        // Three stages overlap: this thread reads pages from storage and queues them, the pool
+        // checks the rows of page N in parallel, and a checking thread folds page N-1 into the
+        // chain and the tree meanwhile (which must go in order). Reading runs ahead of the other
+        // two, one queued page at most, instead of waiting for them page by page. Pages are
+        // handed back for reuse, so memory stays flat and, once they have grown, reading
+        // allocates nothing.
+        let (full_tx, full_rx) = mpsc::sync_channel::<RecordPage>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<RecordPage>();
+        let ctx = &ctx;
+        let (read_result, fold) = std::thread::scope(|s| {
+            let checks = &mut *checks;
+            let checker = s.spawn(move || {
+                let mut fold = fold;
+                let mut checked: Option<(RecordPage, Vec<RowOutcome>)> = None;
+                let mut incoming = full_rx.iter();
+                loop {
+                    let page = if fold.stopped { None } else { incoming.next() };
+                    if page.is_none() && checked.is_none() {
+                        break;
+                    }
+                    let mut outcomes = Vec::new();
+                    let mut to_fold = checked.take();
+                    rayon::in_place_scope(|scope| {
+                        if let Some(page) = &page {
+                            scope.spawn(|_| {
+                                outcomes = (0..page.len())
+                                    .into_par_iter()
+                                    .filter_map(|i| page.get(i))
+                                    .map(|r| check_row(r, ctx))
+                                    .collect();
+                            });
+                        }
+                        if let Some((rows, outcomes)) = to_fold.as_mut() {
+                            fold.page(rows, std::mem::take(outcomes), &mut *checks);
+                        }
                     });
+                    if let Some((folded, _)) = to_fold {
+                        // The reader may have finished; then the page is simply dropped.
+                        let _ = empty_tx.send(folded);
+                    }
+                    checked = page.map(|page| (page, outcomes));
                 }
-                if let Some((rows, outcomes)) = to_fold.as_mut() {
-                    let (fold, checks, rows) = (&mut fold, &mut *checks, &*rows);
-                    let outcomes = std::mem::take(outcomes);
-                    scope.spawn(move |_| fold.page(rows, outcomes, checks));
-                }
-                if full {
-                    next_read = read.records_page(state.key, next_seq, PAGE, &mut filling);
-                }
+                fold
             });
-            next_read?;
-            if let Some((folded, _)) = to_fold {
-                spare = folded;
-            }
-            if !page.is_empty() {
-                checked = Some((std::mem::take(&mut page), outcomes));
-            }
-            std::mem::swap(&mut page, &mut filling);
-            std::mem::swap(&mut filling, &mut spare);
-        }
+            let mut next_seq = 0u64;
+            let read_result = loop {
+                let mut page = empty_rx.try_recv().unwrap_or_else(|_| RecordPage::new());
+                page.clear();
+                if let Err(e) = read.records_page(state.key, next_seq, PAGE, &mut page) {
+                    break Err(e);
+                }
+                let full = page.len() == PAGE;
+                next_seq = page.last().map_or(next_seq, |r| r.seq.saturating_add(1));
+                // A send fails only when the checker has stopped (the tree cannot grow).
+                if page.is_empty() || full_tx.send(page).is_err() || !full {
+                    break Ok(());
+                }
+            };
+            drop(full_tx);
+            let fold = checker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (read_result, fold)
+        });
+        read_result?;
         let Fold {
             mut report,
             frontier,
