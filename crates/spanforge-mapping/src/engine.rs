@@ -754,17 +754,26 @@ impl<'r> Evaluator<'r> {
             groups.iter().map(|_| ChunkSink::new(shared)).collect();
         let mut fed = 0_u64;
         let mut incoming = full.iter();
-        let mut parsed: Option<(Vec<StoredEvent>, Vec<Event>)> = None;
+        let mut parsed: Option<Parsed> = None;
+        // Parsed events are written straight into a reused vector, never moved after parsing.
+        let mut spare: Vec<Result<Event>> = Vec::new();
         loop {
             let next = incoming.next();
             if next.is_none() && parsed.is_none() {
                 break;
             }
             let hooks_now: &HashMap<String, Vec<Hook>> = hooks;
+            let mut into = std::mem::take(&mut spare);
             let (next, done) = rayon::join(
-                || next.map(parse_batch).transpose(),
-                || -> Result<Option<(u64, Vec<StoredEvent>)>> {
-                    let Some((batch, events)) = parsed.take() else {
+                || -> Result<Option<Parsed>> {
+                    let Some(batch) = next else {
+                        return Ok(None);
+                    };
+                    parse_batch(&batch, &mut into)?;
+                    Ok(Some((batch, into)))
+                },
+                || -> Result<Option<(u64, Parsed)>> {
+                    let Some((batch, mut events)) = parsed.take() else {
                         return Ok(None);
                     };
                     let n = feed_groups(
@@ -778,19 +787,20 @@ impl<'r> Evaluator<'r> {
                         &events,
                     )?;
                     // Freed here, on the pool, while the next batch is still being parsed.
-                    drop(events);
-                    Ok(Some((n, batch)))
+                    events.clear();
+                    Ok(Some((n, (batch, events))))
                 },
             );
-            if let Some((n, batch)) = done? {
+            if let Some((n, (batch, events))) = done? {
                 fed += n;
+                spare = events;
                 // The reader empties it for reuse (off this thread, which the pool waits on);
                 // if the reader has finished, the batch is simply dropped.
                 let _ = empty.send(batch);
             }
             parsed = next?;
             if let Some((_, events)) = &parsed {
-                for event in events {
+                for event in events.iter().flatten() {
                     let event_type = event.event_type().as_str();
                     if !hooks.contains_key(event_type) {
                         hooks.insert(event_type.to_owned(), rules.hooks_for(event_type, in_scope));
@@ -956,9 +966,13 @@ impl<'r> Evaluator<'r> {
     }
 }
 
-/// Parses a batch of stored events (on the pool).
-fn parse_batch(batch: Vec<StoredEvent>) -> Result<(Vec<StoredEvent>, Vec<Event>)> {
-    let events = batch
+/// A batch of stored rows and the result of parsing each, in row order.
+type Parsed = (Vec<StoredEvent>, Vec<Result<Event>>);
+
+/// Parses a batch of stored events (on the pool) into `events`, one result per row in row
+/// order; fails with the first row that does not parse.
+fn parse_batch(batch: &[StoredEvent], events: &mut Vec<Result<Event>>) -> Result<()> {
+    batch
         .par_iter()
         .map(|row| {
             Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
@@ -966,8 +980,14 @@ fn parse_batch(batch: Vec<StoredEvent>) -> Result<(Vec<StoredEvent>, Vec<Event>)
                 source,
             })
         })
-        .collect::<Result<Vec<Event>>>()?;
-    Ok((batch, events))
+        .collect_into_vec(events);
+    match events.iter().position(Result::is_err) {
+        Some(first) => match events.swap_remove(first) {
+            Err(e) => Err(e),
+            Ok(_) => Ok(()),
+        },
+        None => Ok(()),
+    }
 }
 
 /// Feeds a parsed batch to every group, the groups in parallel; returns the events fed.
@@ -980,16 +1000,18 @@ fn feed_groups(
     tenant_path: &str,
     hooks: &HashMap<String, Vec<Hook>>,
     batch: &[StoredEvent],
-    events: &[Event],
+    events: &[Result<Event>],
 ) -> Result<u64> {
+    // `events` holds no error here: `parse_batch` fails on the first one.
     let items: Vec<(&StoredEvent, &Event, &[Hook])> = batch
         .iter()
         .zip(events)
-        .map(|(row, event)| {
+        .filter_map(|(row, event)| {
+            let event = event.as_ref().ok()?;
             let of = hooks
                 .get(event.event_type().as_str())
                 .map_or(&[][..], Vec::as_slice);
-            (row, event, of)
+            Some((row, event, of))
         })
         .collect();
     groups
