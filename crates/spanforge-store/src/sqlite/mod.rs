@@ -16,9 +16,11 @@
 //!   next transaction can rewind the WAL instead of growing it for as long as ingest runs. Where
 //!   the thread cannot start (a database without a file name), commits checkpoint themselves
 //!   every 32 MiB of WAL (`wal_autocheckpoint`, 8 times SQLite's default).
-//! * `cache_size=-65536` (64 MiB): a group commit of 8,192 ~1 KiB events dirties about 10 MiB
-//!   of table and index pages, which then stay in the cache until the commit instead of
-//!   spilling into the WAL early.
+//! * `cache_size=-65536` (64 MiB) from a connection's first write transaction on: a group
+//!   commit of 8,192 ~1 KiB events dirties about 10 MiB of table and index pages, which then
+//!   stay in the cache until the commit instead of spilling into the WAL early. Until then (a
+//!   process that only verifies or queries) the cache is 8 MiB: scans read each page once, and a
+//!   larger cache would only keep pages they have passed, as resident memory.
 //! * `foreign_keys=ON`: events, keys and checkpoints must name an existing tenant.
 //! * `secure_delete=ON`: a deleted or overwritten cell (an erased or re-wrapped data key) is
 //!   zeroed in its page instead of lingering in free space; after an erasure
@@ -224,10 +226,17 @@ impl TenantRow {
 pub struct SqliteBackend {
     conn: Connection,
     ledger_id: String,
+    /// Whether the page cache has been grown to [`WRITE_CACHE_KIB`] for writing.
+    write_cache: bool,
     /// Copies the WAL into the database off the commit path; `None` when it could not start, in
     /// which case commits checkpoint themselves (`wal_autocheckpoint`).
     checkpointer: Option<Checkpointer>,
 }
+
+/// The page cache of a connection that has not written (see the module docs).
+const READ_CACHE_KIB: i64 = 8 << 10;
+/// The page cache from a connection's first write transaction on (see the module docs).
+const WRITE_CACHE_KIB: i64 = 64 << 10;
 
 /// The page size of new ledgers. Rows are about 1 KiB (the envelope dominates); with 4 KiB pages
 /// every few inserts split a page, and the splits (`balance_nonroot`, which rewrites the
@@ -409,6 +418,7 @@ impl SqliteBackend {
         Ok(Self {
             conn,
             ledger_id,
+            write_cache: false,
             checkpointer,
         })
     }
@@ -439,10 +449,12 @@ fn configure(conn: &Connection) -> Result<()> {
     // both inside the commit that triggers it; every 32 MiB instead of SQLite's ~4 MiB makes
     // that happen every few group commits instead of after each.
     conn.execute_batch(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; \
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
          PRAGMA trusted_schema=OFF; PRAGMA secure_delete=ON;",
     )
     .map_err(sql("configuring the connection"))?;
+    conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)
+        .map_err(sql("sizing the page cache"))?;
     let page_size: i64 = conn
         .query_row("PRAGMA page_size", [], |row| row.get(0))
         .map_err(sql("reading the page size"))?;
@@ -518,6 +530,12 @@ impl Backend for SqliteBackend {
     }
 
     fn write(&mut self) -> Result<SqliteWrite<'_>> {
+        if !self.write_cache {
+            self.conn
+                .pragma_update(None, "cache_size", -WRITE_CACHE_KIB)
+                .map_err(sql("sizing the page cache for writing"))?;
+            self.write_cache = true;
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -1564,8 +1582,8 @@ mod tests {
     #[test]
     fn pragmas_are_set() {
         let dir = tempfile::tempdir().unwrap();
-        let b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
-        let get = |p: &str| -> String {
+        let mut b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
+        let pragma = |b: &SqliteBackend, p: &str| -> String {
             b.connection()
                 .query_row(&format!("PRAGMA {p}"), [], |r| {
                     r.get::<_, rusqlite::types::Value>(0)
@@ -1577,11 +1595,15 @@ mod tests {
                 })
                 .unwrap()
         };
+        let get = |p: &str| pragma(&b, p);
         assert_eq!(get("journal_mode"), "wal");
         assert_eq!(get("synchronous"), "2"); // FULL
         assert_eq!(get("foreign_keys"), "1");
         assert_eq!(get("busy_timeout"), "5000");
         assert_eq!(get("page_size"), PAGE_SIZE.to_string());
-        assert_eq!(get("cache_size"), "-65536");
+        // A small cache until the first write transaction, then the large one.
+        assert_eq!(get("cache_size"), (-READ_CACHE_KIB).to_string());
+        drop(b.write().unwrap());
+        assert_eq!(pragma(&b, "cache_size"), (-WRITE_CACHE_KIB).to_string());
     }
 }
