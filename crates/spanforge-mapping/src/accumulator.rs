@@ -299,8 +299,10 @@ fn describe_key(spec: &JoinSpec, event: &Event) -> String {
         .join(", ")
 }
 
-/// Converts an envelope JSON value to a serde_json value (for projected fields).
-pub(crate) fn to_serde(value: &Value) -> serde_json::Value {
+/// Converts an envelope JSON value to a serde_json value: the form [`write_value`] must write
+/// byte for byte (tests compare them).
+#[cfg(test)]
+fn to_serde(value: &Value) -> serde_json::Value {
     match value {
         Value::Null => serde_json::Value::Null,
         Value::Bool(b) => serde_json::Value::Bool(*b),
@@ -321,6 +323,54 @@ pub(crate) fn to_serde(value: &Value) -> serde_json::Value {
                 .map(|(k, v)| (k.to_string(), to_serde(v)))
                 .collect(),
         ),
+    }
+}
+
+/// Writes `value` as [`crate::json::write_compact`] writes it converted to a `serde_json` value,
+/// byte for byte,
+/// without building the `serde_json` value first (this runs for every projected field of every
+/// population item).
+fn write_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            // Writing into a String cannot fail.
+            let _ = if let Some(i) = n.as_i64() {
+                write!(out, "{i}")
+            } else if let Some(u) = n.as_u64() {
+                write!(out, "{u}")
+            } else {
+                match serde_json::Number::from_f64(n.as_f64()) {
+                    Some(f) => write!(out, "{f}"),
+                    None => write!(out, "null"),
+                }
+            };
+        }
+        Value::String(s) => crate::json::write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            // Keys are kept in code-point order, the byte order `write_compact` sorts by.
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                crate::json::write_string(key, out);
+                out.push(':');
+                write_value(item, out);
+            }
+            out.push('}');
+        }
     }
 }
 
@@ -1148,7 +1198,7 @@ impl<'r> ControlAcc<'r> {
         }
         if ctx.include_text {
             line.push_str(",\"payload\":");
-            crate::json::write_compact(&to_serde(event.payload()), line);
+            write_value(event.payload(), line);
         }
         // Writing into a String cannot fail.
         let _ = write!(line, ",\"seq\":{},\"tenant\":", ctx.seq);
@@ -1178,7 +1228,7 @@ impl<'r> ControlAcc<'r> {
             line.push(':');
             match field {
                 Field::Str(s) => write_string(s, line),
-                Field::Json(v) => crate::json::write_compact(&to_serde(v), line),
+                Field::Json(v) => write_value(v, line),
                 Field::Opaque => {}
             }
         }
@@ -1216,4 +1266,28 @@ fn micros_text(micros: i64) -> String {
     spanforge_event::Timestamp::from_unix_micros(micros)
         .map(|t| t.as_str().to_owned())
         .unwrap_or_else(|_| format!("{micros} µs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projected_values_are_written_as_the_serde_json_form() {
+        let samples = [
+            r#"{"a":null,"b":true,"c":false,"d":"x\"y\\z\n","e":[],"f":{}}"#,
+            r#"[0,-1,9223372036854775807,-9223372036854775808,18446744073709551615]"#,
+            r#"[0.5,-0.0,1.0,1e16,1e-7,123456.789,1.7976931348623157e308,5e-324]"#,
+            r#"{"nested":{"list":[{"k":"é 中 🙂"},[1,[2,[3]]]],"z":"\u0001"},"Z":1,"é":2}"#,
+            r#""plain string""#,
+        ];
+        for text in samples {
+            let value = spanforge_event::json::parse(text).unwrap();
+            let mut direct = String::new();
+            write_value(&value, &mut direct);
+            let mut via_serde = String::new();
+            crate::json::write_compact(&to_serde(&value), &mut via_serde);
+            assert_eq!(direct, via_serde, "{text}");
+        }
+    }
 }
