@@ -348,29 +348,9 @@ fn write_value(value: &Value, out: &mut String) {
             };
         }
         Value::String(s) => crate::json::write_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            // Keys are kept in code-point order, the byte order `write_compact` sorts by.
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                crate::json::write_string(key, out);
-                out.push(':');
-                write_value(item, out);
-            }
-            out.push('}');
-        }
+        Value::Array(items) => crate::json::write_elements(items, out, write_value),
+        // Keys are kept in code-point order, the byte order `write_compact` sorts by.
+        Value::Object(map) => crate::json::write_members(map.iter(), out, write_value),
     }
 }
 

@@ -25,30 +25,47 @@ pub fn write_compact(value: &Value, out: &mut String) {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                write_compact(item, out);
-            }
-            out.push('}');
+            write_members(entries, out, write_compact);
         }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_compact(item, out);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => write_elements(items, out, write_compact),
         Value::String(s) => write_string(s, out),
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// Appends a compact JSON array of `items`, each written by `write`.
+pub(crate) fn write_elements<'v, T: 'v>(
+    items: impl IntoIterator<Item = &'v T>,
+    out: &mut String,
+    mut write: impl FnMut(&'v T, &mut String),
+) {
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(item, out);
+    }
+    out.push(']');
+}
+
+/// Appends a compact JSON object of `members` (keys in the order given, which callers sort),
+/// each value written by `write`.
+pub(crate) fn write_members<'v, K: AsRef<str> + 'v, T: 'v>(
+    members: impl IntoIterator<Item = (K, &'v T)>,
+    out: &mut String,
+    mut write: impl FnMut(&'v T, &mut String),
+) {
+    out.push('{');
+    for (i, (key, item)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(key.as_ref(), out);
+        out.push(':');
+        write(item, out);
+    }
+    out.push('}');
 }
 
 /// Pretty canonical JSON of a value, ending with a newline.
