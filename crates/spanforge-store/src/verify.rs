@@ -1085,8 +1085,9 @@ impl<B: Backend> Ledger<B> {
                 let mut fold = fold;
                 let mut checked: Option<(RecordPage, Vec<RowOutcome>)> = None;
                 let mut incoming = full_rx.iter();
-                loop {
-                    let page = if fold.stopped { None } else { incoming.next() };
+                // Once the tree cannot grow, nothing after that point is folded (or read).
+                while !fold.stopped {
+                    let page = incoming.next();
                     if page.is_none() && checked.is_none() {
                         break;
                     }
