@@ -20,7 +20,7 @@ use spanforge_catalog::FrameworkId;
 use spanforge_chain::compat::HmacSecret;
 use spanforge_chain::note::NoteSigner;
 use spanforge_mapping::engine::AssessmentRequest;
-use spanforge_mapping::package::generate_package;
+use spanforge_mapping::package::{PackageSummary, generate_package};
 use spanforge_mapping::period::{Day, Period};
 use spanforge_mapping::rules::RuleSet;
 use spanforge_mapping::testing::Workload;
@@ -98,9 +98,9 @@ fn run_once(
     keys: &StaticKeys,
     signer: &NoteSigner,
     rules: &RuleSet,
-) -> u64 {
+) -> PackageSummary {
     let out = tempfile::tempdir().expect("a temporary directory");
-    let summary = generate_package(
+    generate_package(
         ledger,
         keys,
         rules,
@@ -109,8 +109,7 @@ fn run_once(
         signer,
         "bench",
     )
-    .expect("the package generates");
-    summary.bytes
+    .expect("the package generates")
 }
 
 fn cpu_seconds() -> f64 {
@@ -148,7 +147,7 @@ fn package(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(1));
     group.bench_function(format!("soc2_{n}_events"), |b| {
-        b.iter(|| run_once(&mut ledger, &keys, &signer, &rules));
+        b.iter(|| run_once(&mut ledger, &keys, &signer, &rules).bytes);
     });
     group.finish();
     eprintln!(
@@ -170,12 +169,16 @@ pub(crate) fn main() {
         let rules = RuleSet::shipped().expect("the shipped rules compile");
         let before_rss = peak_rss_kib();
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
-        let bytes = run_once(&mut ledger, &keys, &signer, &rules);
+        let summary = run_once(&mut ledger, &keys, &signer, &rules);
+        // The manifest hash pins every byte of the package: equal hashes from two builds on
+        // the same cached ledger mean a change left the package as it was.
         println!(
-            "evidence_package soc2 over {n} events: wall {:.2} s, cpu {:.2} s, package {bytes} bytes, peak RSS {} KiB (before the run {before_rss} KiB)",
+            "evidence_package soc2 over {n} events: wall {:.2} s, cpu {:.2} s, package {} bytes, peak RSS {} KiB (before the run {before_rss} KiB), manifest sha256 {}",
             t0.elapsed().as_secs_f64(),
             cpu_seconds() - cpu0,
-            peak_rss_kib()
+            summary.bytes,
+            peak_rss_kib(),
+            summary.manifest_sha256
         );
         return;
     }
