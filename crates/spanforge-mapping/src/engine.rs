@@ -1002,14 +1002,20 @@ fn feed_groups(
     batch: &[StoredEvent],
     events: &[Result<Event>],
 ) -> Result<u64> {
-    // `events` holds no error here: `parse_batch` fails on the first one.
+    // `events` holds no error here: `parse_batch` fails on the first one. The model filter is
+    // decided here, once per event, not once per group.
     let items: Vec<(&StoredEvent, &Event, &[Hook])> = batch
         .iter()
         .zip(events)
         .filter_map(|(row, event)| {
             let event = event.as_ref().ok()?;
+            let in_filter = req
+                .model_id
+                .as_deref()
+                .is_none_or(|model| model_matches(event, model));
             let of = hooks
                 .get(event.event_type().as_str())
+                .filter(|_| in_filter)
                 .map_or(&[][..], Vec::as_slice);
             Some((row, event, of))
         })
@@ -1097,7 +1103,8 @@ fn read_tenant<B: Backend>(
 }
 
 impl Group<'_> {
-    /// Feeds one event to this group's controls, through the hooks its event type has.
+    /// Feeds one event to this group's controls, through `hooks`: those of its event type, or
+    /// none when the event is outside the request's model filter (deadlines still advance).
     #[allow(clippy::too_many_arguments)]
     fn feed(
         &mut self,
@@ -1114,11 +1121,6 @@ impl Group<'_> {
             if let Some(Some(acc)) = self.accs.get_mut(ci) {
                 acc.advance(ts, sink)?;
             }
-        }
-        if let Some(model) = &req.model_id
-            && !model_matches(event, model)
-        {
-            return Ok(());
         }
         let period = req.period;
         let in_period = period.contains_micros(ts);
