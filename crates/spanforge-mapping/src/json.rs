@@ -2,70 +2,22 @@
 //! dependence on serde_json's map implementation or features.
 //!
 //! Two forms are written. [`pretty`] (two-space indentation, one member per line, a final
-//! newline) is used for documents people open; [`compact`] (no whitespace) for JSON Lines and for
-//! bytes that are hashed or signed. Strings are escaped as JSON requires and non-ASCII
-//! characters are written as UTF-8; numbers print as serde_json prints them (integers in
-//! decimal, floats in their shortest round-trip form), so the same value always gives the same
-//! bytes.
+//! newline) is used for documents people open; [`compact`] (no whitespace) is the catalog's
+//! canonical form, for bytes that are hashed. Population lines are written in the same compact
+//! form by the accumulator, straight from event values. Strings are escaped as JSON requires
+//! ([`write_string`]) and non-ASCII characters are written as UTF-8; numbers print as
+//! serde_json prints them (integers in decimal, floats in their shortest round-trip form), so
+//! the same value always gives the same bytes.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
-/// Compact canonical JSON of a value.
+/// Compact canonical JSON of a value: the catalog's canonical form
+/// ([`spanforge_catalog::hash::canonical_json`], the bytes its content hashes cover), so the
+/// workspace has one definition of it.
 pub fn compact(value: &Value) -> String {
-    let mut out = String::new();
-    write_compact(value, &mut out);
-    out
-}
-
-/// Appends the compact canonical JSON of a value to `out`.
-pub fn write_compact(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            write_members(entries, out, write_compact);
-        }
-        Value::Array(items) => write_elements(items, out, write_compact),
-        Value::String(s) => write_string(s, out),
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-/// Appends a compact JSON array of `items`, each written by `write`.
-pub(crate) fn write_elements<'v, T: 'v>(
-    items: impl IntoIterator<Item = &'v T>,
-    out: &mut String,
-    mut write: impl FnMut(&'v T, &mut String),
-) {
-    out.push('[');
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write(item, out);
-    }
-    out.push(']');
-}
-
-/// Appends a compact JSON object of `members` (keys in the order given, which callers sort),
-/// each value written by `write`.
-pub(crate) fn write_members<'v, K: AsRef<str> + 'v, T: 'v>(
-    members: impl IntoIterator<Item = (K, &'v T)>,
-    out: &mut String,
-    mut write: impl FnMut(&'v T, &mut String),
-) {
-    out.push('{');
-    for (i, (key, item)) in members.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_string(key.as_ref(), out);
-        out.push(':');
-        write(item, out);
-    }
-    out.push('}');
+    spanforge_catalog::hash::canonical_json(value)
 }
 
 /// Pretty canonical JSON of a value, ending with a newline.
@@ -116,7 +68,11 @@ fn write_pretty(value: &Value, level: usize, out: &mut String) {
             indent(level, out);
             out.push(']');
         }
-        other => write_compact(other, out),
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+        Value::String(text) => write_string(text, out),
+        // Null, booleans and numbers print canonically through serde_json.
+        other => out.push_str(&other.to_string()),
     }
 }
 
