@@ -624,11 +624,10 @@ fn query_sql(
         arg(&mut sql_text, " AND (ts, id) > (?", ts.into());
         arg(&mut sql_text, ", ?)", id.into());
     }
-    arg(
-        &mut sql_text,
-        " ORDER BY ts, id LIMIT ?",
-        (limit as i64).into(),
-    );
+    // The limit is written into the text: SQLite re-prepares a statement whenever a bound
+    // `LIMIT` parameter changes (the value may change the plan), which cost a full prepare per
+    // page. Callers pass a few constant page sizes, so each gets one cached statement.
+    sql_text.push_str(&format!(" ORDER BY ts, id LIMIT {limit}"));
     Ok((sql_text, args))
 }
 
@@ -672,16 +671,13 @@ impl Queries<'_> {
         let mut stmt = self
             .0
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT {limit}"
             ))
             .map_err(sql("reading events"))?;
-        stmt.query_map(
-            params![start, tenant_end(tenant), limit as i64],
-            read_record,
-        )
-        .map_err(sql("reading events"))?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(sql("reading events"))
+        stmt.query_map(params![start, tenant_end(tenant)], read_record)
+            .map_err(sql("reading events"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("reading events"))
     }
 
     fn records_page(
@@ -699,11 +695,11 @@ impl Queries<'_> {
         let mut stmt = self
             .0
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT {limit}"
             ))
             .map_err(sql("reading events"))?;
         let mut rows = stmt
-            .query(params![start, tenant_end(tenant), limit as i64])
+            .query(params![start, tenant_end(tenant)])
             .map_err(sql("reading events"))?;
         while let Some(row) = rows.next().map_err(sql("reading events"))? {
             push_record(row, page).map_err(sql("reading events"))?;
@@ -785,7 +781,7 @@ impl Queries<'_> {
         let mut stmt = self
             .0
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY id LIMIT ?5"
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY id LIMIT {limit}"
             ))
             .map_err(sql("reading events in a time range"))?;
         stmt.query_map(
@@ -793,8 +789,7 @@ impl Queries<'_> {
                 start,
                 end,
                 from_micros.unwrap_or(i64::MIN),
-                to_micros.unwrap_or(i64::MAX),
-                limit as i64
+                to_micros.unwrap_or(i64::MAX)
             ],
             read_record,
         )
@@ -1458,6 +1453,72 @@ mod tests {
         );
     }
 
+    /// Reading page after page re-uses one prepared statement: a bound `LIMIT` made SQLite
+    /// re-prepare the statement at every execution (a full parse and plan per page).
+    #[test]
+    fn paging_does_not_re_prepare_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
+        let conn = b.connection();
+        conn.execute(
+            "INSERT INTO tenants (tenant, org_id, size, head_event_id, frontier, key_id) VALUES (1, 'acme', 0, NULL, x'', 'k')",
+            [],
+        )
+        .unwrap();
+        for seq in 0..100_u64 {
+            conn.execute(
+                &format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, 1, ?2, ?3, 't', NULL, NULL, NULL, 'k', x'7b7d', x'00', x'')"),
+                params![row_id(TenantKey(1), seq).unwrap(), format!("e{seq}"), seq as i64],
+            )
+            .unwrap();
+        }
+        let q = Queries(conn);
+        let filter = RecordFilter {
+            tenant: TenantKey(1),
+            from_micros: Some(0),
+            to_micros: Some(i64::MAX),
+            event_type_prefix: None,
+            model_id: None,
+        };
+        let mut page = RecordPage::default();
+        let mut after = None;
+        for from in (0..100).step_by(10) {
+            q.records_page(TenantKey(1), from, 10, &mut page).unwrap();
+            assert_eq!(page.len(), 10);
+            assert_eq!(q.records(TenantKey(1), from, 10).unwrap().len(), 10);
+            assert_eq!(
+                q.records_in_time(TenantKey(1), from, 100, Some(0), None, 10)
+                    .unwrap()
+                    .len(),
+                10
+            );
+            let rows = q.query(&filter, after, 10).unwrap();
+            assert_eq!(rows.len(), 10);
+            after = rows.last().map(|r| (r.ts_micros, r.seq));
+        }
+        let mut statements = vec![
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 10"
+            ),
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY id LIMIT 10"
+            ),
+        ];
+        statements.push(query_sql(&filter, Some((1, 1)), 10).unwrap().0);
+        for sql_text in statements {
+            let stmt = conn.prepare_cached(&sql_text).unwrap();
+            assert!(
+                stmt.get_status(rusqlite::StatementStatus::VmStep) > 0,
+                "not the cached statement: {sql_text}"
+            );
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "{sql_text}"
+            );
+        }
+    }
+
     #[test]
     fn queries_use_the_indexes_and_never_sort() {
         let dir = tempfile::tempdir().unwrap();
@@ -1504,7 +1565,7 @@ mod tests {
             ),
             (
                 format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 2048"
                 ),
                 "USING INTEGER PRIMARY KEY",
             ),
