@@ -134,7 +134,27 @@ pub(crate) struct ItemContext<'a> {
     pub seq: u64,
     pub ts: i64,
     pub event: &'a Event,
+    pub text: &'a EventText<'a>,
     pub include_text: bool,
+}
+
+/// The event's identifying fields as text, taken from the event once and shared by every
+/// control that writes or cites it (each `as_str` of an id checks its bytes again).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventText<'a> {
+    pub event_id: &'a str,
+    pub timestamp: &'a str,
+    pub trace_id: Option<&'a str>,
+}
+
+impl<'a> EventText<'a> {
+    pub(crate) fn of(event: &'a Event) -> Self {
+        Self {
+            event_id: event.event_id().as_str(),
+            timestamp: event.timestamp().as_str(),
+            trace_id: event.trace_id().map(|t| t.as_str()),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -1137,7 +1157,7 @@ impl<'r> ControlAcc<'r> {
                             ctx.tenant_path,
                             ctx.ts / 1_000_000 - last / 1_000_000,
                             micros_text(last),
-                            ctx.event.timestamp().as_str()
+                            ctx.text.timestamp
                         );
                         self.period_violation(i, *attribute, reason, sink)?;
                     }
@@ -1153,14 +1173,13 @@ impl<'r> ControlAcc<'r> {
                     let last = self.increasing_last.get(i).copied().flatten();
                     match (value, last) {
                         (None, _) => {
-                            let reason =
-                                format!("{} has no numeric {field}", ctx.event.event_id().as_str());
+                            let reason = format!("{} has no numeric {field}", ctx.text.event_id);
                             self.period_violation(i, *attribute, reason, sink)?;
                         }
                         (Some(v), Some(prev)) if v < prev => {
                             let reason = format!(
                                 "{} has {field} {v}, less than the {prev} before it",
-                                ctx.event.event_id().as_str()
+                                ctx.text.event_id
                             );
                             self.period_violation(i, *attribute, reason, sink)?;
                         }
@@ -1186,7 +1205,7 @@ impl<'r> ControlAcc<'r> {
             line.push(',');
         }
         line.push_str("\"event_id\":");
-        write_string(event.event_id().as_str(), line);
+        write_string(ctx.text.event_id, line);
         line.push_str(",\"event_type\":");
         write_string(event.event_type().as_str(), line);
         self.write_projection(event, line);
@@ -1203,10 +1222,10 @@ impl<'r> ControlAcc<'r> {
         let _ = write!(line, ",\"seq\":{},\"tenant\":", ctx.seq);
         write_string(ctx.tenant_path, line);
         line.push_str(",\"timestamp\":");
-        write_string(event.timestamp().as_str(), line);
-        if let Some(trace) = event.trace_id() {
+        write_string(ctx.text.timestamp, line);
+        if let Some(trace) = ctx.text.trace_id {
             line.push_str(",\"trace_id\":");
-            write_string(trace.as_str(), line);
+            write_string(trace, line);
         }
         line.push('}');
     }
@@ -1245,18 +1264,18 @@ fn recite(cited: &mut CitedEvent, ctx: &ItemContext<'_>) {
     };
     set(&mut cited.tenant, ctx.tenant_path);
     cited.seq = ctx.seq;
-    set(&mut cited.event_id, ctx.event.event_id().as_str());
+    set(&mut cited.event_id, ctx.text.event_id);
     set(&mut cited.event_type, ctx.event.event_type().as_str());
-    set(&mut cited.timestamp, ctx.event.timestamp().as_str());
+    set(&mut cited.timestamp, ctx.text.timestamp);
 }
 
 fn cite(ctx: &ItemContext<'_>) -> CitedEvent {
     CitedEvent {
         tenant: ctx.tenant_path.to_owned(),
         seq: ctx.seq,
-        event_id: ctx.event.event_id().as_str().to_owned(),
+        event_id: ctx.text.event_id.to_owned(),
         event_type: ctx.event.event_type().as_str().to_owned(),
-        timestamp: ctx.event.timestamp().as_str().to_owned(),
+        timestamp: ctx.text.timestamp.to_owned(),
     }
 }
 

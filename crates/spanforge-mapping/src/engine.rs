@@ -14,7 +14,9 @@ use spanforge_store::{
     Backend, KeyProvider, Ledger, LedgerReport, Query, StoredEvent, TenantId, VerifyOptions,
 };
 
-use crate::accumulator::{CitedEvent, ControlAcc, Deviation, EvidenceSink, ItemContext, selects};
+use crate::accumulator::{
+    CitedEvent, ControlAcc, Deviation, EventText, EvidenceSink, ItemContext, selects,
+};
 use crate::conclusion::{Conclusion, DeviationPolicy, Facts, decide};
 use crate::coverage::{CoverageResult, LOOKBACK_DAYS, judge};
 use crate::error::{Error, Result};
@@ -990,6 +992,15 @@ fn parse_batch(batch: &[StoredEvent], events: &mut Vec<Result<Event>>) -> Result
     }
 }
 
+/// One event of a batch as every group of controls sees it.
+struct Item<'a> {
+    row: &'a StoredEvent,
+    event: &'a Event,
+    text: EventText<'a>,
+    /// The hooks of its event type, or none when it is outside the request's model filter.
+    hooks: &'a [Hook],
+}
+
 /// Feeds a parsed batch to every group, the groups in parallel; returns the events fed.
 #[allow(clippy::too_many_arguments)]
 fn feed_groups(
@@ -1004,7 +1015,7 @@ fn feed_groups(
 ) -> Result<u64> {
     // `events` holds no error here: `parse_batch` fails on the first one. The model filter is
     // decided here, once per event, not once per group.
-    let items: Vec<(&StoredEvent, &Event, &[Hook])> = batch
+    let items: Vec<Item<'_>> = batch
         .iter()
         .zip(events)
         .filter_map(|(row, event)| {
@@ -1013,20 +1024,25 @@ fn feed_groups(
                 .model_id
                 .as_deref()
                 .is_none_or(|model| model_matches(event, model));
-            let of = hooks
+            let hooks = hooks
                 .get(event.event_type().as_str())
                 .filter(|_| in_filter)
                 .map_or(&[][..], Vec::as_slice);
-            Some((row, event, of))
+            Some(Item {
+                row,
+                event,
+                text: EventText::of(event),
+                hooks,
+            })
         })
         .collect();
     groups
         .par_iter_mut()
         .zip(sinks.par_iter_mut())
         .try_for_each(|(group, sink)| {
-            items.iter().try_for_each(|(row, event, of)| {
-                group.feed(rules, req, tenant_path, row, event, of, sink)
-            })
+            items
+                .iter()
+                .try_for_each(|item| group.feed(rules, req, tenant_path, item, sink))
         })?;
     Ok(items.len() as u64)
 }
@@ -1105,17 +1121,20 @@ fn read_tenant<B: Backend>(
 impl Group<'_> {
     /// Feeds one event to this group's controls, through `hooks`: those of its event type, or
     /// none when the event is outside the request's model filter (deadlines still advance).
-    #[allow(clippy::too_many_arguments)]
     fn feed(
         &mut self,
         rules: &RuleSet,
         req: &AssessmentRequest,
         tenant_path: &str,
-        row: &StoredEvent,
-        event: &Event,
-        hooks: &[Hook],
+        item: &Item<'_>,
         sink: &mut dyn EvidenceSink,
     ) -> Result<()> {
+        let Item {
+            row,
+            event,
+            ref text,
+            hooks,
+        } = *item;
         let ts = row.ts_micros;
         for &ci in &self.with_deadlines {
             if let Some(Some(acc)) = self.accs.get_mut(ci) {
@@ -1130,6 +1149,7 @@ impl Group<'_> {
             seq: row.seq,
             ts,
             event,
+            text,
             include_text: req.include_text,
         };
         let controls = rules.controls();
