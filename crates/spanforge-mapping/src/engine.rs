@@ -11,7 +11,7 @@ use spanforge_catalog::FrameworkId;
 use spanforge_chain::checkpoint::SignedCheckpoint;
 use spanforge_event::{Event, Timestamp};
 use spanforge_store::{
-    Backend, KeyProvider, Ledger, LedgerReport, Query, StoredEvent, TenantId, VerifyOptions,
+    Backend, EventPage, EventRef, KeyProvider, Ledger, LedgerReport, Query, TenantId, VerifyOptions,
 };
 
 use crate::accumulator::{
@@ -716,8 +716,8 @@ impl<'r> Evaluator<'r> {
         let shared = Mutex::new(sink);
         // At most four batches exist at once: one being fed, one being parsed, one queued and
         // one being read.
-        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<StoredEvent>>(1);
-        let (empty_tx, empty_rx) = mpsc::channel::<Vec<StoredEvent>>();
+        let (full_tx, full_rx) = mpsc::sync_channel::<EventPage>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<EventPage>();
         let path = scope.path.as_str();
         let shared_sink = &shared;
         let (read, fed) = std::thread::scope(|s| {
@@ -740,8 +740,8 @@ impl<'r> Evaluator<'r> {
     fn feed_batches(
         &mut self,
         tenant_path: &str,
-        full: mpsc::Receiver<Vec<StoredEvent>>,
-        empty: mpsc::Sender<Vec<StoredEvent>>,
+        full: mpsc::Receiver<EventPage>,
+        empty: mpsc::Sender<EventPage>,
         shared: &Mutex<&mut (dyn EvidenceSink + Send)>,
     ) -> Result<u64> {
         let Self {
@@ -969,15 +969,18 @@ impl<'r> Evaluator<'r> {
 }
 
 /// A batch of stored rows and the result of parsing each, in row order.
-type Parsed = (Vec<StoredEvent>, Vec<Result<Event>>);
+type Parsed = (EventPage, Vec<Result<Event>>);
 
 /// Parses a batch of stored events (on the pool) into `events`, one result per row in row
 /// order; fails with the first row that does not parse.
-fn parse_batch(batch: &[StoredEvent], events: &mut Vec<Result<Event>>) -> Result<()> {
-    batch
-        .par_iter()
-        .map(|row| {
-            Event::from_json_str(&row.envelope).map_err(|source| Error::Event {
+fn parse_batch(batch: &EventPage, events: &mut Vec<Result<Event>>) -> Result<()> {
+    (0..batch.len())
+        .into_par_iter()
+        .map(|i| {
+            let row = batch.get(i).ok_or_else(|| {
+                Error::invalid("a page of stored events", format!("it has no row {i}"))
+            })?;
+            Event::from_json_str(row.envelope).map_err(|source| Error::Event {
                 context: format!("parsing stored event {}", row.event_id),
                 source,
             })
@@ -994,7 +997,7 @@ fn parse_batch(batch: &[StoredEvent], events: &mut Vec<Result<Event>>) -> Result
 
 /// One event of a batch as every group of controls sees it.
 struct Item<'a> {
-    row: &'a StoredEvent,
+    row: EventRef<'a>,
     event: &'a Event,
     text: EventText<'a>,
     /// The hooks of its event type, or none when it is outside the request's model filter.
@@ -1010,7 +1013,7 @@ fn feed_groups(
     req: &AssessmentRequest,
     tenant_path: &str,
     hooks: &HashMap<String, Vec<Hook>>,
-    batch: &[StoredEvent],
+    batch: &EventPage,
     events: &[Result<Event>],
 ) -> Result<u64> {
     // `events` holds no error here: `parse_batch` fails on the first one. The model filter is
@@ -1055,8 +1058,8 @@ fn read_tenant<B: Backend>(
     tenant: &TenantId,
     size: u64,
     req: &AssessmentRequest,
-    full: &mpsc::SyncSender<Vec<StoredEvent>>,
-    empty: &mpsc::Receiver<Vec<StoredEvent>>,
+    full: &mpsc::SyncSender<EventPage>,
+    empty: &mpsc::Receiver<EventPage>,
 ) -> Result<()> {
     let period = req.period;
     let from = period.start_micros() - i64::from(LOOKBACK_DAYS) * MICROS_PER_DAY;
@@ -1069,7 +1072,9 @@ fn read_tenant<B: Backend>(
     };
     let mut window = WINDOW_START_MICROS;
     let mut start = from;
-    let mut batch: Vec<StoredEvent> = Vec::with_capacity(BATCH);
+    // Pages come back from the feeder once fed and are refilled: reading allocates nothing
+    // per event once their buffers have grown.
+    let mut batch = EventPage::new();
     while start <= to {
         let end = start.saturating_add(window - 1).min(to);
         let query = Query {
@@ -1078,21 +1083,24 @@ fn read_tenant<B: Backend>(
             to: Some(ts(end)?),
             event_type_prefix: None,
             model_id: None,
+            // Only the events of the verified tree, not any appended since.
+            before_seq: Some(size),
         };
-        let mut rows = ledger
-            .query(&query)
+        let mut pages = ledger
+            .query_pages(&query)
             .map_err(|e| Error::store(format!("querying tenant {tenant}"), e))?;
         let mut in_window = 0_usize;
-        for row in rows.by_ref() {
-            let row = row.map_err(|e| Error::store(format!("reading tenant {tenant}"), e))?;
-            in_window += 1;
-            if row.seq >= size {
-                continue;
+        loop {
+            let read = pages
+                .next_into(&mut batch)
+                .map_err(|e| Error::store(format!("reading tenant {tenant}"), e))?;
+            if read == 0 {
+                break;
             }
-            batch.push(row);
-            if batch.len() == BATCH {
+            in_window += read;
+            if batch.len() >= BATCH {
                 let next = empty.try_recv().map_or_else(
-                    |_| Vec::with_capacity(BATCH),
+                    |_| EventPage::new(),
                     |mut used| {
                         used.clear();
                         used

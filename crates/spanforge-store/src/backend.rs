@@ -170,8 +170,8 @@ pub struct ErasedKeyRecord {
     pub erasure_event_id: String,
 }
 
-/// Filters for [`Reader::query`]: one tenant, an inclusive time range, an event-type prefix and
-/// a model id. Results come in `(timestamp, seq)` order.
+/// Filters for [`Reader::query`]: one tenant, an inclusive time range, an event-type prefix, a
+/// model id and a bound on the position in the chain. Results come in `(timestamp, seq)` order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordFilter {
     /// The tenant; a query never returns another tenant's events.
@@ -184,6 +184,8 @@ pub struct RecordFilter {
     pub event_type_prefix: Option<String>,
     /// Only events about this model.
     pub model_id: Option<String>,
+    /// Only events with a `seq` below this (the events of a tree of this size).
+    pub before_seq: Option<u64>,
 }
 
 /// Read access, inside a consistent snapshot or a write transaction.
@@ -237,6 +239,22 @@ pub trait Reader {
         after: Option<(i64, u64)>,
         limit: usize,
     ) -> Result<Vec<Record>>;
+
+    /// Like [`Reader::query`], appended to `page` (which is not cleared), so that a reader of
+    /// many pages reuses its buffers. Backends that can read rows without allocating should
+    /// override it.
+    fn query_page(
+        &self,
+        filter: &RecordFilter,
+        after: Option<(i64, u64)>,
+        limit: usize,
+        page: &mut RecordPage,
+    ) -> Result<()> {
+        for record in self.query(filter, after, limit)? {
+            page.push(&record.borrowed());
+        }
+        Ok(())
+    }
 
     /// Up to `limit` records of `tenant` with `seq` in `[from_seq, end_seq)` whose timestamp is
     /// within the inclusive bounds, in `seq` order.

@@ -42,8 +42,9 @@ use spanforge_crypto::{
 use spanforge_event::json::Value;
 use spanforge_event::{Checksum, Event};
 
-use crate::backend::{DataKeyRecord, Reader, Record, TenantKey, Writer};
+use crate::backend::{DataKeyRecord, Reader, TenantKey, Writer};
 use crate::error::{Error, Result};
+use crate::page::RecordRef;
 use crate::tenant::TenantId;
 
 /// The `encryption` tag of a stored encrypted payload, and the value of the ledger's
@@ -735,7 +736,7 @@ pub(crate) fn open_record<R: Reader + ?Sized>(
     keys: Option<&PayloadKeys>,
     reader: &R,
     tenant: &TenantId,
-    record: &Record,
+    record: &RecordRef<'_>,
     text: &str,
 ) -> Result<(Option<String>, PayloadState)> {
     // Cheap pre-check before a full parse: a plaintext payload never names our tag where the
@@ -811,7 +812,7 @@ pub(crate) fn open_record<R: Reader + ?Sized>(
         String::from_utf8(out).map_err(|_| fail("the decrypted event is not UTF-8".to_owned()))?;
     let opened = Event::from_json_str(&out)
         .map_err(|_| fail("the decrypted event does not parse".to_owned()))?;
-    if opened.model_id() != record.model_id.as_deref() {
+    if opened.model_id() != record.model_id {
         return Err(fail(
             "the model_id column differs from the decrypted payload".to_owned(),
         ));

@@ -29,6 +29,7 @@ use crate::ingest::{
     check_current_key, parse_chunk,
 };
 use crate::keys::{HmacKey, KeyId, KeyProvider};
+use crate::page::RecordPage;
 use crate::sqlite::SqliteBackend;
 use crate::tenant::TenantId;
 
@@ -119,6 +120,9 @@ pub struct Query {
     pub event_type_prefix: Option<String>,
     /// Only events about this model ([`Event::model_id`]).
     pub model_id: Option<String>,
+    /// Only events whose position in the tenant's chain is below this: the events of the tree
+    /// of this size (a verified checkpoint's, say), not those appended since.
+    pub before_seq: Option<u64>,
 }
 
 impl Query {
@@ -130,6 +134,18 @@ impl Query {
             to: None,
             event_type_prefix: None,
             model_id: None,
+            before_seq: None,
+        }
+    }
+
+    fn filter(&self, tenant: TenantKey) -> RecordFilter {
+        RecordFilter {
+            tenant,
+            from_micros: self.from.map(|t| t.unix_micros()),
+            to_micros: self.to.map(|t| t.unix_micros()),
+            event_type_prefix: self.event_type_prefix.clone(),
+            model_id: self.model_id.clone(),
+            before_seq: self.before_seq,
         }
     }
 }
@@ -171,7 +187,7 @@ impl StoredEvent {
         mut record: Record,
     ) -> Result<Self> {
         let stored = envelope_text(tenant, &mut record)?;
-        let (opened, payload) = open_record(keys, reader, tenant, &record, &stored)?;
+        let (opened, payload) = open_record(keys, reader, tenant, &record.borrowed(), &stored)?;
         Ok(Self::with_envelope(
             tenant,
             record,
@@ -1006,15 +1022,23 @@ impl<B: Backend> Ledger<B> {
         Ok(QueryIter {
             ledger: self,
             tenant: query.tenant.clone(),
-            filter: state.map(|s| RecordFilter {
-                tenant: s.key,
-                from_micros: query.from.map(|t| t.unix_micros()),
-                to_micros: query.to.map(|t| t.unix_micros()),
-                event_type_prefix: query.event_type_prefix.clone(),
-                model_id: query.model_id.clone(),
-            }),
+            filter: state.map(|s| query.filter(s.key)),
             after: None,
             buffer: Vec::new().into_iter(),
+            done: false,
+        })
+    }
+
+    /// Streams the events matching `query` like [`Ledger::query`], but into an [`EventPage`]
+    /// the caller reuses, so that reading allocates nothing per event once the page's buffers
+    /// have grown. Each page is read in its own snapshot, as with [`Ledger::query`].
+    pub fn query_pages(&self, query: &Query) -> Result<QueryPages<'_, B>> {
+        let state = self.backend.read()?.tenant(&query.tenant)?;
+        Ok(QueryPages {
+            ledger: self,
+            tenant: query.tenant.clone(),
+            filter: state.map(|s| query.filter(s.key)),
+            after: None,
             done: false,
         })
     }
@@ -1475,6 +1499,186 @@ pub struct QueryIter<'a, B: Backend> {
     after: Option<(i64, u64)>,
     buffer: std::vec::IntoIter<Result<StoredEvent>>,
     done: bool,
+}
+
+/// The events of a query, read a page at a time into an [`EventPage`]; see
+/// [`Ledger::query_pages`].
+pub struct QueryPages<'a, B: Backend> {
+    ledger: &'a Ledger<B>,
+    tenant: TenantId,
+    filter: Option<RecordFilter>,
+    after: Option<(i64, u64)>,
+    done: bool,
+}
+
+impl<B: Backend> QueryPages<'_, B> {
+    /// Appends the next events (at most a few thousand) to `page`, their payloads opened as
+    /// [`Ledger::query`] opens them; returns how many, 0 once the query has no more. On an
+    /// error the page is left as it was.
+    pub fn next_into(&mut self, page: &mut EventPage) -> Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let Some(filter) = &self.filter else {
+            self.done = true;
+            return Ok(0);
+        };
+        let mark = page.mark();
+        let read = page.fill(self.ledger, &self.tenant, filter, self.after, PAGE);
+        match read {
+            Ok(Some(last)) if page.read == PAGE => self.after = Some(last),
+            Ok(_) => self.done = true,
+            Err(_) => page.rewind(mark),
+        }
+        read.map(|_| page.read)
+    }
+}
+
+/// Query results in reusable buffers, filled by [`QueryPages::next_into`]: event ids, event
+/// types and envelopes of many events in one string. Holds the columns the evidence engine
+/// reads; [`Ledger::query`] returns every column.
+#[derive(Clone, Debug, Default)]
+pub struct EventPage {
+    /// The rows of the last read, as stored (before their payloads are opened).
+    records: RecordPage,
+    /// How many rows the last read returned.
+    read: usize,
+    text: String,
+    rows: Vec<EventSpans>,
+}
+
+#[derive(Clone, Debug)]
+struct EventSpans {
+    seq: u64,
+    ts_micros: i64,
+    /// Into `text`: event id, event type, envelope.
+    text: [std::ops::Range<usize>; 3],
+    payload: PayloadState,
+}
+
+/// One event of an [`EventPage`], borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    /// Its position in the tenant's chain (and leaf index in the tenant's tree).
+    pub seq: u64,
+    /// The timestamp in microseconds since the epoch.
+    pub ts_micros: i64,
+    /// The event id.
+    pub event_id: &'a str,
+    /// The event type.
+    pub event_type: &'a str,
+    /// The canonical signed envelope, its payload opened as in [`StoredEvent::envelope`].
+    pub envelope: &'a str,
+    /// Whether the payload was stored in the clear, decrypted, or erased.
+    pub payload: PayloadState,
+}
+
+impl EventPage {
+    /// An empty page.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Removes every event, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.rows.clear();
+    }
+
+    /// How many events the page holds.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the page holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The event at `index`.
+    pub fn get(&self, index: usize) -> Option<EventRef<'_>> {
+        let row = self.rows.get(index)?;
+        // Every span was recorded when its text was pushed whole, so it lies on character
+        // boundaries; `get` checks that again without panicking.
+        let text = |i: usize| {
+            row.text
+                .get(i)
+                .and_then(|r| self.text.get(r.clone()))
+                .unwrap_or_default()
+        };
+        Some(EventRef {
+            seq: row.seq,
+            ts_micros: row.ts_micros,
+            event_id: text(0),
+            event_type: text(1),
+            envelope: text(2),
+            payload: row.payload,
+        })
+    }
+
+    /// The events, in order.
+    pub fn iter(&self) -> impl Iterator<Item = EventRef<'_>> + '_ {
+        (0..self.rows.len()).filter_map(|i| self.get(i))
+    }
+
+    fn mark(&self) -> (usize, usize) {
+        (self.text.len(), self.rows.len())
+    }
+
+    fn rewind(&mut self, (text, rows): (usize, usize)) {
+        self.text.truncate(text);
+        self.rows.truncate(rows);
+    }
+
+    /// Reads up to `limit` rows after `after` and appends them, opened; returns the position
+    /// of the last row read.
+    fn fill<B: Backend>(
+        &mut self,
+        ledger: &Ledger<B>,
+        tenant: &TenantId,
+        filter: &RecordFilter,
+        after: Option<(i64, u64)>,
+        limit: usize,
+    ) -> Result<Option<(i64, u64)>> {
+        let Self {
+            records,
+            read: count,
+            text,
+            rows,
+        } = self;
+        records.clear();
+        *count = 0;
+        let reader = ledger.backend.read()?;
+        reader.query_page(filter, after, limit, records)?;
+        let keys = ledger.payload_keys.as_deref();
+        for record in records.iter() {
+            let stored = std::str::from_utf8(record.envelope).map_err(|_| Error::NotALedger {
+                reason: format!(
+                    "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
+                    record.seq
+                ),
+            })?;
+            let (opened, payload) = open_record(keys, &reader, tenant, &record, stored)?;
+            let mut push = |s: &str| {
+                let start = text.len();
+                text.push_str(s);
+                start..text.len()
+            };
+            let spans = [
+                push(record.event_id),
+                push(record.event_type),
+                push(opened.as_deref().unwrap_or(stored)),
+            ];
+            rows.push(EventSpans {
+                seq: record.seq,
+                ts_micros: record.ts_micros,
+                text: spans,
+                payload,
+            });
+        }
+        *count = records.len();
+        Ok(records.last().map(|r| (r.ts_micros, r.seq)))
+    }
 }
 
 impl<B: Backend> Iterator for QueryIter<'_, B> {

@@ -134,9 +134,10 @@ pub use error::{Error, Location, Result};
 pub use ingest::{BatchReceipt, IngestReceipt, InputContent, InputLine, JsonlLines, TenantHead};
 pub use keys::{HmacKey, KeyId, KeyProvider, StaticKeys, org_key_env_var};
 pub use ledger::{
-    ErasureReceipt, ErasureRecord, EventProof, Export, KeyInfo, LEDGER_SOURCE, Ledger, Query,
-    QueryIter, RewrapReceipt, RotationReceipt, SqliteLedger, StoredEvent, TenantSummary,
-    VerifiedProof, format_checkpoints, parse_origin, split_checkpoints, verify_event_proof,
+    ErasureReceipt, ErasureRecord, EventPage, EventProof, EventRef, Export, KeyInfo, LEDGER_SOURCE,
+    Ledger, Query, QueryIter, QueryPages, RewrapReceipt, RotationReceipt, SqliteLedger,
+    StoredEvent, TenantSummary, VerifiedProof, format_checkpoints, parse_origin, split_checkpoints,
+    verify_event_proof,
 };
 pub use memory::MemoryBackend;
 pub use page::{RecordPage, RecordRef};

@@ -210,6 +210,7 @@ impl Reader for State {
                     .as_deref()
                     .is_none_or(|m| r.model_id.as_deref() == Some(m))
             })
+            .filter(|r| filter.before_seq.is_none_or(|end| r.seq < end))
             .filter(|r| after.is_none_or(|a| (r.ts_micros, r.seq) > a))
             .collect();
         hits.sort_by_key(|r| (r.ts_micros, r.seq));
@@ -519,6 +520,36 @@ mod tests {
             .unwrap();
         let verifier = NoteSigner::from_seed(&mk, &[3; 32]).unwrap().verifier();
         crate::verify_event_proof(proof.to_text().as_bytes(), &verifier, None).unwrap();
+        // Same query answers, plain and paged, with and without a bound on the chain position.
+        for before_seq in [None, Some(0), Some(10), Some(1000)] {
+            let q = crate::Query {
+                before_seq,
+                ..crate::Query::tenant(crate::TenantId::org("a").unwrap())
+            };
+            let mem_rows: Vec<(u64, String)> = mem
+                .query(&q)
+                .unwrap()
+                .map(|e| e.map(|e| (e.seq, e.envelope)).unwrap())
+                .collect();
+            let sql_rows: Vec<(u64, String)> = sql
+                .query(&q)
+                .unwrap()
+                .map(|e| e.map(|e| (e.seq, e.envelope)).unwrap())
+                .collect();
+            assert_eq!(mem_rows, sql_rows, "{before_seq:?}");
+            assert_eq!(
+                mem_rows.len(),
+                before_seq.map_or(25, |b| (b as usize).min(25))
+            );
+            let mut page = crate::EventPage::new();
+            let mut pages = mem.query_pages(&q).unwrap();
+            while pages.next_into(&mut page).unwrap() > 0 {}
+            let paged: Vec<(u64, String)> = page
+                .iter()
+                .map(|e| (e.seq, e.envelope.to_owned()))
+                .collect();
+            assert_eq!(paged, mem_rows);
+        }
     }
 
     #[test]

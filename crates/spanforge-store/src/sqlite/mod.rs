@@ -619,6 +619,11 @@ fn query_sql(
         );
         arg(&mut sql_text, " = ?", prefix.clone().into());
     }
+    if let Some(end) = filter.before_seq {
+        // The first id past the tenant's range when `end` is past the last possible seq.
+        let end = (filter.tenant.0 << SEQ_BITS) + end.min(MAX_SEQ + 1) as i64;
+        arg(&mut sql_text, " AND id < ?", end.into());
+    }
     if let Some((ts, seq)) = after {
         let id = row_id(filter.tenant, seq.min(MAX_SEQ))?;
         arg(&mut sql_text, " AND (ts, id) > (?", ts.into());
@@ -760,6 +765,27 @@ impl Queries<'_> {
             .map_err(sql("querying events"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql("querying events"))
+    }
+
+    fn query_page(
+        &self,
+        filter: &RecordFilter,
+        after: Option<(i64, u64)>,
+        limit: usize,
+        page: &mut RecordPage,
+    ) -> Result<()> {
+        let (sql_text, args) = query_sql(filter, after, limit)?;
+        let mut stmt = self
+            .0
+            .prepare_cached(&sql_text)
+            .map_err(sql("querying events"))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(sql("querying events"))?;
+        while let Some(row) = rows.next().map_err(sql("querying events"))? {
+            push_record(row, page).map_err(sql("querying events"))?;
+        }
+        Ok(())
     }
 
     fn records_in_time(
@@ -1055,6 +1081,16 @@ macro_rules! forward_reader {
             ) -> Result<Vec<Record>> {
                 let $conn = self;
                 Queries($expr).query(filter, after, limit)
+            }
+            fn query_page(
+                &self,
+                filter: &RecordFilter,
+                after: Option<(i64, u64)>,
+                limit: usize,
+                page: &mut RecordPage,
+            ) -> Result<()> {
+                let $conn = self;
+                Queries($expr).query_page(filter, after, limit, page)
             }
             fn records_in_time(
                 &self,
@@ -1431,6 +1467,7 @@ mod tests {
             to_micros: Some(i64::MAX),
             event_type_prefix: None,
             model_id: None,
+            before_seq: None,
         };
         let steps = |after: Option<(i64, u64)>| {
             let (sql_text, args) = query_sql(&filter, after, 10).unwrap();
@@ -1479,6 +1516,7 @@ mod tests {
             to_micros: Some(i64::MAX),
             event_type_prefix: None,
             model_id: None,
+            before_seq: None,
         };
         let mut page = RecordPage::default();
         let mut after = None;
@@ -1494,6 +1532,12 @@ mod tests {
             );
             let rows = q.query(&filter, after, 10).unwrap();
             assert_eq!(rows.len(), 10);
+            page.clear();
+            q.query_page(&filter, after, 10, &mut page).unwrap();
+            assert_eq!(
+                page.iter().collect::<Vec<_>>(),
+                rows.iter().map(Record::borrowed).collect::<Vec<_>>()
+            );
             after = rows.last().map(|r| (r.ts_micros, r.seq));
         }
         let mut statements = vec![
@@ -1530,6 +1574,7 @@ mod tests {
             to_micros: Some(10),
             event_type_prefix: None,
             model_id: None,
+            before_seq: None,
         };
         let cases = [
             (base.clone(), None, "USING INDEX events_time"),
@@ -1549,6 +1594,14 @@ mod tests {
                 },
                 Some((5, 7)),
                 "USING INDEX events_model",
+            ),
+            (
+                RecordFilter {
+                    before_seq: Some(100),
+                    ..base.clone()
+                },
+                Some((5, 7)),
+                "USING INDEX events_time",
             ),
         ];
         for (filter, after, want) in cases {

@@ -1,12 +1,75 @@
 //! Streaming queries for the mapping layer.
 
 use spanforge_event::{Event, Timestamp};
-use spanforge_store::{Query, StoredEvent, TenantId};
+use spanforge_store::{EventPage, PayloadState, Query, StoredEvent, TenantId};
 
 use crate::common::*;
 
 fn run(t: &TestLedger, q: &Query) -> Vec<StoredEvent> {
     t.ledger.query(q).unwrap().map(Result::unwrap).collect()
+}
+
+type Row = (u64, i64, String, String, String, PayloadState);
+
+fn rows(events: &[StoredEvent]) -> Vec<Row> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e.seq,
+                e.ts_micros,
+                e.event_id.clone(),
+                e.event_type.clone(),
+                e.envelope.clone(),
+                e.payload,
+            )
+        })
+        .collect()
+}
+
+/// The query read through [`spanforge_store::QueryPages`]: one page reused and cleared between
+/// reads when `clear`, else every read appended to it.
+fn run_pages(t: &TestLedger, q: &Query, clear: bool) -> Vec<Row> {
+    let mut pages = t.ledger.query_pages(q).unwrap();
+    let mut page = EventPage::new();
+    let mut out = Vec::new();
+    loop {
+        if clear {
+            page.clear();
+        }
+        let before = page.len();
+        let n = pages.next_into(&mut page).unwrap();
+        assert_eq!(page.len(), before + n);
+        if n == 0 {
+            break;
+        }
+        if clear {
+            out.extend(page.iter().map(|e| {
+                (
+                    e.seq,
+                    e.ts_micros,
+                    e.event_id.to_owned(),
+                    e.event_type.to_owned(),
+                    e.envelope.to_owned(),
+                    e.payload,
+                )
+            }));
+        }
+    }
+    assert_eq!(pages.next_into(&mut page).unwrap(), 0, "stays exhausted");
+    if !clear {
+        out.extend(page.iter().map(|e| {
+            (
+                e.seq,
+                e.ts_micros,
+                e.event_id.to_owned(),
+                e.event_type.to_owned(),
+                e.envelope.to_owned(),
+                e.payload,
+            )
+        }));
+    }
+    out
 }
 
 fn ts(n: i64) -> Timestamp {
@@ -206,4 +269,77 @@ fn a_time_limited_export_says_it_is_partial() {
     let lines: Vec<String> = part.map(Result::unwrap).collect();
     assert_eq!(lines.len(), 3);
     assert!(Event::from_json_str(&lines[0]).unwrap().prev_id().is_some());
+}
+
+#[test]
+fn paged_reads_return_what_the_query_returns() {
+    let mut t = ledger();
+    // More events than one page holds, ingested out of time order, in two tenants.
+    let all: Vec<Event> = (0..5000u64)
+        .map(|n| {
+            let second = ((n * 7919) % 1250) as i64;
+            let org = if n % 5 == 0 { "globex" } else { "acme" };
+            let kind = ["llm.trace.span.completed", "decision.made"][(n % 2) as usize];
+            let model = if n % 3 == 0 { "claude-3" } else { "gpt-4o" };
+            Event::from_json_str(&event_json(
+                n,
+                Some(org),
+                T0 + second * 1_000_000,
+                kind,
+                model,
+            ))
+            .unwrap()
+        })
+        .collect();
+    t.ledger
+        .ingest(&keys(&t.ledger), lines("in.jsonl", &all))
+        .unwrap();
+    let acme = Query::tenant(org("acme"));
+    let queries = [
+        acme.clone(),
+        Query::tenant(org("globex")),
+        Query::tenant(org("nobody")),
+        Query {
+            from: Some(ts(100)),
+            to: Some(ts(899)),
+            ..acme.clone()
+        },
+        Query {
+            model_id: Some("claude-3".into()),
+            ..acme.clone()
+        },
+        Query {
+            event_type_prefix: Some("llm.".into()),
+            ..acme.clone()
+        },
+        Query {
+            before_seq: Some(2500),
+            ..acme.clone()
+        },
+        Query {
+            before_seq: Some(0),
+            ..acme.clone()
+        },
+    ];
+    for q in &queries {
+        let want = rows(&run(&t, q));
+        assert_eq!(run_pages(&t, q, true), want, "{q:?}");
+        assert_eq!(run_pages(&t, q, false), want, "{q:?}");
+    }
+    let all_acme = run(&t, &acme);
+    assert_eq!(all_acme.len(), 4000);
+    let bounded = run(
+        &t,
+        &Query {
+            before_seq: Some(2500),
+            ..acme.clone()
+        },
+    );
+    assert_eq!(bounded.len(), 2500);
+    assert!(bounded.iter().all(|e| e.seq < 2500));
+    assert!(
+        bounded
+            .windows(2)
+            .all(|p| (p[0].ts_micros, p[0].seq) < (p[1].ts_micros, p[1].seq))
+    );
 }
