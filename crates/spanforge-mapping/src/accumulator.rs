@@ -16,7 +16,7 @@ use spanforge_event::json::Value;
 use crate::coverage::{DayBits, LOOKBACK_DAYS};
 use crate::error::Result;
 use crate::fields::{self, Field};
-use crate::json::write_string;
+use crate::json::{write_plain, write_string};
 use crate::period::{Day, Period};
 use crate::rules::{ControlRules, ItemTestKind, JoinSpec, Matcher, PeriodTest};
 
@@ -1205,9 +1205,9 @@ impl<'r> ControlAcc<'r> {
             line.push(',');
         }
         line.push_str("\"event_id\":");
-        write_string(ctx.text.event_id, line);
+        write_plain(ctx.text.event_id, line);
         line.push_str(",\"event_type\":");
-        write_string(event.event_type().as_str(), line);
+        write_plain(event.event_type().as_str(), line);
         self.write_projection(event, line);
         let model = fields::model_ref(event);
         if let Some(name) = model.names().next() {
@@ -1222,10 +1222,10 @@ impl<'r> ControlAcc<'r> {
         let _ = write!(line, ",\"seq\":{},\"tenant\":", ctx.seq);
         write_string(ctx.tenant_path, line);
         line.push_str(",\"timestamp\":");
-        write_string(ctx.text.timestamp, line);
+        write_plain(ctx.text.timestamp, line);
         if let Some(trace) = ctx.text.trace_id {
             line.push_str(",\"trace_id\":");
-            write_string(trace, line);
+            write_plain(trace, line);
         }
         line.push('}');
     }

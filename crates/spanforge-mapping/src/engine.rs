@@ -11,7 +11,7 @@ use spanforge_catalog::FrameworkId;
 use spanforge_chain::checkpoint::SignedCheckpoint;
 use spanforge_event::{Event, Timestamp};
 use spanforge_store::{
-    Backend, EventPage, EventRef, KeyProvider, Ledger, LedgerReport, Query, TenantId, VerifyOptions,
+    Backend, EventPage, KeyProvider, Ledger, LedgerReport, Query, TenantId, VerifyOptions,
 };
 
 use crate::accumulator::{
@@ -997,7 +997,10 @@ fn parse_batch(batch: &EventPage, events: &mut Vec<Result<Event>>) -> Result<()>
 
 /// One event of a batch as every group of controls sees it.
 struct Item<'a> {
-    row: EventRef<'a>,
+    /// The event's position in the tenant's chain.
+    seq: u64,
+    /// Its timestamp, microseconds since the epoch (the time index's column).
+    ts: i64,
     event: &'a Event,
     text: EventText<'a>,
     /// The hooks of its event type, or none when it is outside the request's model filter.
@@ -1019,9 +1022,9 @@ fn feed_groups(
     // `events` holds no error here: `parse_batch` fails on the first one. The model filter is
     // decided here, once per event, not once per group.
     let items: Vec<Item<'_>> = batch
-        .iter()
+        .positions()
         .zip(events)
-        .filter_map(|(row, event)| {
+        .filter_map(|((seq, ts), event)| {
             let event = event.as_ref().ok()?;
             let in_filter = req
                 .model_id
@@ -1032,7 +1035,8 @@ fn feed_groups(
                 .filter(|_| in_filter)
                 .map_or(&[][..], Vec::as_slice);
             Some(Item {
-                row,
+                seq,
+                ts,
                 event,
                 text: EventText::of(event),
                 hooks,
@@ -1138,12 +1142,12 @@ impl Group<'_> {
         sink: &mut dyn EvidenceSink,
     ) -> Result<()> {
         let Item {
-            row,
+            seq,
+            ts,
             event,
             ref text,
             hooks,
         } = *item;
-        let ts = row.ts_micros;
         for &ci in &self.with_deadlines {
             if let Some(Some(acc)) = self.accs.get_mut(ci) {
                 acc.advance(ts, sink)?;
@@ -1154,7 +1158,7 @@ impl Group<'_> {
         let before = ts < period.start_micros();
         let ctx = ItemContext {
             tenant_path,
-            seq: row.seq,
+            seq,
             ts,
             event,
             text,
@@ -1180,10 +1184,10 @@ impl Group<'_> {
                     if in_period {
                         let last = self.last_item.get_mut(control);
                         if let Some(last) = last {
-                            if *last == Some(row.seq) {
+                            if *last == Some(seq) {
                                 continue;
                             }
-                            *last = Some(row.seq);
+                            *last = Some(seq);
                         }
                         acc.item(rule, &ctx, sink)?;
                     } else if before {

@@ -76,6 +76,19 @@ fn write_pretty(value: &Value, level: usize, out: &mut String) {
     }
 }
 
+/// Appends `text` as a JSON string that needs no escapes: for text whose grammar excludes the
+/// characters JSON escapes (quotes, backslashes, control characters), checked when it was
+/// parsed: event ids, event types, timestamps, trace ids. Skips [`write_string`]'s scan.
+pub fn write_plain(text: &str, out: &mut String) {
+    debug_assert!(
+        text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'),
+        "{text:?} needs escaping"
+    );
+    out.push('"');
+    out.push_str(text);
+    out.push('"');
+}
+
 /// Writes a JSON string literal.
 pub fn write_string(text: &str, out: &mut String) {
     out.push('"');
@@ -112,6 +125,27 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn plain_text_is_written_as_write_string_writes_it() {
+        let event = spanforge_event::Event::from_json_str(concat!(
+            r#"{"event_id":"01JQ7ZK3D0000000000000000A","event_type":"dev.spanforge.model.deployed","#,
+            r#""payload":{"a":1},"schema_version":"2.0","source":"svc@1.0.0","#,
+            r#""timestamp":"2026-01-04T19:58:40.035039Z","trace_id":"3fafe48dffed24fc72ab19f8e5522c94"}"#
+        ))
+        .unwrap();
+        for text in [
+            event.event_id().as_str(),
+            event.event_type().as_str(),
+            event.timestamp().as_str(),
+            event.trace_id().unwrap().as_str(),
+        ] {
+            let (mut plain, mut escaped) = (String::new(), String::new());
+            write_plain(text, &mut plain);
+            write_string(text, &mut escaped);
+            assert_eq!(plain, escaped);
+        }
+    }
 
     #[test]
     fn strings_are_escaped_as_json_requires() {

@@ -1621,6 +1621,12 @@ impl EventPage {
         (0..self.rows.len()).filter_map(|i| self.get(i))
     }
 
+    /// Each event's position in the tenant's chain and its timestamp in microseconds, in order:
+    /// [`EventPage::iter`] without the text, for callers that need only these.
+    pub fn positions(&self) -> impl Iterator<Item = (u64, i64)> + '_ {
+        self.rows.iter().map(|r| (r.seq, r.ts_micros))
+    }
+
     fn mark(&self) -> (usize, usize) {
         (self.text.len(), self.rows.len())
     }
