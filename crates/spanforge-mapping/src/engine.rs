@@ -11,7 +11,8 @@ use spanforge_catalog::FrameworkId;
 use spanforge_chain::checkpoint::SignedCheckpoint;
 use spanforge_event::{Event, Timestamp};
 use spanforge_store::{
-    Backend, EventPage, KeyProvider, Ledger, LedgerReport, Query, TenantId, VerifyOptions,
+    Backend, EventPage, KeyProvider, Ledger, LedgerReport, Query, QueryPages, TenantId,
+    VerifyOptions,
 };
 
 use crate::accumulator::{
@@ -1102,7 +1103,8 @@ fn read_tenant<B: Backend>(
                 break;
             }
             in_window += read;
-            if batch.len() >= BATCH {
+            // Sent before another read could take it past `BATCH` events.
+            if batch.len() + QueryPages::<B>::READ_ROWS > BATCH {
                 let next = empty.try_recv().map_or_else(
                     |_| EventPage::new(),
                     |mut used| {

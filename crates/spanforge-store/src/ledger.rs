@@ -1512,7 +1512,10 @@ pub struct QueryPages<'a, B: Backend> {
 }
 
 impl<B: Backend> QueryPages<'_, B> {
-    /// Appends the next events (at most a few thousand) to `page`, their payloads opened as
+    /// The most events one [`QueryPages::next_into`] appends.
+    pub const READ_ROWS: usize = PAGE;
+
+    /// Appends the next events (at most [`Self::READ_ROWS`]) to `page`, their payloads opened as
     /// [`Ledger::query`] opens them; returns how many, 0 once the query has no more. On an
     /// error the page is left as it was.
     pub fn next_into(&mut self, page: &mut EventPage) -> Result<usize> {
