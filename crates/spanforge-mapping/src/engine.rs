@@ -33,6 +33,8 @@ pub const LOOKAHEAD_DAYS: i64 = 7;
 
 /// Events parsed together (in parallel) before they are fed to the accumulators in order.
 const BATCH: usize = 4096;
+/// Pages of rows the reader and the feeder pass around (see `read_tenant`).
+const PAGES_IN_FLIGHT: usize = 4;
 /// Rows a query window should hold; windows grow or shrink to stay near it.
 const WINDOW_ROWS: usize = 4096;
 /// The first query window: one hour.
@@ -1080,6 +1082,7 @@ fn read_tenant<B: Backend>(
     // Pages come back from the feeder once fed and are refilled: reading allocates nothing
     // per event once their buffers have grown.
     let mut batch = EventPage::new();
+    let mut made = 1;
     while start <= to {
         let end = start.saturating_add(window - 1).min(to);
         let query = Query {
@@ -1105,13 +1108,22 @@ fn read_tenant<B: Backend>(
             in_window += read;
             // Sent before another read could take it past `BATCH` events.
             if batch.len() + QueryPages::<B>::READ_ROWS > BATCH {
-                let next = empty.try_recv().map_or_else(
-                    |_| EventPage::new(),
-                    |mut used| {
-                        used.clear();
-                        used
-                    },
-                );
+                // Four pages circulate (one being read, one queued, one being parsed, one being
+                // fed); past that the reader waits for a fed one rather than growing a new page,
+                // whose buffers would fault in fresh memory.
+                let next = if made < PAGES_IN_FLIGHT {
+                    made += 1;
+                    EventPage::new()
+                } else {
+                    match empty.recv() {
+                        Ok(mut used) => {
+                            used.clear();
+                            used
+                        }
+                        // The feeder has stopped.
+                        Err(_) => return Ok(()),
+                    }
+                };
                 if full.send(std::mem::replace(&mut batch, next)).is_err() {
                     return Ok(());
                 }

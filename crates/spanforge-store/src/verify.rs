@@ -59,6 +59,10 @@ use crate::tenant::TenantId;
 /// How many ids a report lists per kind of finding by default; counts are always exact.
 pub const DEFAULT_MAX_LISTED: usize = 1000;
 
+/// Pages a verification reads into: one being read, one queued, one being checked and one
+/// being folded.
+const PAGES_IN_FLIGHT: usize = 4;
+
 /// What to verify and against what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyOptions {
@@ -1116,8 +1120,21 @@ impl<B: Backend> Ledger<B> {
                 fold
             });
             let mut next_seq = 0u64;
+            // Four pages circulate (one being read, one queued, one being checked, one being
+            // folded); the reader waits for a folded one rather than growing a new page, whose
+            // buffers would fault in fresh memory.
+            let mut made = 0;
             let read_result = loop {
-                let mut page = empty_rx.try_recv().unwrap_or_else(|_| RecordPage::new());
+                let mut page = if made < PAGES_IN_FLIGHT {
+                    made += 1;
+                    RecordPage::new()
+                } else {
+                    match empty_rx.recv() {
+                        Ok(page) => page,
+                        // The checker has stopped (the tree cannot grow).
+                        Err(_) => break Ok(()),
+                    }
+                };
                 page.clear();
                 if let Err(e) = read.records_page(state.key, next_seq, PAGE, &mut page) {
                     break Err(e);
