@@ -707,7 +707,7 @@ impl Fold {
     fn page(
         &mut self,
         rows: &RecordPage,
-        outcomes: Vec<RowOutcome>,
+        outcomes: impl Iterator<Item = RowOutcome>,
         checks: &mut [CheckpointCheck],
     ) {
         for (row, outcome) in rows.iter().zip(outcomes) {
@@ -1087,7 +1087,10 @@ impl<B: Backend> Ledger<B> {
             let checks = &mut *checks;
             let checker = s.spawn(move || {
                 let mut fold = fold;
-                let mut checked: Option<(RecordPage, Vec<RowOutcome>)> = None;
+                let mut checked: Option<(RecordPage, Vec<Option<RowOutcome>>)> = None;
+                // The outcomes of one page are folded while the next page's are checked into
+                // the other of two vectors, which are reused.
+                let mut spare = Vec::new();
                 let mut incoming = full_rx.iter();
                 // Once the tree cannot grow, nothing after that point is folded (or read).
                 while !fold.stopped {
@@ -1095,23 +1098,23 @@ impl<B: Backend> Ledger<B> {
                     if page.is_none() && checked.is_none() {
                         break;
                     }
-                    let mut outcomes = Vec::new();
+                    let mut outcomes = std::mem::take(&mut spare);
                     let mut to_fold = checked.take();
                     rayon::in_place_scope(|scope| {
                         if let Some(page) = &page {
                             scope.spawn(|_| {
-                                outcomes = (0..page.len())
+                                (0..page.len())
                                     .into_par_iter()
-                                    .filter_map(|i| page.get(i))
-                                    .map(|r| check_row(r, ctx))
-                                    .collect();
+                                    .map(|i| page.get(i).map(|r| check_row(r, ctx)))
+                                    .collect_into_vec(&mut outcomes);
                             });
                         }
                         if let Some((rows, outcomes)) = to_fold.as_mut() {
-                            fold.page(rows, std::mem::take(outcomes), &mut *checks);
+                            fold.page(rows, outcomes.drain(..).flatten(), &mut *checks);
                         }
                     });
-                    if let Some((folded, _)) = to_fold {
+                    if let Some((folded, used)) = to_fold {
+                        spare = used;
                         // The reader may have finished; then the page is simply dropped.
                         let _ = empty_tx.send(folded);
                     }
