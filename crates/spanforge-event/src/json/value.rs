@@ -1,6 +1,7 @@
 //! The JSON value tree and its object map, whose keys are always kept in canonical (code point)
 //! order.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use smol_str::SmolStr;
@@ -316,17 +317,29 @@ impl Map {
     }
 
     /// The index of `key`, for look-ups that need no insertion point: small maps (nearly every
-    /// payload) are scanned comparing lengths first, which skips most byte comparisons; larger
-    /// ones are searched by bisection.
+    /// payload) are scanned in key order comparing first bytes, so most entries cost one byte
+    /// comparison and the scan stops at the first key past `key`; larger ones are searched by
+    /// bisection.
     fn position(&self, key: &str) -> Option<usize> {
-        if self.entries.len() <= LINEAR_SCAN_MAX {
-            let want = key.as_bytes();
-            self.entries
-                .iter()
-                .position(|(k, _)| k.as_str().as_bytes() == want)
-        } else {
-            self.find(key).ok()
+        if self.entries.len() > LINEAR_SCAN_MAX {
+            return self.find(key).ok();
         }
+        let want = key.as_bytes();
+        let first = want.first().copied();
+        for (i, (k, _)) in self.entries.iter().enumerate() {
+            let have = k.as_str().as_bytes();
+            // Keys are sorted by code point, which is their UTF-8 byte order.
+            match have.first().copied().cmp(&first) {
+                Ordering::Less => continue,
+                Ordering::Greater => return None,
+                Ordering::Equal => match have.cmp(want) {
+                    Ordering::Less => continue,
+                    Ordering::Equal => return Some(i),
+                    Ordering::Greater => return None,
+                },
+            }
+        }
+        None
     }
 
     /// Returns the value stored under `key`.
@@ -602,6 +615,80 @@ value_from_number!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ordered scan of small maps finds exactly what bisection finds, for present and absent
+    /// keys, with empty keys, shared first bytes and multi-byte characters.
+    #[test]
+    fn small_and_large_maps_find_what_bisection_finds() {
+        let pool = [
+            "",
+            "a",
+            "aa",
+            "ab",
+            "abc",
+            "b",
+            "ba",
+            "model",
+            "model_id",
+            "models",
+            "name",
+            "z",
+            "zz",
+            "é",
+            "éa",
+            "ü",
+            "日本",
+            "日",
+            "\u{10348}",
+            "A",
+            "Z",
+            "_",
+            "0",
+            "9",
+            "c",
+            "d",
+            "e",
+        ];
+        assert!(
+            pool.len() > LINEAR_SCAN_MAX,
+            "both look-up paths are tested"
+        );
+        let probes: Vec<String> = pool
+            .iter()
+            .map(|k| (*k).to_owned())
+            .chain(
+                [
+                    "aab",
+                    "b0",
+                    "mode",
+                    "modelx",
+                    "é0",
+                    "日本語",
+                    "~",
+                    "\u{10349}",
+                ]
+                .map(String::from),
+            )
+            .collect();
+        for size in 0..=pool.len() {
+            for offset in 0..3 {
+                let map: Map = pool
+                    .iter()
+                    .cycle()
+                    .skip(offset)
+                    .take(size)
+                    .map(|k| ((*k).to_owned(), Value::Null))
+                    .collect();
+                for probe in &probes {
+                    assert_eq!(
+                        map.position(probe),
+                        map.find(probe).ok(),
+                        "size {size}, offset {offset}, probe {probe:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn map_keeps_keys_sorted_and_unique() {
