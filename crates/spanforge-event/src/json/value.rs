@@ -1,7 +1,6 @@
 //! The JSON value tree and its object map, whose keys are always kept in canonical (code point)
 //! order.
 
-use std::cmp::Ordering;
 use std::fmt;
 
 use smol_str::SmolStr;
@@ -317,29 +316,17 @@ impl Map {
     }
 
     /// The index of `key`, for look-ups that need no insertion point: small maps (nearly every
-    /// payload) are scanned in key order comparing first bytes, so most entries cost one byte
-    /// comparison and the scan stops at the first key past `key`; larger ones are searched by
-    /// bisection.
+    /// payload) are scanned comparing lengths first, which skips most byte comparisons; larger
+    /// ones are searched by bisection.
     fn position(&self, key: &str) -> Option<usize> {
-        if self.entries.len() > LINEAR_SCAN_MAX {
-            return self.find(key).ok();
+        if self.entries.len() <= LINEAR_SCAN_MAX {
+            let want = key.as_bytes();
+            self.entries
+                .iter()
+                .position(|(k, _)| k.as_str().as_bytes() == want)
+        } else {
+            self.find(key).ok()
         }
-        let want = key.as_bytes();
-        let first = want.first().copied();
-        for (i, (k, _)) in self.entries.iter().enumerate() {
-            let have = k.as_str().as_bytes();
-            // Keys are sorted by code point, which is their UTF-8 byte order.
-            match have.first().copied().cmp(&first) {
-                Ordering::Less => continue,
-                Ordering::Greater => return None,
-                Ordering::Equal => match have.cmp(want) {
-                    Ordering::Less => continue,
-                    Ordering::Equal => return Some(i),
-                    Ordering::Greater => return None,
-                },
-            }
-        }
-        None
     }
 
     /// Returns the value stored under `key`.
@@ -616,8 +603,8 @@ value_from_number!(
 mod tests {
     use super::*;
 
-    /// The ordered scan of small maps finds exactly what bisection finds, for present and absent
-    /// keys, with empty keys, shared first bytes and multi-byte characters.
+    /// The scan of small maps finds exactly what bisection finds, for present and absent keys,
+    /// with empty keys, shared first bytes and multi-byte characters.
     #[test]
     fn small_and_large_maps_find_what_bisection_finds() {
         let pool = [
