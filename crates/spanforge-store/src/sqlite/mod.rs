@@ -1440,11 +1440,8 @@ mod tests {
         rows.join(" | ")
     }
 
-    /// A later page of a query seeks to where the previous page ended instead of walking again
-    /// over the rows before it: measured in SQLite virtual-machine steps, which do not depend on
-    /// timing.
-    #[test]
-    fn later_query_pages_do_not_walk_over_earlier_rows() {
+    /// A ledger whose tenant 1 (`acme`) holds `rows` bare rows, row `n` at timestamp `n`.
+    fn seeded(rows: u64) -> (tempfile::TempDir, SqliteBackend) {
         let dir = tempfile::tempdir().unwrap();
         let b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
         let conn = b.connection();
@@ -1453,22 +1450,35 @@ mod tests {
             [],
         )
         .unwrap();
-        let rows = 5000_u64;
         for seq in 0..rows {
             conn.execute(
-                &format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, 1, ?2, ?3, 't', NULL, NULL, NULL, 'k', x'00', x'00', x'')"),
+                &format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, 1, ?2, ?3, 't', NULL, NULL, NULL, 'k', x'7b7d', x'00', x'')"),
                 params![row_id(TenantKey(1), seq).unwrap(), format!("e{seq}"), seq as i64],
             )
             .unwrap();
         }
-        let filter = RecordFilter {
+        (dir, b)
+    }
+
+    fn all_of_tenant_1() -> RecordFilter {
+        RecordFilter {
             tenant: TenantKey(1),
             from_micros: Some(0),
             to_micros: Some(i64::MAX),
             event_type_prefix: None,
             model_id: None,
             before_seq: None,
-        };
+        }
+    }
+
+    /// A later page of a query seeks to where the previous page ended instead of walking again
+    /// over the rows before it: measured in SQLite virtual-machine steps, which do not depend on
+    /// timing.
+    #[test]
+    fn later_query_pages_do_not_walk_over_earlier_rows() {
+        let (_dir, b) = seeded(5000);
+        let conn = b.connection();
+        let filter = all_of_tenant_1();
         let steps = |after: Option<(i64, u64)>| {
             let (sql_text, args) = query_sql(&filter, after, 10).unwrap();
             let mut stmt = conn.prepare(&sql_text).unwrap();
@@ -1494,30 +1504,10 @@ mod tests {
     /// re-prepare the statement at every execution (a full parse and plan per page).
     #[test]
     fn paging_does_not_re_prepare_statements() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = SqliteBackend::open(dir.path().join("l.db")).unwrap();
+        let (_dir, b) = seeded(100);
         let conn = b.connection();
-        conn.execute(
-            "INSERT INTO tenants (tenant, org_id, size, head_event_id, frontier, key_id) VALUES (1, 'acme', 0, NULL, x'', 'k')",
-            [],
-        )
-        .unwrap();
-        for seq in 0..100_u64 {
-            conn.execute(
-                &format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, 1, ?2, ?3, 't', NULL, NULL, NULL, 'k', x'7b7d', x'00', x'')"),
-                params![row_id(TenantKey(1), seq).unwrap(), format!("e{seq}"), seq as i64],
-            )
-            .unwrap();
-        }
         let q = Queries(conn);
-        let filter = RecordFilter {
-            tenant: TenantKey(1),
-            from_micros: Some(0),
-            to_micros: Some(i64::MAX),
-            event_type_prefix: None,
-            model_id: None,
-            before_seq: None,
-        };
+        let filter = all_of_tenant_1();
         let mut page = RecordPage::default();
         let mut after = None;
         for from in (0..100).step_by(10) {

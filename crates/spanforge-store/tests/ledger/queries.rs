@@ -1,7 +1,7 @@
 //! Streaming queries for the mapping layer.
 
 use spanforge_event::{Event, Timestamp};
-use spanforge_store::{EventPage, PayloadState, Query, StoredEvent, TenantId};
+use spanforge_store::{EventPage, EventRef, PayloadState, Query, StoredEvent, TenantId};
 
 use crate::common::*;
 
@@ -10,6 +10,17 @@ fn run(t: &TestLedger, q: &Query) -> Vec<StoredEvent> {
 }
 
 type Row = (u64, i64, String, String, String, PayloadState);
+
+fn paged_row(e: EventRef<'_>) -> Row {
+    (
+        e.seq,
+        e.ts_micros,
+        e.event_id.to_owned(),
+        e.event_type.to_owned(),
+        e.envelope.to_owned(),
+        e.payload,
+    )
+}
 
 fn rows(events: &[StoredEvent]) -> Vec<Row> {
     events
@@ -44,30 +55,12 @@ fn run_pages(t: &TestLedger, q: &Query, clear: bool) -> Vec<Row> {
             break;
         }
         if clear {
-            out.extend(page.iter().map(|e| {
-                (
-                    e.seq,
-                    e.ts_micros,
-                    e.event_id.to_owned(),
-                    e.event_type.to_owned(),
-                    e.envelope.to_owned(),
-                    e.payload,
-                )
-            }));
+            out.extend(page.iter().map(paged_row));
         }
     }
     assert_eq!(pages.next_into(&mut page).unwrap(), 0, "stays exhausted");
     if !clear {
-        out.extend(page.iter().map(|e| {
-            (
-                e.seq,
-                e.ts_micros,
-                e.event_id.to_owned(),
-                e.event_type.to_owned(),
-                e.envelope.to_owned(),
-                e.payload,
-            )
-        }));
+        out.extend(page.iter().map(paged_row));
     }
     out
 }
