@@ -1083,9 +1083,8 @@ fn read_tenant<B: Backend>(
     // per event once their buffers have grown.
     let mut batch = EventPage::new();
     let mut made = 1;
-    while start <= to {
-        let end = start.saturating_add(window - 1).min(to);
-        let query = Query {
+    let window_query = |start: i64, end: i64| -> Result<Query> {
+        Ok(Query {
             tenant: tenant.clone(),
             from: Some(ts(start)?),
             to: Some(ts(end)?),
@@ -1093,10 +1092,21 @@ fn read_tenant<B: Backend>(
             model_id: None,
             // Only the events of the verified tree, not any appended since.
             before_seq: Some(size),
+        })
+    };
+    let querying = |e| Error::store(format!("querying tenant {tenant}"), e);
+    // One reader for every window, so its buffers are reused too.
+    let mut reader: Option<QueryPages<'_, B>> = None;
+    while start <= to {
+        let end = start.saturating_add(window - 1).min(to);
+        let query = window_query(start, end)?;
+        let pages = match &mut reader {
+            Some(pages) => {
+                pages.restart(&query).map_err(querying)?;
+                pages
+            }
+            None => reader.insert(ledger.query_pages(&query).map_err(querying)?),
         };
-        let mut pages = ledger
-            .query_pages(&query)
-            .map_err(|e| Error::store(format!("querying tenant {tenant}"), e))?;
         let mut in_window = 0_usize;
         loop {
             let read = pages

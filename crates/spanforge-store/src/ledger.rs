@@ -1030,17 +1030,19 @@ impl<B: Backend> Ledger<B> {
     }
 
     /// Streams the events matching `query` like [`Ledger::query`], but into an [`EventPage`]
-    /// the caller reuses, so that reading allocates nothing per event once the page's buffers
-    /// have grown. Each page is read in its own snapshot, as with [`Ledger::query`].
+    /// the caller reuses, so that reading allocates nothing per event once the buffers have
+    /// grown. Each page is read in its own snapshot, as with [`Ledger::query`].
     pub fn query_pages(&self, query: &Query) -> Result<QueryPages<'_, B>> {
-        let state = self.backend.read()?.tenant(&query.tenant)?;
-        Ok(QueryPages {
+        let mut pages = QueryPages {
             ledger: self,
             tenant: query.tenant.clone(),
-            filter: state.map(|s| query.filter(s.key)),
+            filter: None,
             after: None,
-            done: false,
-        })
+            done: true,
+            rows: RecordPage::new(),
+        };
+        pages.restart(query)?;
+        Ok(pages)
     }
 
     /// The stored event with this id, in any tenant.
@@ -1509,11 +1511,24 @@ pub struct QueryPages<'a, B: Backend> {
     filter: Option<RecordFilter>,
     after: Option<(i64, u64)>,
     done: bool,
+    /// The rows of the last read as stored, before their payloads are opened; reused.
+    rows: RecordPage,
 }
 
 impl<B: Backend> QueryPages<'_, B> {
     /// The most events one [`QueryPages::next_into`] appends.
     pub const READ_ROWS: usize = PAGE;
+
+    /// Starts over with `query`, keeping the buffers: a reader that runs many queries one after
+    /// another needs only one of these.
+    pub fn restart(&mut self, query: &Query) -> Result<()> {
+        let state = self.ledger.backend.read()?.tenant(&query.tenant)?;
+        self.tenant.clone_from(&query.tenant);
+        self.filter = state.map(|s| query.filter(s.key));
+        self.after = None;
+        self.done = false;
+        Ok(())
+    }
 
     /// Appends the next events (at most [`Self::READ_ROWS`]) to `page`, their payloads opened as
     /// [`Ledger::query`] opens them; returns how many, 0 once the query has no more. On an
@@ -1522,18 +1537,51 @@ impl<B: Backend> QueryPages<'_, B> {
         if self.done {
             return Ok(0);
         }
-        let Some(filter) = &self.filter else {
+        if self.filter.is_none() {
             self.done = true;
             return Ok(0);
-        };
+        }
         let mark = page.mark();
-        let read = page.fill(self.ledger, &self.tenant, filter, self.after, PAGE);
+        let read = self.fill(page);
         match read {
-            Ok(Some(last)) if page.read == PAGE => self.after = Some(last),
+            Ok(Some(last)) if self.rows.len() == PAGE => self.after = Some(last),
             Ok(_) => self.done = true,
             Err(_) => page.rewind(mark),
         }
-        read.map(|_| page.read)
+        read.map(|_| self.rows.len())
+    }
+
+    /// Reads up to a page of rows after `self.after` and appends them to `page`, opened;
+    /// returns the position of the last row read.
+    fn fill(&mut self, page: &mut EventPage) -> Result<Option<(i64, u64)>> {
+        let (ledger, tenant, rows) = (self.ledger, &self.tenant, &mut self.rows);
+        rows.clear();
+        let Some(filter) = &self.filter else {
+            return Ok(None);
+        };
+        let reader = ledger.backend.read()?;
+        reader.query_page(filter, self.after, PAGE, rows)?;
+        let keys = ledger.payload_keys.as_deref();
+        for record in rows.iter() {
+            let stored = std::str::from_utf8(record.envelope).map_err(|_| Error::NotALedger {
+                reason: format!(
+                    "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
+                    record.seq
+                ),
+            })?;
+            let (opened, payload) = open_record(keys, &reader, tenant, &record, stored)?;
+            page.push(
+                record.seq,
+                record.ts_micros,
+                [
+                    record.event_id,
+                    record.event_type,
+                    opened.as_deref().unwrap_or(stored),
+                ],
+                payload,
+            );
+        }
+        Ok(rows.last().map(|r| (r.ts_micros, r.seq)))
     }
 }
 
@@ -1542,10 +1590,6 @@ impl<B: Backend> QueryPages<'_, B> {
 /// reads; [`Ledger::query`] returns every column.
 #[derive(Clone, Debug, Default)]
 pub struct EventPage {
-    /// The rows of the last read, as stored (before their payloads are opened).
-    records: RecordPage,
-    /// How many rows the last read returned.
-    read: usize,
     text: String,
     rows: Vec<EventSpans>,
 }
@@ -1639,54 +1683,19 @@ impl EventPage {
         self.rows.truncate(rows);
     }
 
-    /// Reads up to `limit` rows after `after` and appends them, opened; returns the position
-    /// of the last row read.
-    fn fill<B: Backend>(
-        &mut self,
-        ledger: &Ledger<B>,
-        tenant: &TenantId,
-        filter: &RecordFilter,
-        after: Option<(i64, u64)>,
-        limit: usize,
-    ) -> Result<Option<(i64, u64)>> {
-        let Self {
-            records,
-            read: count,
-            text,
-            rows,
-        } = self;
-        records.clear();
-        *count = 0;
-        let reader = ledger.backend.read()?;
-        reader.query_page(filter, after, limit, records)?;
-        let keys = ledger.payload_keys.as_deref();
-        for record in records.iter() {
-            let stored = std::str::from_utf8(record.envelope).map_err(|_| Error::NotALedger {
-                reason: format!(
-                    "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
-                    record.seq
-                ),
-            })?;
-            let (opened, payload) = open_record(keys, &reader, tenant, &record, stored)?;
-            let mut push = |s: &str| {
-                let start = text.len();
-                text.push_str(s);
-                start..text.len()
-            };
-            let spans = [
-                push(record.event_id),
-                push(record.event_type),
-                push(opened.as_deref().unwrap_or(stored)),
-            ];
-            rows.push(EventSpans {
-                seq: record.seq,
-                ts_micros: record.ts_micros,
-                text: spans,
-                payload,
-            });
-        }
-        *count = records.len();
-        Ok(records.last().map(|r| (r.ts_micros, r.seq)))
+    fn push(&mut self, seq: u64, ts_micros: i64, texts: [&str; 3], payload: PayloadState) {
+        let text = &mut self.text;
+        let spans = texts.map(|s| {
+            let start = text.len();
+            text.push_str(s);
+            start..text.len()
+        });
+        self.rows.push(EventSpans {
+            seq,
+            ts_micros,
+            text: spans,
+            payload,
+        });
     }
 }
 
