@@ -240,12 +240,15 @@ impl StoredEvent {
 
 /// Takes the record's envelope bytes as text, without copying them.
 fn envelope_text(tenant: &TenantId, record: &mut Record) -> Result<String> {
-    String::from_utf8(std::mem::take(&mut record.envelope)).map_err(|_| Error::NotALedger {
-        reason: format!(
-            "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
-            record.seq
-        ),
-    })
+    String::from_utf8(std::mem::take(&mut record.envelope))
+        .map_err(|_| envelope_not_text(tenant, record.seq))
+}
+
+/// A stored envelope that is not UTF-8: no ledger writes one.
+fn envelope_not_text(tenant: &TenantId, seq: u64) -> Error {
+    Error::NotALedger {
+        reason: format!("tenant {tenant}: the stored envelope at seq {seq} is not UTF-8"),
+    }
 }
 
 /// A proof that one event is in its tenant's tree, packaged for an auditor who has only the
@@ -1537,10 +1540,6 @@ impl<B: Backend> QueryPages<'_, B> {
         if self.done {
             return Ok(0);
         }
-        if self.filter.is_none() {
-            self.done = true;
-            return Ok(0);
-        }
         let mark = page.mark();
         let read = self.fill(page);
         match read {
@@ -1552,7 +1551,7 @@ impl<B: Backend> QueryPages<'_, B> {
     }
 
     /// Reads up to a page of rows after `self.after` and appends them to `page`, opened;
-    /// returns the position of the last row read.
+    /// returns the position of the last row read (none when the tenant has no events).
     fn fill(&mut self, page: &mut EventPage) -> Result<Option<(i64, u64)>> {
         let (ledger, tenant, rows) = (self.ledger, &self.tenant, &mut self.rows);
         rows.clear();
@@ -1563,12 +1562,8 @@ impl<B: Backend> QueryPages<'_, B> {
         reader.query_page(filter, self.after, PAGE, rows)?;
         let keys = ledger.payload_keys.as_deref();
         for record in rows.iter() {
-            let stored = std::str::from_utf8(record.envelope).map_err(|_| Error::NotALedger {
-                reason: format!(
-                    "tenant {tenant}: the stored envelope at seq {} is not UTF-8",
-                    record.seq
-                ),
-            })?;
+            let stored = std::str::from_utf8(record.envelope)
+                .map_err(|_| envelope_not_text(tenant, record.seq))?;
             let (opened, payload) = open_record(keys, &reader, tenant, &record, stored)?;
             page.push(
                 record.seq,
