@@ -445,13 +445,34 @@ impl Event {
     /// assert_eq!(err.field(), "source");
     /// ```
     pub fn from_json_str(text: &str) -> Result<Self> {
+        Self::from_json_str_keeping(text, true)
+    }
+
+    /// Reads one event exactly as [`Event::from_json_str`] does, every guard and rule included, but keeps no copy
+    /// of `text`: for readers that only look at the event's fields, such as a query over stored events. Writing
+    /// such an event still gives its canonical JSON, from the fields.
+    ///
+    /// ```
+    /// # use spanforge_event::Event;
+    /// let line = r#"{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"decision.made","payload":{"ok":true},"schema_version":"2.0","source":"bot@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}"#;
+    /// let kept = Event::from_json_str(line).unwrap();
+    /// let read = Event::from_json_str_for_reading(line).unwrap();
+    /// assert_eq!(kept, read);
+    /// assert!(kept.writes_verbatim() && !read.writes_verbatim());
+    /// assert_eq!(read.to_canonical_json(), line);
+    /// ```
+    pub fn from_json_str_for_reading(text: &str) -> Result<Self> {
+        Self::from_json_str_keeping(text, false)
+    }
+
+    fn from_json_str_keeping(text: &str, keep_text: bool) -> Result<Self> {
         if text.len() > MAX_EVENT_BYTES {
             return Err(EventError::TooLarge {
                 size: text.len(),
                 limit: MAX_EVENT_BYTES,
             });
         }
-        match Self::read_members(text) {
+        match Self::read_members(text, keep_text) {
             Ok(checked) => checked,
             // The member reader declined (a syntax error, keys out of order or duplicated, a top level that is not
             // an object): the general parser reads the text, or reports exactly what is wrong with it.
@@ -462,7 +483,8 @@ impl Event {
     /// The fast way to read an event: the top-level members one at a time, the known string fields borrowed from
     /// `text` rather than copied into a tree and out again. It accepts only what [`json::parse`] accepts, with the
     /// same members, and hands them to the same checks as [`Event::from_checked_size`]; it declines the rest.
-    fn read_members(text: &str) -> Result<Result<Self>, json::Decline> {
+    /// With `keep_text`, a canonical `text` is kept as the event's verbatim rendering.
+    fn read_members(text: &str, keep_text: bool) -> Result<Result<Self>, json::Decline> {
         let mut reader = json::MemberReader::open(text)?;
         let mut raw = RawFields::default();
         let mut extra: Vec<(json::Key, Value)> = Vec::new();
@@ -517,7 +539,7 @@ impl Event {
         // digests only in lowercase hex, which is all the checks let through). So when the text was canonical and
         // dropped no null, it is the event's canonical JSON.
         let verbatim = match (payload_span, slots.finish(close)) {
-            (Some(payload), Some(integrity)) if canonical && !dropped_null => {
+            (Some(payload), Some(integrity)) if keep_text && canonical && !dropped_null => {
                 Verbatim(Some(VerbatimText {
                     text: text.into(),
                     payload,

@@ -983,7 +983,7 @@ fn parse_batch(batch: &EventPage, events: &mut Vec<Result<Event>>) -> Result<()>
             let row = batch.get(i).ok_or_else(|| {
                 Error::invalid("a page of stored events", format!("it has no row {i}"))
             })?;
-            Event::from_json_str(row.envelope).map_err(|source| Error::Event {
+            Event::from_json_str_for_reading(row.envelope).map_err(|source| Error::Event {
                 context: format!("parsing stored event {}", row.event_id),
                 source,
             })

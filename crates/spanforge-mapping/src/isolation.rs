@@ -65,7 +65,7 @@ pub struct IsolationReport {
 }
 
 fn parse(envelope: &str, context: &str) -> Result<Event> {
-    Event::from_json_str(envelope).map_err(|source| Error::Event {
+    Event::from_json_str_for_reading(envelope).map_err(|source| Error::Event {
         context: context.to_owned(),
         source,
     })

@@ -364,10 +364,11 @@ impl ModelRegistry {
         records.sort_by_key(|r| (r.ts_micros, r.seq));
         let mut registry = Self::default();
         for r in records {
-            let event = Event::from_json_str(&r.envelope).map_err(|source| Error::Event {
-                context: format!("parsing stored event {}", r.event_id),
-                source,
-            })?;
+            let event =
+                Event::from_json_str_for_reading(&r.envelope).map_err(|source| Error::Event {
+                    context: format!("parsing stored event {}", r.event_id),
+                    source,
+                })?;
             registry.apply(&event);
         }
         Ok(registry)
