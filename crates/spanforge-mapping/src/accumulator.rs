@@ -3,8 +3,9 @@
 //! events (a bitset of deviating items, occurrence days, join keys of low-volume events, and
 //! capped lists of cited events).
 
+use foldhash::{HashMap, HashSet};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -417,7 +418,7 @@ impl<'r> ControlAcc<'r> {
             deviations_total: 0,
             recent: VecDeque::new(),
             period_findings: vec![PeriodFindings::default(); rules.period_tests.len()],
-            deferred_failed: HashSet::new(),
+            deferred_failed: HashSet::default(),
             joins: Vec::new(),
             config_lists: Vec::new(),
             max_gap_last: Vec::new(),
@@ -441,11 +442,11 @@ impl<'r> ControlAcc<'r> {
             .item_tests
             .iter()
             .map(|t| match t.kind {
-                ItemTestKind::Before(_) => JoinState::Before(HashMap::new()),
+                ItemTestKind::Before(_) => JoinState::Before(HashMap::default()),
                 ItemTestKind::After(_) => JoinState::After {
                     slab: Vec::new(),
                     free: Vec::new(),
-                    by_key: HashMap::new(),
+                    by_key: HashMap::default(),
                     deadlines: BinaryHeap::new(),
                     generation: 0,
                 },

@@ -2,9 +2,10 @@
 //! events once through per-control accumulators, and conclude per control and per framework
 //! node.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError, mpsc};
 
+use foldhash::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 use spanforge_catalog::FrameworkId;
@@ -595,7 +596,7 @@ impl<'a, 's> ChunkSink<'a, 's> {
     fn new(shared: &'a Mutex<&'s mut (dyn EvidenceSink + Send)>) -> Self {
         Self {
             shared,
-            buffers: HashMap::new(),
+            buffers: HashMap::default(),
         }
     }
 
@@ -696,7 +697,7 @@ impl<'r> Evaluator<'r> {
             rules,
             req,
             in_scope,
-            hooks: HashMap::new(),
+            hooks: HashMap::default(),
             groups,
         }
     }
