@@ -24,8 +24,8 @@ use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use spanforge_event::ids::digests_equal;
 use spanforge_event::{Checksum, Event, EventId, Signature};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::{Error, Result};
@@ -176,11 +176,11 @@ pub fn check_event(event: &Event, secret: &HmacSecret) -> EventCheck {
         return EventCheck::Unsigned;
     };
     let actual = event.payload_checksum();
-    if !bool::from(actual.digest().ct_eq(checksum.digest())) {
+    if !digests_equal(actual.digest(), checksum.digest()) {
         return EventCheck::ChecksumMismatch;
     }
     let expected = secret.sign_parts(event.event_id(), checksum, event.prev_id());
-    if bool::from(expected.mac().ct_eq(signature.mac())) {
+    if digests_equal(expected.mac(), signature.mac()) {
         EventCheck::Valid
     } else {
         EventCheck::SignatureMismatch
@@ -196,7 +196,7 @@ pub fn check_signature(event: &Event, secret: &HmacSecret) -> EventCheck {
         return EventCheck::Unsigned;
     };
     let expected = secret.sign_parts(event.event_id(), checksum, event.prev_id());
-    if bool::from(expected.mac().ct_eq(signature.mac())) {
+    if digests_equal(expected.mac(), signature.mac()) {
         EventCheck::Valid
     } else {
         EventCheck::SignatureMismatch

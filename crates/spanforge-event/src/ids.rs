@@ -434,15 +434,53 @@ impl Signature {
 
 impl PartialEq for Signature {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        digests_equal(&self.0, &other.0)
     }
 }
 
 impl Eq for Signature {}
 
+/// Compares two 32-byte digests (MACs, hashes) in constant time: how long it takes does not depend on the bytes,
+/// nor on where the two differ.
+///
+/// It folds the differences word by word and tests the result once (with [`subtle`]), where comparing byte
+/// slices with `subtle` puts an optimisation barrier on every byte; MACs are compared for every verified event.
+///
+/// ```
+/// # use spanforge_event::ids::digests_equal;
+/// let a = [7u8; 32];
+/// let mut b = a;
+/// assert!(digests_equal(&a, &b));
+/// b[31] ^= 1;
+/// assert!(!digests_equal(&a, &b));
+/// ```
+#[must_use]
+pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let (a_words, _) = a.as_chunks::<8>();
+    let (b_words, _) = b.as_chunks::<8>();
+    let diff = a_words.iter().zip(b_words).fold(0u64, |acc, (x, y)| {
+        acc | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
+    diff.ct_eq(&0).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_equal_finds_a_difference_in_any_bit() {
+        let a: [u8; 32] = std::array::from_fn(|i| i as u8 * 7);
+        assert!(digests_equal(&a, &a));
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut b = a;
+                b[byte] ^= 1 << bit;
+                assert!(!digests_equal(&a, &b), "byte {byte} bit {bit}");
+                assert!(!digests_equal(&b, &a), "byte {byte} bit {bit}");
+            }
+        }
+    }
 
     #[test]
     fn hex32_decodes_lowercase_digits_only() {

@@ -44,8 +44,8 @@ use spanforge_chain::checkpoint::Checkpoint;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE, TOMBSTONE_TYPE};
 use spanforge_chain::merkle::{self, Frontier, HASH_LEN, Hash, leaf_hash};
 use spanforge_chain::note::NoteVerifier;
+use spanforge_event::ids::digests_equal;
 use spanforge_event::{Checksum, Event, EventId, EventType, MAX_EVENT_BYTES, Signature, Timestamp};
-use subtle::ConstantTimeEq;
 
 use crate::backend::{Backend, Reader, TenantKey, TenantState};
 use crate::encryption::{ERASURE_EVENT_TYPE, EncryptedPayload};
@@ -381,13 +381,13 @@ fn fast_check(
     }
     let payload = row.envelope.get(s.payload)?;
     let actual = Checksum::of_canonical(payload);
-    if !bool::from(actual.digest().ct_eq(checksum.digest())) {
+    if !digests_equal(actual.digest(), checksum.digest()) {
         return None;
     }
     let expected = key
         .secret()
         .sign_parts(&event_id, &checksum, prev_id.as_ref());
-    if !bool::from(expected.mac().ct_eq(signature.mac())) {
+    if !digests_equal(expected.mac(), signature.mac()) {
         return None;
     }
     Some(RowOutcome {
@@ -601,14 +601,14 @@ fn check_integrity(
             return compat::check_event(event, key.secret());
         };
         let actual = Checksum::of_canonical(payload);
-        if !bool::from(actual.digest().ct_eq(checksum.digest())) {
+        if !digests_equal(actual.digest(), checksum.digest()) {
             return EventCheck::ChecksumMismatch;
         }
     }
     let expected = key
         .secret()
         .sign_parts(event.event_id(), checksum, event.prev_id());
-    if bool::from(expected.mac().ct_eq(signature.mac())) {
+    if digests_equal(expected.mac(), signature.mac()) {
         EventCheck::Valid
     } else {
         EventCheck::SignatureMismatch

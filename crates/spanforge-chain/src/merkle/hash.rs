@@ -89,7 +89,7 @@ impl Hash {
 
 impl PartialEq for Hash {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        spanforge_event::ids::digests_equal(&self.0, &other.0)
     }
 }
 
