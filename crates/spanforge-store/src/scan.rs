@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use spanforge_event::json::scan_plain;
+use spanforge_event::json::{compare_keys, scan_plain};
 
 /// Values nested deeper than this outside the payload are left to the full parser.
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -61,7 +61,7 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
     }
     loop {
         let key = c.plain_string(text)?;
-        if last.is_some_and(|l| l.as_bytes() >= key.as_bytes()) {
+        if last.is_some_and(|l| compare_keys(l.as_bytes(), key.as_bytes()).is_ge()) {
             return None;
         }
         last = Some(key);
@@ -297,7 +297,7 @@ impl Cursor<'_> {
         loop {
             // Payload keys with escapes go to the full parser, so that "model" is never missed.
             let key = self.plain_string(text)?;
-            if last.is_some_and(|l| l.as_bytes() >= key.as_bytes()) {
+            if last.is_some_and(|l| compare_keys(l.as_bytes(), key.as_bytes()).is_ge()) {
                 return None;
             }
             last = Some(key);
@@ -333,7 +333,7 @@ impl Cursor<'_> {
         let mut name = None;
         loop {
             let key = self.plain_string(text)?;
-            if last.is_some_and(|l| l.as_bytes() >= key.as_bytes()) {
+            if last.is_some_and(|l| compare_keys(l.as_bytes(), key.as_bytes()).is_ge()) {
                 return None;
             }
             last = Some(key);

@@ -65,10 +65,10 @@ mod value;
 mod write;
 
 pub use number::Number;
-pub(crate) use parse::{Decline, Member, MemberReader, compare_keys};
+pub(crate) use parse::{Decline, Member, MemberReader};
 pub use parse::{
-    Limits, ParseError, ParseErrorKind, parse, parse_and_check_canonical, parse_with_limits,
-    scan_plain,
+    Limits, ParseError, ParseErrorKind, compare_keys, parse, parse_and_check_canonical,
+    parse_with_limits, scan_plain,
 };
 pub use value::{IntoIter, Iter, Key, Map, Value};
 pub use write::{ascii_compact_len, canonical_len, to_canonical_string, write_canonical};

@@ -915,8 +915,17 @@ impl<'a> Parser<'a> {
 
 /// Compares two keys in code point order (UTF-8 byte order), as `str`'s `Ord` does. Keys are short and mostly
 /// differ in their first bytes, where a plain loop answers sooner than a call to `memcmp`.
+///
+/// ```
+/// # use spanforge_event::json::compare_keys;
+/// use std::cmp::Ordering;
+/// assert_eq!(compare_keys(b"event_id", b"event_type"), Ordering::Less);
+/// assert_eq!(compare_keys(b"tag", b"tags"), Ordering::Less);
+/// assert_eq!(compare_keys("\u{e9}".as_bytes(), b"z"), Ordering::Greater);
+/// ```
 #[inline]
-pub(crate) fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+#[must_use]
+pub fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     for (x, y) in a.iter().zip(b) {
         if x != y {
             return x.cmp(y);
