@@ -3,11 +3,11 @@
 //! events (a bitset of deviating items, occurrence days, join keys of low-volume events, and
 //! capped lists of cited events).
 
-use foldhash::{HashMap, HashSet};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::fmt::Write as _;
 
+use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use spanforge_catalog::rules::{Condition, FieldPath};
