@@ -326,7 +326,7 @@ enum Raw<'a> {
 impl From<Value> for Raw<'_> {
     fn from(value: Value) -> Self {
         match value {
-            Value::String(s) => Raw::Str(Cow::Owned(s)),
+            Value::String(s) => Raw::Str(Cow::Owned(String::from(s))),
             other => Raw::Json(other),
         }
     }
@@ -1264,7 +1264,7 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
     if needs_no_escape(s) {
         write_plain(s.as_bytes(), out);
     } else {
-        json::write_canonical(&Value::String(s.to_owned()), out);
+        json::write_canonical(&Value::from(s), out);
     }
 }
 
@@ -1275,7 +1275,7 @@ fn json_str_ascii_len(s: &str) -> usize {
     {
         s.len() + 2
     } else {
-        json::ascii_compact_len(&Value::String(s.to_owned()))
+        json::ascii_compact_len(&Value::from(s))
     }
 }
 

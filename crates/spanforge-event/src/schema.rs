@@ -29,7 +29,7 @@ fn obj<const N: usize>(entries: [(&str, Value); N]) -> Value {
 }
 
 fn s(text: &str) -> Value {
-    Value::String(text.to_owned())
+    Value::from(text)
 }
 
 fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
@@ -224,7 +224,7 @@ fn write_pretty(value: &Value, indent: usize, out: &mut Vec<u8>) {
                     out.push(b',');
                 }
                 newline(out, indent + 1);
-                json::write_canonical(&Value::String(key.to_string()), out);
+                json::write_canonical(&Value::from(key.as_str()), out);
                 out.extend_from_slice(b": ");
                 write_pretty(item, indent + 1, out);
             }

@@ -18,20 +18,20 @@ pub const MAX_TAGS: usize = 50;
 /// assert!(Tags::from_pairs([("env", "")]).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct Tags(Vec<(json::Key, String)>);
+pub struct Tags(Vec<(json::Key, json::Str)>);
 
 impl Tags {
     /// Builds tags from key/value pairs; a repeated key keeps its last value.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self> {
-        let mut items: Vec<(json::Key, String)> = Vec::new();
+        let mut items: Vec<(json::Key, json::Str)> = Vec::new();
         for (k, v) in pairs {
-            let (k, v) = (k.into(), v.into());
+            let (k, v): (String, String) = (k.into(), v.into());
             check_pair(&k, &v)?;
             match items.binary_search_by(|(key, _)| key.as_str().cmp(&k)) {
-                Ok(i) => items[i].1 = v,
-                Err(i) => items.insert(i, (json::Key::from(k), v)),
+                Ok(i) => items[i].1 = json::Str::from(v),
+                Err(i) => items.insert(i, (json::Key::from(k), json::Str::from(v))),
             }
         }
         if items.len() > MAX_TAGS {

@@ -887,7 +887,7 @@ mod properties {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             number(),
-            text().prop_map(Value::String)
+            text().prop_map(Value::from)
         ];
         leaf.prop_recursive(4, 40, 6, |inner| {
             prop_oneof![

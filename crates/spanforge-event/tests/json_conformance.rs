@@ -253,7 +253,7 @@ mod properties {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any_number().prop_map(Value::Number),
-            any_string().prop_map(Value::String),
+            any_string().prop_map(Value::from),
         ];
         leaf.prop_recursive(6, 64, 8, |inner| {
             prop_oneof![

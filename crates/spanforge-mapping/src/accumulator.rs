@@ -337,7 +337,7 @@ fn to_serde(value: &Value) -> serde_json::Value {
                     .map_or(serde_json::Value::Null, serde_json::Value::Number)
             }
         }
-        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::String(s) => serde_json::Value::String(s.to_string()),
         Value::Array(items) => serde_json::Value::Array(items.iter().map(to_serde).collect()),
         Value::Object(map) => serde_json::Value::Object(
             map.iter()

@@ -23,7 +23,7 @@ impl<'a> Field<'a> {
     pub fn as_text(&self) -> Option<String> {
         match self {
             Field::Str(s) => Some((*s).to_owned()),
-            Field::Json(Value::String(s)) => Some(s.clone()),
+            Field::Json(Value::String(s)) => Some(s.to_string()),
             Field::Json(Value::Bool(b)) => Some(b.to_string()),
             Field::Json(Value::Number(n)) => Some(n.to_string()),
             Field::Json(_) | Field::Opaque => None,

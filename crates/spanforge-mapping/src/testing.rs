@@ -90,7 +90,7 @@ fn obj(pairs: &[(&str, Value)]) -> Value {
 }
 
 fn s(text: &str) -> Value {
-    Value::String(text.to_owned())
+    Value::from(text)
 }
 
 fn int(n: i64) -> Value {

@@ -70,7 +70,7 @@ pub use parse::{
     Limits, ParseError, ParseErrorKind, compare_keys, parse, parse_and_check_canonical,
     parse_with_limits, scan_plain,
 };
-pub use value::{IntoIter, Iter, Key, Map, Value};
+pub use value::{IntoIter, Iter, Key, Map, Str, Value};
 pub use write::{ascii_compact_len, canonical_len, to_canonical_string, write_canonical};
 
 /// Parses UTF-8 bytes, as read from a file or socket, with the given [`Limits`].

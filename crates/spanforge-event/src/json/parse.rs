@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 
 use super::number::{Number, float_text_is_canonical};
-use super::value::{Key, Map, Value};
+use super::value::{Key, Map, Str, Value};
 
 /// Limits applied while parsing untrusted text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -514,7 +514,7 @@ impl<'a> Parser<'a> {
                         continue 'value;
                     }
                 }
-                Some(b'"') => Value::String(self.string()?),
+                Some(b'"') => Value::String(Str::new(&self.string_cow()?)),
                 Some(b'-' | b'0'..=b'9') => Value::Number(self.number()?),
                 Some(b't') => self.literal("true", "the literal true", Value::Bool(true))?,
                 Some(b'f') => self.literal("false", "the literal false", Value::Bool(false))?,

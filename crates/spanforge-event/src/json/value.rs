@@ -25,8 +25,8 @@ pub enum Value {
     Bool(bool),
     /// An integer or a float.
     Number(Number),
-    /// A string of Unicode scalar values (lone surrogates are rejected by the parser).
-    String(String),
+    /// A string of Unicode scalar values (lone surrogates are rejected by the parser), inline when short.
+    String(Str),
     /// An array.
     Array(Vec<Value>),
     /// An object with unique keys, kept sorted by code point.
@@ -177,32 +177,36 @@ impl fmt::Debug for Value {
 /// The longest key stored inline (`smol_str`'s inline capacity).
 const INLINE_KEY_LEN: usize = 23;
 
-/// An object key: a string that derefs to `str`, stored inline (without an allocation of its own)
-/// when it is at most 23 bytes long, as nearly all keys are.
+/// A string of the value tree, an object key or a [`Value::String`]: it derefs to `str` and is stored
+/// inline (without an allocation of its own) when it is at most 23 bytes long, as nearly all keys and
+/// most string values of events are. Longer strings share one immutable allocation between clones.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Key(SmolStr);
+pub struct Str(SmolStr);
 
-impl Key {
-    /// Makes a key from a string slice.
+/// An object key.
+pub type Key = Str;
+
+impl Str {
+    /// Makes a string from a string slice.
     #[must_use]
-    pub fn new(key: &str) -> Self {
-        // `new_inline` copies byte by byte where `new` calls `memcpy`, which is faster for short keys; it
-        // requires (and asserts) that the key fits, which the length check guarantees.
-        if key.len() <= INLINE_KEY_LEN {
-            Key(SmolStr::new_inline(key))
+    pub fn new(text: &str) -> Self {
+        // `new_inline` copies byte by byte where `new` calls `memcpy`, which is faster for short strings; it
+        // requires (and asserts) that the string fits, which the length check guarantees.
+        if text.len() <= INLINE_KEY_LEN {
+            Str(SmolStr::new_inline(text))
         } else {
-            Key(SmolStr::new(key))
+            Str(SmolStr::new(text))
         }
     }
 
-    /// Returns the key as a string slice.
+    /// Returns the string as a string slice.
     #[must_use]
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 }
 
-impl std::ops::Deref for Key {
+impl std::ops::Deref for Str {
     type Target = str;
 
     fn deref(&self) -> &str {
@@ -210,61 +214,61 @@ impl std::ops::Deref for Key {
     }
 }
 
-impl AsRef<str> for Key {
+impl AsRef<str> for Str {
     fn as_ref(&self) -> &str {
         self.0.as_str()
     }
 }
 
-impl std::borrow::Borrow<str> for Key {
+impl std::borrow::Borrow<str> for Str {
     fn borrow(&self) -> &str {
         self.0.as_str()
     }
 }
 
-impl fmt::Debug for Key {
+impl fmt::Debug for Str {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.0.as_str(), f)
     }
 }
 
-impl fmt::Display for Key {
+impl fmt::Display for Str {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.as_str())
     }
 }
 
-impl From<&str> for Key {
+impl From<&str> for Str {
     fn from(key: &str) -> Self {
         Key::new(key)
     }
 }
 
-impl From<String> for Key {
+impl From<String> for Str {
     fn from(key: String) -> Self {
-        Key(SmolStr::from(key))
+        Str(SmolStr::from(key))
     }
 }
 
-impl From<Key> for String {
-    fn from(key: Key) -> Self {
+impl From<Str> for String {
+    fn from(key: Str) -> Self {
         String::from(key.0)
     }
 }
 
-impl PartialEq<str> for Key {
+impl PartialEq<str> for Str {
     fn eq(&self, other: &str) -> bool {
         self.0.as_str() == other
     }
 }
 
-impl PartialEq<&str> for Key {
+impl PartialEq<&str> for Str {
     fn eq(&self, other: &&str) -> bool {
         self.0.as_str() == *other
     }
 }
 
-impl PartialEq<String> for Key {
+impl PartialEq<String> for Str {
     fn eq(&self, other: &String) -> bool {
         self.0.as_str() == other.as_str()
     }
@@ -550,13 +554,19 @@ impl From<bool> for Value {
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
-        Value::String(s)
+        Value::String(Str::from(s))
     }
 }
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_owned())
+        Value::String(Str::new(s))
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Self {
+        Value::String(s)
     }
 }
 
