@@ -174,8 +174,8 @@ impl fmt::Debug for Value {
     }
 }
 
-/// The longest key stored inline (`smol_str`'s inline capacity).
-const INLINE_KEY_LEN: usize = 23;
+/// The longest string stored inline (`smol_str`'s inline capacity).
+const INLINE_LEN: usize = 23;
 
 /// A string of the value tree, an object key or a [`Value::String`]: it derefs to `str` and is stored
 /// inline (without an allocation of its own) when it is at most 23 bytes long, as nearly all keys and
@@ -192,7 +192,7 @@ impl Str {
     pub fn new(text: &str) -> Self {
         // `new_inline` copies byte by byte where `new` calls `memcpy`, which is faster for short strings; it
         // requires (and asserts) that the string fits, which the length check guarantees.
-        if text.len() <= INLINE_KEY_LEN {
+        if text.len() <= INLINE_LEN {
             Str(SmolStr::new_inline(text))
         } else {
             Str(SmolStr::new(text))
@@ -239,14 +239,14 @@ impl fmt::Display for Str {
 }
 
 impl From<&str> for Str {
-    fn from(key: &str) -> Self {
-        Key::new(key)
+    fn from(text: &str) -> Self {
+        Str::new(text)
     }
 }
 
 impl From<String> for Str {
-    fn from(key: String) -> Self {
-        Str(SmolStr::from(key))
+    fn from(text: String) -> Self {
+        Str(SmolStr::from(text))
     }
 }
 
