@@ -525,7 +525,10 @@ impl Event {
                 },
             }
             let member_end = reader.pos();
-            slots.member(&key, member_start, member_end);
+            // The integrity ranges serve only the kept text.
+            if keep_text {
+                slots.member(&key, member_start, member_end);
+            }
             member_start = member_end;
         }
         let close = member_start;
