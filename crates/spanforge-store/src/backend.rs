@@ -17,7 +17,8 @@
 //!   append-only record of data keys an erasure destroyed.
 
 use spanforge_chain::merkle::{Frontier, Hash, NodeId};
-use spanforge_event::EventId;
+use spanforge_event::json::Str;
+use spanforge_event::{EventId, EventType};
 
 use crate::error::Result;
 use crate::keys::KeyId;
@@ -57,13 +58,13 @@ pub struct NewRecord {
     /// The event timestamp in microseconds since the Unix epoch.
     pub ts_micros: i64,
     /// The event type.
-    pub event_type: String,
+    pub event_type: EventType,
     /// The model the event concerns ([`spanforge_event::Event::model_id`]).
-    pub model_id: Option<String>,
+    pub model_id: Option<Str>,
     /// The envelope's `actor_id`.
-    pub actor_id: Option<String>,
+    pub actor_id: Option<Str>,
     /// The envelope's `session_id`.
-    pub session_id: Option<String>,
+    pub session_id: Option<Str>,
     /// The key that signed the event.
     pub key_id: KeyId,
     /// The canonical envelope, signature included: the Merkle leaf data.

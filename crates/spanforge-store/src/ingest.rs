@@ -16,13 +16,13 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::collections::HashSet;
 use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE};
 use spanforge_chain::merkle::leaf_hash;
+use spanforge_event::json::Str;
 use spanforge_event::{Checksum, Event, EventId, Integrity, MAX_EVENT_BYTES};
 
 use crate::backend::{KeyRecord, NewRecord, Reader, TenantKey, TenantState, Writer};
@@ -224,7 +224,7 @@ impl IncomingChain {
     fn check<R: Reader + ?Sized>(
         &mut self,
         reader: &R,
-        pending: &HashSet<EventId>,
+        pending: &foldhash::HashSet<EventId>,
         provider: &dyn KeyProvider,
         location: &Location,
         event: &Event,
@@ -393,7 +393,9 @@ pub(crate) struct Planned {
     locations: Vec<Location>,
     events: Vec<Event>,
     plans: Vec<Plan>,
-    ids: HashSet<EventId>,
+    /// Hashed with `foldhash`: a chunk holds at most [`CHUNK`] ids, so no choice of ids can make
+    /// the set slow, and SipHash cost more than the rest of planning an event.
+    ids: foldhash::HashSet<EventId>,
 }
 
 impl Planned {
@@ -404,7 +406,7 @@ impl Planned {
 
     /// Takes the chunk's event ids out: planning the next chunk, while this one is sealed, must
     /// treat them as stored.
-    pub(crate) fn take_ids(&mut self) -> HashSet<EventId> {
+    pub(crate) fn take_ids(&mut self) -> foldhash::HashSet<EventId> {
         std::mem::take(&mut self.ids)
     }
 }
@@ -573,7 +575,13 @@ impl Session {
         incoming: &mut IncomingChain,
         events: Vec<(Location, Event)>,
     ) -> Result<()> {
-        let planned = self.plan(tx, provider, incoming, events, &HashSet::new())?;
+        let planned = self.plan(
+            tx,
+            provider,
+            incoming,
+            events,
+            &foldhash::HashSet::default(),
+        )?;
         let mut sealed = self.seal(planned)?;
         self.fold(&mut sealed)?;
         sealed.append_to(tx).map(drop)
@@ -589,11 +597,11 @@ impl Session {
         provider: &dyn KeyProvider,
         incoming: &mut IncomingChain,
         events: Vec<(Location, Event)>,
-        pending: &HashSet<EventId>,
+        pending: &foldhash::HashSet<EventId>,
     ) -> Result<Planned> {
         // Duplicates within the chunk are caught here; duplicates of stored events (or of
         // earlier chunks) by the store's unique index, which then names exactly one event.
-        let mut ids = HashSet::with_capacity(events.len());
+        let mut ids = foldhash::HashSet::with_capacity_and_hasher(events.len(), Default::default());
         let mut plans = Vec::with_capacity(events.len());
         for (location, event) in &events {
             if !ids.insert(*event.event_id()) {
@@ -822,10 +830,10 @@ pub(crate) fn seal(
         seq,
         event_id: *event.event_id(),
         ts_micros: event.timestamp().unix_micros(),
-        event_type: event.event_type().as_str().to_owned(),
-        model_id: event.model_id().map(str::to_owned),
-        actor_id: event.actor_id().map(str::to_owned),
-        session_id: event.session_id().map(str::to_owned),
+        event_type: event.event_type().clone(),
+        model_id: event.model_id().map(Str::new),
+        actor_id: event.actor_id().map(Str::new),
+        session_id: event.session_id().map(Str::new),
         key_id: key.id().clone(),
         envelope,
         leaf_hash: leaf,

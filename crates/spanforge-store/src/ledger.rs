@@ -2,7 +2,7 @@
 //! key rotation, checkpoints, inclusion proofs, export and queries. Verification lives in
 //! [`crate::verify`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -613,7 +613,13 @@ impl<B: Backend> Ledger<B> {
                     if events.is_empty() {
                         None
                     } else {
-                        Some(session.plan(&mut tx, keys, &mut incoming, events, &HashSet::new())?)
+                        Some(session.plan(
+                            &mut tx,
+                            keys,
+                            &mut incoming,
+                            events,
+                            &foldhash::HashSet::default(),
+                        )?)
                     }
                 }
             };

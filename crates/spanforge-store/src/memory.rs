@@ -6,8 +6,6 @@
 //! indexes, and a write transaction keeps an undo log so that dropping it without committing
 //! restores the state it started from.
 
-use std::collections::HashMap;
-
 use spanforge_chain::compat::KEY_ROTATED_TYPE;
 use spanforge_chain::merkle::{Frontier, HASH_LEN, Hash, NodeId};
 use spanforge_event::EventId;
@@ -23,10 +21,13 @@ use crate::tenant::TenantId;
 #[derive(Debug, Default)]
 struct State {
     tenants: Vec<TenantState>,
-    /// Records per tenant, in `seq` order; index `i` belongs to `TenantKey(i + 1)`.
-    events: Vec<Vec<Record>>,
-    /// Event id → (tenant index, seq).
-    by_id: HashMap<EventId, (usize, u64)>,
+    /// Records per tenant, in `seq` order; index `i` belongs to `TenantKey(i + 1)`. They are kept
+    /// as written (ids, key ids and hashes in their fixed-size forms), so appending copies
+    /// nothing; reads build [`Record`]s from them ([`stored_record`]).
+    events: Vec<Vec<NewRecord>>,
+    /// Event id → (tenant index, seq). Hashed with `foldhash` (seeded per map): this backend is
+    /// for tests, benchmarks and short-lived tools, not for input an adversary chooses at scale.
+    by_id: foldhash::HashMap<EventId, (usize, u64)>,
     keys: Vec<KeyRecord>,
     checkpoints: Vec<CheckpointRecord>,
 }
@@ -128,14 +129,36 @@ impl Backend for MemoryBackend {
     }
 }
 
+/// A stored record as the backend traits return it.
+fn stored_record(r: &NewRecord) -> Record {
+    let mut nodes = Vec::with_capacity(r.nodes.len() * HASH_LEN);
+    for n in &r.nodes {
+        nodes.extend_from_slice(n.as_bytes());
+    }
+    Record {
+        tenant: r.tenant,
+        seq: r.seq,
+        event_id: r.event_id.to_string(),
+        ts_micros: r.ts_micros,
+        event_type: r.event_type.as_str().to_owned(),
+        model_id: r.model_id.as_deref().map(str::to_owned),
+        actor_id: r.actor_id.as_deref().map(str::to_owned),
+        session_id: r.session_id.as_deref().map(str::to_owned),
+        key_id: r.key_id.as_str().to_owned(),
+        envelope: r.envelope.clone(),
+        leaf_hash: r.leaf_hash.as_bytes().to_vec(),
+        nodes,
+    }
+}
+
 impl State {
-    fn tenant_events(&self, key: TenantKey) -> &[Record] {
+    fn tenant_events(&self, key: TenantKey) -> &[NewRecord] {
         index(key)
             .and_then(|i| self.events.get(i))
             .map_or(&[], Vec::as_slice)
     }
 
-    fn record(&self, key: TenantKey, seq: u64) -> Option<&Record> {
+    fn record(&self, key: TenantKey, seq: u64) -> Option<&NewRecord> {
         let events = self.tenant_events(key);
         let first = events.first()?.seq;
         events.get(usize::try_from(seq.checked_sub(first)?).ok()?)
@@ -157,12 +180,12 @@ impl Reader for State {
             .iter()
             .filter(|r| r.seq >= from_seq)
             .take(limit)
-            .cloned()
+            .map(stored_record)
             .collect())
     }
 
     fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>> {
-        Ok(self.record(tenant, seq).cloned())
+        Ok(self.record(tenant, seq).map(stored_record))
     }
 
     fn record_by_event_id(&self, event_id: &str) -> Result<Option<Record>> {
@@ -171,7 +194,7 @@ impl Reader for State {
             .ok()
             .and_then(|id| self.by_id.get(&id))
             .and_then(|&(i, seq)| self.record(TenantKey(i as i64 + 1), seq))
-            .cloned())
+            .map(stored_record))
     }
 
     fn contains_event_id(&self, event_id: &str) -> Result<bool> {
@@ -182,8 +205,8 @@ impl Reader for State {
         Ok(self
             .tenant_events(tenant)
             .iter()
-            .filter(|r| r.event_type == KEY_ROTATED_TYPE)
-            .cloned()
+            .filter(|r| r.event_type.as_str() == KEY_ROTATED_TYPE)
+            .map(stored_record)
             .collect())
     }
 
@@ -193,7 +216,7 @@ impl Reader for State {
         after: Option<(i64, u64)>,
         limit: usize,
     ) -> Result<Vec<Record>> {
-        let mut hits: Vec<&Record> = self
+        let mut hits: Vec<&NewRecord> = self
             .tenant_events(filter.tenant)
             .iter()
             .filter(|r| filter.from_micros.is_none_or(|f| r.ts_micros >= f))
@@ -202,7 +225,7 @@ impl Reader for State {
                 filter
                     .event_type_prefix
                     .as_deref()
-                    .is_none_or(|p| r.event_type.starts_with(p))
+                    .is_none_or(|p| r.event_type.as_str().starts_with(p))
             })
             .filter(|r| {
                 filter
@@ -214,7 +237,7 @@ impl Reader for State {
             .filter(|r| after.is_none_or(|a| (r.ts_micros, r.seq) > a))
             .collect();
         hits.sort_by_key(|r| (r.ts_micros, r.seq));
-        Ok(hits.into_iter().take(limit).cloned().collect())
+        Ok(hits.into_iter().take(limit).map(stored_record).collect())
     }
 
     fn records_in_time(
@@ -233,7 +256,7 @@ impl Reader for State {
             .filter(|r| from_micros.is_none_or(|f| r.ts_micros >= f))
             .filter(|r| to_micros.is_none_or(|t| r.ts_micros <= t))
             .take(limit)
-            .cloned()
+            .map(stored_record)
             .collect())
     }
 
@@ -247,13 +270,10 @@ impl Reader for State {
                     .checked_mul(1u64.checked_shl(u32::from(node.level))?)?
                     .checked_sub(1)?;
                 let record = self.record(tenant, seq)?;
-                let bytes = if node.level == 0 {
-                    record.leaf_hash.as_slice()
-                } else {
-                    let start = (usize::from(node.level) - 1) * HASH_LEN;
-                    record.nodes.get(start..start + HASH_LEN)?
-                };
-                Hash::from_slice(bytes, "stored node").ok()
+                match node.level {
+                    0 => Some(record.leaf_hash),
+                    level => record.nodes.get(usize::from(level) - 1).copied(),
+                }
             })
             .collect())
     }
@@ -411,26 +431,9 @@ impl Writer for MemoryWrite<'_> {
                     std::io::Error::other(format!("seq {} out of order", r.seq)),
                 ));
             }
-            let mut nodes = Vec::with_capacity(r.nodes.len() * HASH_LEN);
-            for n in &r.nodes {
-                nodes.extend_from_slice(n.as_bytes());
-            }
             self.state.by_id.insert(r.event_id, (i, r.seq));
             self.undo().added_ids.push(r.event_id);
-            self.state.events[i].push(Record {
-                tenant: r.tenant,
-                seq: r.seq,
-                event_id: r.event_id.to_string(),
-                ts_micros: r.ts_micros,
-                event_type: r.event_type,
-                model_id: r.model_id,
-                actor_id: r.actor_id,
-                session_id: r.session_id,
-                key_id: r.key_id.to_string(),
-                envelope: r.envelope,
-                leaf_hash: r.leaf_hash.as_bytes().to_vec(),
-                nodes,
-            });
+            self.state.events[i].push(r);
         }
         // Every record was kept.
         Ok(Vec::new())
