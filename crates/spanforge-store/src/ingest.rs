@@ -377,6 +377,35 @@ pub(crate) struct Session {
     pub(crate) payload: Option<PayloadSession>,
 }
 
+/// Events in input order with where each came from, as two vectors of the same length (so that
+/// the 500-byte events are moved once from the input, not again to take them apart from their
+/// locations).
+#[derive(Debug, Default)]
+pub(crate) struct Chunk {
+    pub(crate) locations: Vec<Location>,
+    pub(crate) events: Vec<Event>,
+}
+
+impl Chunk {
+    /// One event.
+    pub(crate) fn one(location: Location, event: Event) -> Self {
+        Self {
+            locations: vec![location],
+            events: vec![event],
+        }
+    }
+
+    /// How many events it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether it holds no event.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
 /// Where one event goes: its chain, position and predecessor.
 #[derive(Debug)]
 struct Plan {
@@ -425,7 +454,7 @@ impl Sealers {
             ..
         } = planned;
         let chains = &self.0;
-        let sealed: Vec<std::result::Result<NewRecord, String>> = events
+        let mut sealed: Vec<std::result::Result<NewRecord, String>> = events
             .into_par_iter()
             .zip(plans.par_iter())
             .map(|(event, plan)| match chains.get(plan.slot) {
@@ -440,13 +469,23 @@ impl Sealers {
                 None => Err("the event's chain was not loaded".to_owned()),
             })
             .collect();
-        let mut records = Vec::with_capacity(sealed.len());
-        for (record, location) in sealed.into_iter().zip(&locations) {
-            records.push(record.map_err(|reason| Error::Input {
+        // The first failure in input order is the error; without one, the records are taken out
+        // of their results in place (the two have the same layout), not moved to a new vector.
+        let failed =
+            sealed
+                .iter_mut()
+                .zip(&locations)
+                .find_map(|(record, location)| match record {
+                    Err(reason) => Some((std::mem::take(reason), location)),
+                    Ok(_) => None,
+                });
+        if let Some((reason, location)) = failed {
+            return Err(Error::Input {
                 location: location.clone(),
                 reason,
-            })?);
+            });
         }
+        let records: Vec<NewRecord> = sealed.into_iter().filter_map(|r| r.ok()).collect();
         Ok(Sealed {
             locations,
             records,
@@ -573,7 +612,7 @@ impl Session {
         tx: &mut W,
         provider: &dyn KeyProvider,
         incoming: &mut IncomingChain,
-        events: Vec<(Location, Event)>,
+        events: Chunk,
     ) -> Result<()> {
         let planned = self.plan(
             tx,
@@ -596,14 +635,14 @@ impl Session {
         tx: &mut W,
         provider: &dyn KeyProvider,
         incoming: &mut IncomingChain,
-        events: Vec<(Location, Event)>,
+        chunk: Chunk,
         pending: &foldhash::HashSet<EventId>,
     ) -> Result<Planned> {
         // Duplicates within the chunk are caught here; duplicates of stored events (or of
         // earlier chunks) by the store's unique index, which then names exactly one event.
-        let mut ids = foldhash::HashSet::with_capacity_and_hasher(events.len(), Default::default());
-        let mut plans = Vec::with_capacity(events.len());
-        for (location, event) in &events {
+        let mut ids = foldhash::HashSet::with_capacity_and_hasher(chunk.len(), Default::default());
+        let mut plans = Vec::with_capacity(chunk.len());
+        for (location, event) in chunk.locations.iter().zip(&chunk.events) {
             if !ids.insert(*event.event_id()) {
                 return Err(Error::DuplicateEventId {
                     location: Some(location.clone()),
@@ -642,10 +681,9 @@ impl Session {
                 payload_key,
             });
         }
-        let (locations, events) = events.into_iter().unzip();
         Ok(Planned {
-            locations,
-            events,
+            locations: chunk.locations,
+            events: chunk.events,
             plans,
             ids,
         })
@@ -842,7 +880,7 @@ pub(crate) fn seal(
 }
 
 /// Parses a chunk of input lines in parallel; the first bad line in input order is the error.
-pub(crate) fn parse_chunk(lines: Vec<InputLine>) -> Result<Vec<(Location, Event)>> {
+pub(crate) fn parse_chunk(lines: Vec<InputLine>) -> Result<Chunk> {
     let parsed: Vec<Result<(Location, Event)>> = lines
         .into_par_iter()
         .map(|line| match line.content {
@@ -856,7 +894,16 @@ pub(crate) fn parse_chunk(lines: Vec<InputLine>) -> Result<Vec<(Location, Event)
             },
         })
         .collect();
-    parsed.into_iter().collect()
+    let mut chunk = Chunk {
+        locations: Vec::with_capacity(parsed.len()),
+        events: Vec::with_capacity(parsed.len()),
+    };
+    for line in parsed {
+        let (location, event) = line?;
+        chunk.locations.push(location);
+        chunk.events.push(event);
+    }
+    Ok(chunk)
 }
 
 #[cfg(test)]

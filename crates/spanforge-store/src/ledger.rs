@@ -25,8 +25,8 @@ use crate::encryption::{
 };
 use crate::error::{Error, Result};
 use crate::ingest::{
-    BatchReceipt, CHUNK, ChainCursor, IncomingChain, IngestReceipt, InputLine, Sealed, Session,
-    check_current_key, parse_chunk,
+    BatchReceipt, CHUNK, ChainCursor, Chunk, IncomingChain, IngestReceipt, InputLine, Sealed,
+    Session, check_current_key, parse_chunk,
 };
 use crate::keys::{HmacKey, KeyId, KeyProvider};
 use crate::page::RecordPage;
@@ -789,7 +789,7 @@ impl<B: Backend> Ledger<B> {
             &mut tx,
             keys,
             &mut IncomingChain::default(),
-            vec![(location, event)],
+            Chunk::one(location, event),
         )?;
         let cursor = session
             .chains
@@ -1174,7 +1174,7 @@ impl<B: Backend> Ledger<B> {
                 &mut tx,
                 keys,
                 &mut IncomingChain::default(),
-                vec![(crate::Location::new("erasure", 1), event)],
+                Chunk::one(crate::Location::new("erasure", 1), event),
             )?;
             session.finish(&mut tx)?;
             tx.erase_data_keys(tenant_key, &key_ids, &erasure_id)?;
@@ -1352,14 +1352,14 @@ fn tenant_of_states(states: &[TenantState], key: TenantKey) -> Result<TenantId> 
 /// Where ingest takes its events from, a chunk at a time.
 trait Chunks {
     /// Up to `want` events in input order (fewer only at the end); the first bad one is the error.
-    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>>;
+    fn next_chunk(&mut self, want: usize) -> Result<Chunk>;
 }
 
 /// Input lines, parsed a chunk at a time (in parallel).
 struct LineChunks<I>(I);
 
 impl<I: Iterator<Item = Result<InputLine>>> Chunks for LineChunks<I> {
-    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
+    fn next_chunk(&mut self, want: usize) -> Result<Chunk> {
         let mut lines = Vec::with_capacity(want);
         for item in self.0.by_ref().take(want) {
             // A read error is returned as is.
@@ -1377,16 +1377,14 @@ struct EventChunks {
 }
 
 impl Chunks for EventChunks {
-    fn next_chunk(&mut self, want: usize) -> Result<Vec<(crate::Location, Event)>> {
-        let mut chunk = Vec::with_capacity(want.min(self.events.len()));
-        for event in self.events.by_ref().take(want) {
-            self.position += 1;
-            chunk.push((
-                crate::Location::new(self.source.clone(), self.position),
-                event,
-            ));
-        }
-        Ok(chunk)
+    fn next_chunk(&mut self, want: usize) -> Result<Chunk> {
+        let events: Vec<Event> = self.events.by_ref().take(want).collect();
+        let first = self.position + 1;
+        self.position += events.len() as u64;
+        let locations = (first..=self.position)
+            .map(|n| crate::Location::new(self.source.clone(), n))
+            .collect();
+        Ok(Chunk { locations, events })
     }
 }
 
