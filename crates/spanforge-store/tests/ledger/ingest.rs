@@ -511,6 +511,45 @@ fn append_batch_is_one_durable_transaction() {
 }
 
 #[test]
+fn an_event_too_large_once_signed_is_named_by_its_position_and_nothing_is_written() {
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    t.ledger
+        .append_batch(&keys, events(0, 10, Some("acme")))
+        .unwrap();
+    // Just under the size limit unsigned; the integrity members push it over.
+    let oversized = |n: u64| {
+        let text = event_json(
+            n,
+            Some("acme"),
+            T0 + n as i64 * 1_000_000,
+            "llm.trace.span.completed",
+            "gpt-4o",
+        );
+        let pad = spanforge_event::MAX_EVENT_BYTES - 100 - text.len() - r#""a_pad":"","#.len();
+        let text = text.replacen(
+            r#""duration_ms""#,
+            &format!(r#""a_pad":"{}","duration_ms""#, "x".repeat(pad)),
+            1,
+        );
+        spanforge_event::Event::from_json_str(&text).unwrap()
+    };
+    // Two of them, both past the first chunk: the first in input order is the one named.
+    let mut batch = events(10, 600, Some("acme"));
+    batch[299] = oversized(5000);
+    batch[309] = oversized(5001);
+    let err = t.ledger.append_batch(&keys, batch).unwrap_err();
+    assert_eq!(
+        err.location().map(ToString::to_string).as_deref(),
+        Some("batch:300"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("once signed"), "{err}");
+    assert_eq!(count_rows(&t.path), 10);
+    assert!(t.ledger.verify(&keys, &VerifyOptions::new()).unwrap().valid);
+}
+
+#[test]
 fn a_signed_chain_may_continue_from_an_event_earlier_in_the_same_input() {
     // The first chunk (4096 lines) is still being stored while the second is planned: the
     // signed event on line 4097 names the unsigned event on line 4096 as its predecessor.
