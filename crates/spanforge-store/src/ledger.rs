@@ -597,10 +597,11 @@ impl<B: Backend> Ledger<B> {
             let mut planned_in_tx = 0usize;
             let mut first_id = None;
             let mut last_id = None;
-            // Pipeline over chunks: while the pool seals chunk k, this thread stores chunk k-1
-            // and reads and plans chunk k+1; then it folds chunk k into the trees. Errors are
-            // reported in input order: storing chunk k-1 before sealing chunk k before planning
-            // chunk k+1.
+            // Pipeline over chunks: while the pool seals chunk k, this thread folds chunk k-1
+            // into the trees (the nodes its appends complete are stored with it), stores it, and
+            // reads and plans chunk k+1; so the pool never waits for the fold. Errors are
+            // reported in input order: folding and storing chunk k-1 before sealing chunk k
+            // before planning chunk k+1.
             let mut pending: Option<Sealed> = None;
             let want = |planned_in_tx: usize| match commit_every {
                 Some(n) => chunk_cap.min(n.saturating_sub(planned_in_tx)),
@@ -632,11 +633,11 @@ impl<B: Backend> Ledger<B> {
                 let mut following = Ok(None);
                 rayon::in_place_scope(|scope| {
                     scope.spawn(|_| sealed = Some(sealers.seal(planned)));
-                    if let Some(p) = pending.take() {
+                    if let Some(mut p) = pending.take() {
                         // The stored records are freed on the pool: they were allocated there
                         // (so freeing them there takes no other thread's allocator lock), and
                         // this thread, the only one that can write, has better things to do.
-                        match p.append_to(&mut tx) {
+                        match session.fold(&mut p).and_then(|()| p.append_to(&mut tx)) {
                             Ok(spent) => scope.spawn(move |_| drop(spent)),
                             Err(e) => stored = Err(e),
                         }
@@ -657,7 +658,6 @@ impl<B: Backend> Ledger<B> {
                 let mut sealed = sealed.ok_or_else(|| Error::NotALedger {
                     reason: "a sealing task did not run".to_owned(),
                 })??;
-                session.fold(&mut sealed)?;
                 if first_id.is_none() {
                     first_id = sealed.first_event_id();
                 }
@@ -670,12 +670,14 @@ impl<B: Backend> Ledger<B> {
                     }
                     Err(e) => {
                         // A duplicate in the sealed chunk comes first in the input.
+                        session.fold(&mut sealed)?;
                         sealed.append_to(&mut tx)?;
                         return Err(e);
                     }
                 }
             }
-            if let Some(p) = pending.take() {
+            if let Some(mut p) = pending.take() {
+                session.fold(&mut p)?;
                 let spent = p.append_to(&mut tx)?;
                 rayon::spawn(move || drop(spent));
             }
