@@ -455,11 +455,11 @@ impl Sealers {
         } = planned;
         let chains = &self.0;
         let mut sealed: Vec<std::result::Result<NewRecord, String>> = events
-            .into_par_iter()
+            .par_iter()
             .zip(plans.par_iter())
             .map(|(event, plan)| match chains.get(plan.slot) {
                 Some((key, tenant)) => seal(
-                    &event,
+                    event,
                     key,
                     *tenant,
                     plan.seq,
@@ -490,6 +490,7 @@ impl Sealers {
             locations,
             records,
             slots: plans.into_iter().map(|p| p.slot).collect(),
+            events,
         })
     }
 }
@@ -500,9 +501,17 @@ pub(crate) struct Sealed {
     locations: Vec<Location>,
     records: Vec<NewRecord>,
     slots: Vec<usize>,
+    /// The input events, kept so that the caller can free them where that is cheapest
+    /// ([`Sealed::take_events`]) rather than inside the parallel sealing.
+    events: Vec<Event>,
 }
 
 impl Sealed {
+    /// Takes the chunk's input events out, for the caller to free.
+    pub(crate) fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
     /// Stores the chunk, naming the input line of a duplicate id. Returns the records the
     /// backend did not keep ([`Writer::append_owned`]), for the caller to free where it costs
     /// the writing thread nothing.

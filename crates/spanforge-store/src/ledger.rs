@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use spanforge_chain::checkpoint::{Checkpoint, SignedCheckpoint};
 use spanforge_chain::merkle::{self, Hash, NodeId, NodeStore};
@@ -629,11 +630,17 @@ impl<B: Backend> Ledger<B> {
                 let ids = planned.take_ids();
                 let sealers = session.sealers();
                 let mut sealed = None;
+                let sealing_done = AtomicBool::new(false);
                 let mut stored = Ok(());
                 let mut following = Ok(None);
                 rayon::in_place_scope(|scope| {
-                    scope.spawn(|_| sealed = Some(sealers.seal(planned)));
+                    scope.spawn(|_| {
+                        sealed = Some(sealers.seal(planned));
+                        sealing_done.store(true, Ordering::Release);
+                    });
+                    let mut used_events = None;
                     if let Some(mut p) = pending.take() {
+                        used_events = Some(p.take_events());
                         // The stored records are freed on the pool: they were allocated there
                         // (so freeing them there takes no other thread's allocator lock), and
                         // this thread, the only one that can write, has better things to do.
@@ -652,6 +659,18 @@ impl<B: Backend> Ledger<B> {
                                 .plan(&mut tx, keys, &mut incoming, events, &ids)
                                 .map(Some)
                         });
+                    }
+                    // The stored chunk's input events are freed by this thread when the pool is
+                    // still sealing (it would only wait for it; and events a caller built on
+                    // this thread are freed locally, without the allocator's cross-thread
+                    // path), else by a detached task on the pool, which nothing waits for, so
+                    // that storing (the durable bottleneck) never waits for them.
+                    if let Some(events) = used_events {
+                        if sealing_done.load(Ordering::Acquire) {
+                            rayon::spawn(move || drop(events));
+                        } else {
+                            drop(events);
+                        }
                     }
                 });
                 stored?;
