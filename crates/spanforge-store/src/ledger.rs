@@ -696,9 +696,11 @@ impl<B: Backend> Ledger<B> {
                 }
             }
             if let Some(mut p) = pending.take() {
+                let events = p.take_events();
                 session.fold(&mut p)?;
                 let spent = p.append_to(&mut tx)?;
-                rayon::spawn(move || drop(spent));
+                // Nothing is left to seal, so the pool frees both, and the commit does not wait.
+                rayon::spawn(move || drop((spent, events)));
             }
             if in_tx == 0 {
                 break;
