@@ -148,6 +148,7 @@ impl Cursor<'_> {
 
     /// A string without escapes or control characters, borrowed from `text` (the same bytes as
     /// `self.b`, so the quotes, being ASCII, are character boundaries).
+    #[inline(always)]
     fn plain_string<'t>(&mut self, text: &'t str) -> Option<&'t str> {
         self.eat(b'"')?;
         let start = self.pos;
@@ -160,6 +161,7 @@ impl Cursor<'_> {
     }
 
     /// Any JSON string, escapes checked.
+    #[inline(always)]
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
