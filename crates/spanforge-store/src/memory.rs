@@ -61,7 +61,6 @@ struct Undo {
     tenants: usize,
     events: Vec<usize>,
     saved_tenants: Vec<TenantState>,
-    added_ids: Vec<EventId>,
     keys: usize,
     checkpoints: usize,
 }
@@ -79,8 +78,13 @@ impl Drop for MemoryWrite<'_> {
             return;
         };
         let s = &mut *self.state;
-        for id in &undo.added_ids {
-            s.by_id.remove(id);
+        // The ids of the records this transaction appended: those past each tenant's length at
+        // its start (every record of a tenant it created).
+        for (i, records) in s.events.iter().enumerate() {
+            let kept = undo.events.get(i).copied().unwrap_or(0);
+            for r in records.get(kept..).unwrap_or_default() {
+                s.by_id.remove(&r.event_id);
+            }
         }
         s.tenants.truncate(undo.tenants);
         s.events.truncate(undo.tenants);
@@ -418,22 +422,22 @@ impl Writer for MemoryWrite<'_> {
                     std::io::Error::other("unknown tenant"),
                 ));
             };
-            if self.state.by_id.contains_key(&r.event_id) {
+            let State { events, by_id, .. } = &mut *self.state;
+            let std::collections::hash_map::Entry::Vacant(slot) = by_id.entry(r.event_id) else {
                 return Err(Error::DuplicateEventId {
                     location: None,
                     event_id: r.event_id.to_string(),
                 });
-            }
-            let expected = self.state.events[i].last().map_or(0, |l| l.seq + 1);
+            };
+            let expected = events[i].last().map_or(0, |l| l.seq + 1);
             if r.seq != expected {
                 return Err(Error::backend(
                     "appending events",
                     std::io::Error::other(format!("seq {} out of order", r.seq)),
                 ));
             }
-            self.state.by_id.insert(r.event_id, (i, r.seq));
-            self.undo().added_ids.push(r.event_id);
-            self.state.events[i].push(r);
+            slot.insert((i, r.seq));
+            events[i].push(r);
         }
         // Every record was kept.
         Ok(Vec::new())
@@ -562,8 +566,10 @@ mod tests {
         mem.append_batch(&k, (0..5).map(|n| event(n, "a")).collect())
             .unwrap();
         let before = mem.tenants().unwrap();
-        // A new tenant, new keys and events, then a duplicate: all of it is undone.
-        let mut bad: Vec<Event> = (10..15).map(|n| event(n, "c")).collect();
+        // New events of an existing tenant and of a new one (with its key), then a duplicate:
+        // all of it is undone.
+        let mut bad: Vec<Event> = (5..8).map(|n| event(n, "a")).collect();
+        bad.extend((10..15).map(|n| event(n, "c")));
         bad.push(event(2, "a"));
         let input = bad
             .into_iter()
@@ -577,6 +583,18 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        assert!(
+            mem.get(event(6, "a").event_id().as_str())
+                .unwrap()
+                .is_none()
+        );
+        assert!(mem.verify(&k, &VerifyOptions::new()).unwrap().valid);
+        // No id of the undone events is left behind: they append as new.
+        let again: Vec<Event> = (5..8)
+            .map(|n| event(n, "a"))
+            .chain((10..15).map(|n| event(n, "c")))
+            .collect();
+        mem.append_batch(&k, again).unwrap();
         assert!(mem.verify(&k, &VerifyOptions::new()).unwrap().valid);
     }
 }
