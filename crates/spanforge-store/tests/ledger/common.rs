@@ -236,3 +236,13 @@ pub(crate) fn default_tenant() -> TenantId {
 pub(crate) fn org(name: &str) -> TenantId {
     TenantId::org(name).unwrap()
 }
+
+/// Asserts that `err` names `location` (`file:line` or `batch:n`) as the input it refused.
+#[track_caller]
+pub(crate) fn assert_refused_at(err: &spanforge_store::Error, location: &str) {
+    assert_eq!(
+        err.location().map(ToString::to_string).as_deref(),
+        Some(location),
+        "{err}"
+    );
+}

@@ -94,11 +94,7 @@ fn an_invalid_line_refuses_the_whole_file_and_names_it() {
         .ledger
         .ingest(&keys, text_lines("big.jsonl", &texts))
         .unwrap_err();
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("big.jsonl:5000"),
-        "{err}"
-    );
+    assert_refused_at(&err, "big.jsonl:5000");
     assert!(err.to_string().contains("source"), "{err}");
     assert_eq!(count_rows(&t.path), 3);
     assert_eq!(t.ledger.tenants().unwrap(), before);
@@ -112,11 +108,7 @@ fn an_invalid_line_refuses_the_whole_file_and_names_it() {
         .ledger
         .ingest(&keys, JsonlLines::new("x.jsonl", text.as_bytes()))
         .unwrap_err();
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("x.jsonl:3"),
-        "{err}"
-    );
+    assert_refused_at(&err, "x.jsonl:3");
     assert_eq!(count_rows(&t.path), 3);
 }
 
@@ -257,10 +249,7 @@ fn duplicate_ids_are_refused_with_the_line_named() {
         .ingest(&keys, lines("b.jsonl", &again))
         .unwrap_err();
     assert!(matches!(err, Error::DuplicateEventId { .. }), "{err}");
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("b.jsonl:6")
-    );
+    assert_refused_at(&err, "b.jsonl:6");
     assert_eq!(count_rows(&t.path), 10);
 
     // Twice in the input.
@@ -270,22 +259,14 @@ fn duplicate_ids_are_refused_with_the_line_named() {
         .ledger
         .ingest(&keys, lines("c.jsonl", &twice))
         .unwrap_err();
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("c.jsonl:6"),
-        "{err}"
-    );
+    assert_refused_at(&err, "c.jsonl:6");
     assert_eq!(count_rows(&t.path), 10);
 
     // Twice in the input, in different chunks of one transaction.
     let mut far = events(1000, 4200, None);
     far.push(far[0].clone());
     let err = t.ledger.ingest(&keys, lines("d.jsonl", &far)).unwrap_err();
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("d.jsonl:4201"),
-        "{err}"
-    );
+    assert_refused_at(&err, "d.jsonl:4201");
     assert_eq!(count_rows(&t.path), 10);
 }
 
@@ -353,10 +334,7 @@ fn errors_across_pipelined_chunks_are_reported_in_input_order() {
             Ok(())
         })
         .unwrap_err();
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("s.jsonl:2101")
-    );
+    assert_refused_at(&err, "s.jsonl:2101");
     assert_eq!(acked, vec![700, 1400, 2100]);
     assert_eq!(count_rows(&t.path), 3 + 2100);
     let report = t.ledger.verify(&keys, &VerifyOptions::new()).unwrap();
@@ -502,10 +480,7 @@ fn append_batch_is_one_durable_transaction() {
     let mut bad = events(100, 10, Some("acme"));
     bad.push(events(5, 1, Some("acme")).remove(0));
     let err = t.ledger.append_batch(&keys, bad).unwrap_err();
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("batch:11")
-    );
+    assert_refused_at(&err, "batch:11");
     // A second connection sees exactly the committed batch.
     assert_eq!(count_rows(&t.path), 100);
 }
@@ -539,11 +514,7 @@ fn an_event_too_large_once_signed_is_named_by_its_position_and_nothing_is_writte
     batch[299] = oversized(5000);
     batch[309] = oversized(5001);
     let err = t.ledger.append_batch(&keys, batch).unwrap_err();
-    assert_eq!(
-        err.location().map(ToString::to_string).as_deref(),
-        Some("batch:300"),
-        "{err}"
-    );
+    assert_refused_at(&err, "batch:300");
     assert!(err.to_string().contains("once signed"), "{err}");
     assert_eq!(count_rows(&t.path), 10);
     assert!(t.ledger.verify(&keys, &VerifyOptions::new()).unwrap().valid);
