@@ -645,6 +645,9 @@ impl<B: Backend> Ledger<B> {
                         // (so freeing them there takes no other thread's allocator lock), and
                         // this thread, the only one that can write, has better things to do.
                         match session.fold(&mut p).and_then(|()| p.append_to(&mut tx)) {
+                            // A backend that keeps the records (in memory) hands back none, and
+                            // waking a pool thread to free nothing would cost more than it saves.
+                            Ok(spent) if spent.is_empty() => {}
                             Ok(spent) => scope.spawn(move |_| drop(spent)),
                             Err(e) => stored = Err(e),
                         }
