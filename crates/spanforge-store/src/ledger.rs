@@ -180,6 +180,19 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
+    /// The fields an [`EventPage`] holds, borrowed: the same view of the event that
+    /// [`QueryPages`] gives.
+    pub fn borrowed(&self) -> EventRef<'_> {
+        EventRef {
+            seq: self.seq,
+            ts_micros: self.ts_micros,
+            event_id: &self.event_id,
+            event_type: &self.event_type,
+            envelope: &self.envelope,
+            payload: self.payload,
+        }
+    }
+
     /// The stored event with its payload opened (decrypted when stored encrypted).
     fn opened<R: Reader + ?Sized>(
         keys: Option<&PayloadKeys>,

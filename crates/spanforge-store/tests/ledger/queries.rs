@@ -23,19 +23,7 @@ fn paged_row(e: EventRef<'_>) -> Row {
 }
 
 fn rows(events: &[StoredEvent]) -> Vec<Row> {
-    events
-        .iter()
-        .map(|e| {
-            (
-                e.seq,
-                e.ts_micros,
-                e.event_id.clone(),
-                e.event_type.clone(),
-                e.envelope.clone(),
-                e.payload,
-            )
-        })
-        .collect()
+    events.iter().map(|e| paged_row(e.borrowed())).collect()
 }
 
 /// The query read through [`spanforge_store::QueryPages`]: one page reused and cleared between
