@@ -51,7 +51,7 @@ use crate::backend::{Backend, Reader, TenantKey, TenantState};
 use crate::encryption::{ERASURE_EVENT_TYPE, EncryptedPayload};
 use crate::error::Result;
 use crate::keys::{HmacKey, KeyId, KeyProvider};
-use crate::ledger::{Ledger, PAGE, TenantNodes, open_checkpoint, parse_origin, split_checkpoints};
+use crate::ledger::{Ledger, TenantNodes, open_checkpoint, parse_origin, split_checkpoints};
 use crate::page::{RecordPage, RecordRef};
 use crate::scan;
 use crate::tenant::TenantId;
@@ -62,6 +62,13 @@ pub const DEFAULT_MAX_LISTED: usize = 1000;
 /// Pages a verification reads into: one being read, one queued, one being checked and one
 /// being folded.
 const PAGES_IN_FLIGHT: usize = 4;
+
+/// Rows per page. With ~1 KiB rows, a page of 1,024 is ~1 MiB, which the cores' caches keep
+/// between reading, checking and folding it. Verifying 1,000,000 events, alternated runs gave
+/// 904,000–933,000 events/s against 844,000–874,000 with 2,048 rows and 813,000–827,000 with
+/// 4,096; 512 and 256 rows were slower than 1,024. In the host's slower phases all sizes ran
+/// alike.
+const PAGE: usize = 1024;
 
 /// What to verify and against what.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -238,6 +238,42 @@ fn deleted_inserted_and_swapped_rows_are_detected() {
     );
 }
 
+#[test]
+fn findings_on_many_pages_are_named_in_chain_order() {
+    // Enough events that verification reads, checks and folds them as several pages, with
+    // findings on the first and last rows of pages (of 1,024 or 2,048 rows) and of the chain.
+    let (t, ids) = setup(4200);
+    let conn = attacker(&t.path);
+    let edited = [0usize, 1023, 1024, 2047, 2048, 4199];
+    for &i in &edited {
+        let mut bytes = envelope_of(&conn, &ids[i]).into_bytes();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        conn.execute(
+            "UPDATE events SET envelope = ?1 WHERE event_id = ?2",
+            rusqlite::params![bytes, ids[i]],
+        )
+        .unwrap();
+    }
+    let report = verify(&t);
+    assert!(!report.valid);
+    let tenant = &report.tenants[0];
+    assert_eq!(tenant.events, 4200);
+    assert_eq!(tenant.tampered_count, edited.len() as u64);
+    let named: Vec<(u64, &str)> = tenant
+        .tampered
+        .iter()
+        .map(|f| (f.seq, f.event_id.as_str()))
+        .collect();
+    let want: Vec<(u64, &str)> = edited
+        .iter()
+        .map(|&i| (i as u64, ids[i].as_str()))
+        .collect();
+    assert_eq!(named, want);
+    assert_eq!(first_tampered(&report).as_deref(), Some(ids[0].as_str()));
+    assert!(tenant.gaps.is_empty(), "{:?}", tenant.gaps);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
 
