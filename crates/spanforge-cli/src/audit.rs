@@ -11,13 +11,16 @@ use spanforge_chain::compat::{ChainReport, ChainVerifier, HmacSecret, Keyring};
 use spanforge_chain::keyring::KeyringFile;
 use spanforge_chain::note::NoteVerifier;
 use spanforge_event::Event;
-use spanforge_store::{TenantId, VerifyOptions, format_checkpoints, verify_event_proof};
+use spanforge_store::{
+    ExportCheck, ExportReport, KeyProvider, TenantId, VerifyOptions, format_checkpoints,
+    split_checkpoints, verify_event_proof,
+};
 
 use crate::Outcome;
 use crate::dates::parse_bound;
 use crate::events::Format;
 use crate::input::{Input, Line};
-use crate::keyfile::{KeyArgs, LedgerArgs, read_keyring};
+use crate::keyfile::{KeyArgs, LedgerArgs, read_keyring, read_verifiers};
 
 /// Commands on the audit ledger.
 #[derive(Debug, Subcommand)]
@@ -49,9 +52,20 @@ pub(crate) struct VerifyArgs {
     /// Keys: a keyring file, or for a JSONL chain also a text file with one secret per line.
     #[arg(long, value_name = "FILE")]
     keyring: Option<PathBuf>,
-    /// A checkpoint file saved earlier (`audit checkpoint --out`).
-    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    /// A checkpoint file saved earlier (`audit checkpoint --out`). With a JSONL chain (an
+    /// export of one tenant), its lines are hashed into the tree the checkpoint signed, so an
+    /// edit to any field, or events cut off its end, fail verification.
+    #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
+    /// The ledger's public key (`keys export-public`), to check the signature of a checkpoint
+    /// given with a JSONL chain; without it, the checkpoint key of `--keyring`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "checkpoint",
+        conflicts_with = "db"
+    )]
+    pubkey: Option<PathBuf>,
     /// Only this tenant (org id).
     #[arg(long, value_name = "ORG", conflicts_with = "file")]
     org: Option<String>,
@@ -157,6 +171,11 @@ fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
 }
 
 fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
+    if a.pubkey.is_some() {
+        bail!(
+            "--pubkey is for checking a JSONL chain against a checkpoint; a ledger's checkpoints are checked with its keyring"
+        );
+    }
     let ledger_args = LedgerArgs {
         db: a.db.clone(),
         keys: KeyArgs {
@@ -233,7 +252,7 @@ fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
 
 /// The keys for verifying a JSONL chain: a keyring file's HMAC keys, or a text file of secrets
 /// (one per line), plus `SPANFORGE_SIGNING_KEY`.
-fn file_keyring(path: Option<&Path>) -> Result<Keyring> {
+fn file_keyring(path: Option<&Path>, allow_empty: bool) -> Result<Keyring> {
     let mut ring = Keyring::default();
     if let Ok(v) = std::env::var("SPANFORGE_SIGNING_KEY") {
         ring.add(HmacSecret::new(&v).context("SPANFORGE_SIGNING_KEY is set but empty")?);
@@ -259,21 +278,59 @@ fn file_keyring(path: Option<&Path>) -> Result<Keyring> {
             }
         }
     }
-    if ring.is_empty() {
-        bail!("no keys to verify with: set SPANFORGE_SIGNING_KEY or pass --keyring FILE");
+    if ring.is_empty() && !allow_empty {
+        bail!(
+            "no keys to verify with: set SPANFORGE_SIGNING_KEY, pass --keyring FILE, or check against a checkpoint with --checkpoint FILE --pubkey FILE"
+        );
     }
     Ok(ring)
 }
 
+/// The checkpoints to compare a JSONL chain with, opened with the ledger's public key from
+/// `--pubkey`, else with the checkpoint key of a keyring file given as `--keyring`.
+fn export_check(a: &VerifyArgs) -> Result<Option<ExportCheck>> {
+    let Some(path) = &a.checkpoint else {
+        return Ok(None);
+    };
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the checkpoint file", path.display()))?;
+    let notes = split_checkpoints(&text)
+        .with_context(|| format!("{}: not a checkpoint file", path.display()))?;
+    let verifiers = match (&a.pubkey, &a.keyring) {
+        (Some(pubkey), _) => read_verifiers(pubkey)?,
+        (None, Some(keyring)) if is_keyring_file(keyring)? => {
+            crate::keyfile::provider(Some(&read_keyring(keyring)?))?.checkpoint_verifiers()
+        }
+        _ => Vec::new(),
+    };
+    if verifiers.is_empty() {
+        bail!(
+            "checking a checkpoint needs the ledger's public key: pass --pubkey FILE (from `spanforge keys export-public`) or the keyring as --keyring FILE"
+        );
+    }
+    Ok(Some(ExportCheck::new(&notes, &verifiers)))
+}
+
+/// Whether `path` is a keyring file (JSON) rather than a list of secrets.
+fn is_keyring_file(path: &Path) -> Result<bool> {
+    let text = zeroize::Zeroizing::new(
+        fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?,
+    );
+    Ok(text.trim_start().starts_with('{'))
+}
+
 fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
-    let ring = file_keyring(a.keyring.as_deref())?;
+    let mut against = export_check(a)?;
+    // With a checkpoint, the ledger's public key is enough: an auditor need not hold the HMAC
+    // secret. The signatures are then not checked, and only what the checkpoint covers is.
+    let ring = file_keyring(a.keyring.as_deref(), against.is_some())?;
     let name = file.display().to_string();
     let mut input = Input::open(&name)?;
     let mut buf = Vec::new();
     let mut verifier: Option<ChainVerifier<'_>> = None;
     let mut withheld: Vec<(String, String)> = Vec::new();
     let mut erased_keys: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut line_no = 0u64;
+    let (mut line_no, mut events) = (0u64, 0u64);
     while let Some(line) = input
         .next_line(&mut buf)
         .with_context(|| format!("{name}: read error after line {line_no}"))?
@@ -289,6 +346,13 @@ fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
         };
         let event =
             Event::from_json_str(text).map_err(|e| anyhow::anyhow!("{name}:{line_no}: {e}"))?;
+        events += 1;
+        if let Some(check) = against.as_mut() {
+            check.push(text.as_bytes(), &TenantId::of_event(&event));
+        }
+        if ring.is_empty() {
+            continue;
+        }
         let v = verifier.get_or_insert_with(|| {
             let mut v = ChainVerifier::new(&ring, None);
             if let Some(start) = ring.detect_starting_key(&event) {
@@ -312,67 +376,130 @@ fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
             erased_keys.extend(keys);
         }
     }
-    let report: ChainReport = match verifier {
-        Some(mut v) => {
-            for (id, key) in &withheld {
-                if !erased_keys.contains(key) {
-                    v.reject_withheld(id, "payload withheld without an erasure record");
-                }
+    if events == 0 {
+        bail!("{name}: no events to verify");
+    }
+    let report: Option<ChainReport> = verifier.map(|mut v| {
+        for (id, key) in &withheld {
+            if !erased_keys.contains(key) {
+                v.reject_withheld(id, "payload withheld without an erasure record");
             }
-            v.finish()
         }
-        None => bail!("{name}: no events to verify"),
-    };
+        v.finish()
+    });
+    let mut against: Option<ExportReport> = against.map(ExportCheck::finish);
+    // Said only when nothing else is wrong: otherwise the other findings explain it.
+    if report.is_none()
+        && let Some(x) = against.as_mut()
+        && x.valid
+        && x.covered() < events
+    {
+        x.valid = false;
+        x.problems.push(format!(
+            "{} events after the first {} are covered by no checkpoint given, and without an HMAC key their signatures were not checked: they are not verified",
+            events - x.covered(),
+            x.covered()
+        ));
+    }
+    let valid = report.as_ref().is_none_or(|r| r.valid) && against.as_ref().is_none_or(|x| x.valid);
     let mut out = io::stdout().lock();
     match a.format {
         Format::Json => {
-            serde_json::to_writer(&mut out, &report)?;
+            let mut value = match &report {
+                Some(r) => serde_json::to_value(r)?,
+                None => serde_json::json!({ "events": events }),
+            };
+            if let Some(x) = &against {
+                value["valid"] = valid.into();
+                value["signatures_checked"] = report.is_some().into();
+                value["checkpoint_check"] = serde_json::to_value(x)?;
+            }
+            serde_json::to_writer(&mut out, &value)?;
             writeln!(out)?;
         }
         Format::Text => {
-            for t in &report.tampered {
-                writeln!(out, "tampered: {} ({})", t.event_id, t.reason)?;
-            }
-            for g in &report.gaps {
-                writeln!(out, "gap: {g} does not link to the event before it")?;
-            }
-            for w in &report.warnings {
-                writeln!(out, "warning: {w}")?;
-            }
-            if report.withheld_count > 0 {
-                writeln!(
+            match &report {
+                Some(r) => write_chain_report(&mut out, &name, r)?,
+                None => writeln!(
                     out,
-                    "erased: {} events (payload crypto-shredded; signature, link and checksum verified, listed by an erasure record): {}",
-                    report.withheld_count,
-                    report.withheld.join(" ")
-                )?;
+                    "{name}: {events} events; their HMAC signatures were not checked (no key given)"
+                )?,
             }
-            writeln!(
-                out,
-                "{name}: {} events, {} tampered, {} gaps, {} tombstones, {} erased: {}",
-                report.events,
-                report.tampered_count,
-                report.gap_count,
-                report.tombstone_count,
-                report.withheld_count,
-                if report.valid {
-                    "intact"
-                } else {
-                    "INTEGRITY FAILURE"
-                }
-            )?;
-            writeln!(
-                out,
-                "note: a JSONL chain's signatures cover only {}; truncation of its end cannot be detected without a checkpoint",
-                report.covered_fields.join(", ")
-            )?;
+            match (&against, &report) {
+                (Some(x), _) => write_export_check(&mut out, &name, x)?,
+                (None, Some(r)) => writeln!(
+                    out,
+                    "note: a JSONL chain's signatures cover only {}; truncation of its end cannot be detected without a checkpoint",
+                    r.covered_fields.join(", ")
+                )?,
+                (None, None) => {}
+            }
         }
     }
-    Ok(if report.valid {
-        Outcome::Ok
+    Ok(if valid { Outcome::Ok } else { Outcome::Failed })
+}
+
+/// The text report of a JSONL chain's signatures and links.
+fn write_chain_report(out: &mut impl Write, name: &str, report: &ChainReport) -> Result<()> {
+    for t in &report.tampered {
+        writeln!(out, "tampered: {} ({})", t.event_id, t.reason)?;
+    }
+    for g in &report.gaps {
+        writeln!(out, "gap: {g} does not link to the event before it")?;
+    }
+    for w in &report.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    if report.withheld_count > 0 {
+        writeln!(
+            out,
+            "erased: {} events (payload crypto-shredded; signature, link and checksum verified, listed by an erasure record): {}",
+            report.withheld_count,
+            report.withheld.join(" ")
+        )?;
+    }
+    writeln!(
+        out,
+        "{name}: {} events, {} tampered, {} gaps, {} tombstones, {} erased: {}",
+        report.events,
+        report.tampered_count,
+        report.gap_count,
+        report.tombstone_count,
+        report.withheld_count,
+        if report.valid {
+            "intact"
+        } else {
+            "INTEGRITY FAILURE"
+        }
+    )?;
+    Ok(())
+}
+
+/// The text report of a JSONL chain compared with checkpoints.
+fn write_export_check(out: &mut impl Write, name: &str, x: &ExportReport) -> Result<()> {
+    for c in &x.checkpoints {
+        writeln!(out, "checkpoint: {}", serde_json::to_string(c)?)?;
+    }
+    for p in &x.problems {
+        writeln!(out, "problem: {p}")?;
+    }
+    let covered = x.covered();
+    if x.valid {
+        writeln!(
+            out,
+            "{name}: against the checkpoint: consistent; every field of the first {covered} events is covered"
+        )?;
+        if x.events > covered {
+            writeln!(
+                out,
+                "note: the {} events after them are covered by their signatures only; a later checkpoint covers them whole",
+                x.events - covered
+            )?;
+        }
     } else {
-        Outcome::Failed
-    })
+        writeln!(out, "{name}: against the checkpoint: INTEGRITY FAILURE")?;
+    }
+    Ok(())
 }
 
 fn checkpoint(a: &CheckpointArgs) -> Result<Outcome> {
@@ -439,7 +566,7 @@ fn export(a: &ExportArgs) -> Result<Outcome> {
         .map(|d| parse_bound(d, false))
         .transpose()?;
     let to = a.to.as_deref().map(|d| parse_bound(d, true)).transpose()?;
-    let export = ledger.export(&tenant, from, to)?;
+    let mut export = ledger.export(&tenant, from, to)?;
     let notice = export.notice();
     // Stream into a temporary file beside the target and rename it at the end, so that an
     // error never leaves a partial export that looks complete.
@@ -449,7 +576,7 @@ fn export(a: &ExportArgs) -> Result<Outcome> {
         let mut w = io::BufWriter::new(
             fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?,
         );
-        for line in export {
+        for line in export.by_ref() {
             w.write_all(line?.as_bytes())?;
             w.write_all(b"\n")?;
             count += 1;
@@ -464,6 +591,12 @@ fn export(a: &ExportArgs) -> Result<Outcome> {
     println!("exported {count} events of {tenant} to {}", a.out.display());
     if let Some(n) = notice {
         println!("note: {n}");
+    }
+    let decrypted = export.decrypted();
+    if decrypted > 0 {
+        println!(
+            "note: {decrypted} events are stored encrypted and decrypted in this export; a checkpoint covers them in their stored form, so verify this export with its HMAC key, or single events with `audit prove`, not against a checkpoint"
+        );
     }
     Ok(Outcome::Ok)
 }

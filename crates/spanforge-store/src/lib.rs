@@ -97,7 +97,8 @@
 //!
 //! # Modules
 //! * [`Ledger`] ([`ledger`]): ingest, append, rotate, checkpoint, prove, export, query.
-//! * [`verify`]: verification and its report.
+//! * [`verify`]: verification and its report; [`export_check`]: an exported chain checked
+//!   against signed checkpoints, with no database.
 //! * [`ingest`]: input lines, JSONL reading, the sealing pipeline.
 //! * [`backend`]: the storage traits; [`sqlite`]: the SQLite backend and its schema;
 //!   [`memory`]: an in-memory backend for tests and benchmarks; [`page`]: pages of stored
@@ -114,6 +115,7 @@ pub mod backend;
 pub mod blocking;
 pub mod encryption;
 mod error;
+pub mod export_check;
 pub mod ingest;
 pub mod keys;
 pub mod ledger;
@@ -131,6 +133,7 @@ pub use backend::{
 pub use blocking::BlockingKms;
 pub use encryption::{DataKeyService, PayloadState};
 pub use error::{Error, Location, Result};
+pub use export_check::{ExportCheck, ExportReport};
 pub use ingest::{BatchReceipt, IngestReceipt, InputContent, InputLine, JsonlLines, TenantHead};
 pub use keys::{HmacKey, KeyId, KeyProvider, StaticKeys, org_key_env_var};
 pub use ledger::{

@@ -216,6 +216,99 @@ fn ingest_verify_prove_and_export_for_the_reference_sdk() {
     }
 }
 
+/// An auditor holding an export, a checkpoint saved with it and the public key, but no HMAC
+/// secret: any edited field, and events cut off the end, fail; the reference SDK still accepts
+/// the untampered export.
+#[test]
+fn an_export_is_verified_against_a_saved_checkpoint_with_only_the_public_key() {
+    let ws = Workspace::new();
+    unsigned_examples(&ws.path("events.jsonl"));
+    assert_eq!(ws.run(&["ingest", "events.jsonl"]).code, 0);
+    for args in [
+        &["audit", "checkpoint", "--org", "acme", "--out", "cp.txt"][..],
+        &["keys", "export-public", "--out", "pub.key"],
+        &["audit", "export", "--org", "acme", "--out", "acme.jsonl"],
+    ] {
+        let r = ws.run(args);
+        assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
+    }
+    let verdict = reference_verify(&ws.path("acme.jsonl"), &ws.secret(), "{}");
+    assert!(verdict.contains(r#""valid": true"#), "{verdict}");
+    // The workspace's keyring is moved away: only the public key is left.
+    fs::rename(ws.path("spanforge-keys.json"), ws.path("keys.bak")).unwrap();
+    let check = |file: &str| {
+        ws.run(&[
+            "audit",
+            "verify",
+            file,
+            "--checkpoint",
+            "cp.txt",
+            "--pubkey",
+            "pub.key",
+            "--format",
+            "json",
+        ])
+    };
+    let r = check("acme.jsonl");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["signatures_checked"], false);
+    assert_eq!(
+        report["checkpoint_check"]["checkpoints"][0]["status"],
+        "consistent"
+    );
+
+    let export = fs::read_to_string(ws.path("acme.jsonl")).unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    assert!(lines.len() >= 3, "{export}");
+    // A timestamp moved by an hour: outside what the compatible signature covers.
+    let moved = lines[1].replacen("\"timestamp\":\"2", "\"timestamp\":\"1", 1);
+    assert_ne!(moved, lines[1]);
+    let mut edited = lines.clone();
+    edited[1] = &moved;
+    fs::write(ws.path("edited.jsonl"), edited.join("\n") + "\n").unwrap();
+    let r = check("edited.jsonl");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(
+        report["checkpoint_check"]["checkpoints"][0]["status"],
+        "forked"
+    );
+    // The last event cut off.
+    let cut = lines[..lines.len() - 1].join("\n") + "\n";
+    fs::write(ws.path("cut.jsonl"), cut).unwrap();
+    let r = check("cut.jsonl");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(
+        report["checkpoint_check"]["checkpoints"][0]["status"],
+        "truncated"
+    );
+
+    // The public key of another keyring does not open the checkpoint.
+    let other = Workspace::new();
+    assert_eq!(
+        other
+            .run(&["keys", "export-public", "--out", "pub.key"])
+            .code,
+        0
+    );
+    fs::copy(other.path("pub.key"), ws.path("other.key")).unwrap();
+    let r = ws.run(&[
+        "audit",
+        "verify",
+        "acme.jsonl",
+        "--checkpoint",
+        "cp.txt",
+        "--pubkey",
+        "other.key",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("bad_signature"), "{}", r.stdout);
+}
+
 #[test]
 fn a_tampered_signed_file_is_refused_whole() {
     let ws = Workspace::new();

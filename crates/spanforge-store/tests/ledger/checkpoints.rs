@@ -1,9 +1,9 @@
 //! Checkpoints kept outside the database, and proofs for auditors.
 
-use spanforge_chain::note::NoteSigner;
+use spanforge_chain::note::{NoteSigner, NoteVerifier};
 use spanforge_store::{
-    CheckpointStatus, Error, StaticKeys, TenantId, VerifyOptions, format_checkpoints,
-    split_checkpoints, verify_event_proof,
+    CheckpointStatus, Error, ExportCheck, ExportReport, KeyProvider, StaticKeys, TenantId,
+    VerifyOptions, format_checkpoints, split_checkpoints, verify_event_proof,
 };
 
 use crate::common::*;
@@ -331,4 +331,171 @@ fn an_event_is_proven_to_an_auditor_with_only_the_public_key() {
         t.ledger.prove(&keys, "01KE1MSH48NF6G0000000000ZZ"),
         Err(Error::EventNotFound { .. })
     ));
+}
+
+/// An export's lines, and an export checked against signed checkpoint notes with the public key.
+fn export_lines(t: &TestLedger, tenant: &TenantId) -> Vec<String> {
+    t.ledger
+        .export(tenant, None, None)
+        .unwrap()
+        .collect::<spanforge_store::Result<_>>()
+        .unwrap()
+}
+
+/// Each line's tenant is the one its event names; edited lines that no longer parse keep the
+/// tenant of the event they were made from (the check itself reads only bytes).
+fn check_export(lines: &[String], notes: &str, verifiers: &[NoteVerifier]) -> ExportReport {
+    let mut check = ExportCheck::new(&split_checkpoints(notes).unwrap(), verifiers);
+    for line in lines {
+        let tenant = match spanforge_event::Event::from_json_str(line) {
+            Ok(event) => TenantId::of_event(&event),
+            Err(_) => org("acme"),
+        };
+        check.push(line.as_bytes(), &tenant);
+    }
+    check.finish()
+}
+
+/// `line` with the value of its top-level member `field` changed by one character: the first
+/// ASCII letter or digit of the value (inside a string, a number or a nested key) moves on by
+/// one, so the line stays JSON.
+fn edit_member(line: &str, field: &str) -> String {
+    let at = line
+        .find(&format!("\"{field}\":"))
+        .unwrap_or_else(|| panic!("{field} not in {line}"))
+        + field.len()
+        + 3;
+    let mut bytes = line.as_bytes().to_vec();
+    let i = (at..bytes.len())
+        .find(|&i| bytes[i].is_ascii_alphanumeric())
+        .unwrap();
+    bytes[i] = match bytes[i] {
+        b'9' => b'0',
+        b'z' => b'a',
+        b'Z' => b'A',
+        b => b + 1,
+    };
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn an_export_checked_against_a_saved_checkpoint_catches_any_edited_field_and_a_cut_end() {
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    let verifiers = keys.checkpoint_verifiers();
+    t.ledger
+        .ingest(&keys, lines("in.jsonl", &events(0, 6, Some("acme"))))
+        .unwrap();
+    let saved = t
+        .ledger
+        .checkpoint(&keys, &org("acme"))
+        .unwrap()
+        .to_string();
+    let export = export_lines(&t, &org("acme"));
+    assert_eq!(export.len(), 6);
+
+    let intact = check_export(&export, &saved, &verifiers);
+    assert!(intact.valid, "{intact:#?}");
+    assert_eq!(intact.checkpoints[0].status, CheckpointStatus::Consistent);
+    assert_eq!((intact.events, intact.covered()), (6, 6));
+
+    // Every member of every event, the ones the compatible signature leaves out included.
+    for (i, line) in export.iter().enumerate() {
+        let members: Vec<String> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+        assert!(members.len() >= 12, "{line}");
+        for field in &members {
+            let mut edited = export.clone();
+            edited[i] = edit_member(line, field);
+            assert_ne!(edited[i], *line);
+            let report = check_export(&edited, &saved, &verifiers);
+            assert!(!report.valid, "event {i}, {field}");
+            if i == 0 && field == "org_id" {
+                // The export now starts with another tenant's event: the checkpoint is not
+                // compared, and the second line is named as belonging to another tenant.
+                assert!(report.problems[0].contains("line 2"), "{report:#?}");
+            } else {
+                assert_eq!(
+                    report.checkpoints[0].status,
+                    CheckpointStatus::Forked,
+                    "event {i}, {field}"
+                );
+            }
+        }
+    }
+
+    // Events cut off the end, and two events swapped.
+    for keep in 1..export.len() {
+        let report = check_export(&export[..keep], &saved, &verifiers);
+        assert!(!report.valid);
+        assert_eq!(report.checkpoints[0].status, CheckpointStatus::Truncated);
+    }
+    let mut swapped = export.clone();
+    swapped.swap(2, 3);
+    assert_eq!(
+        check_export(&swapped, &saved, &verifiers).checkpoints[0].status,
+        CheckpointStatus::Forked
+    );
+
+    // Events appended after the checkpoint extend it; the checkpoint covers the first six.
+    t.ledger
+        .ingest(&keys, lines("more.jsonl", &events(6, 3, Some("acme"))))
+        .unwrap();
+    let longer = export_lines(&t, &org("acme"));
+    let report = check_export(&longer, &saved, &verifiers);
+    assert!(report.valid, "{report:#?}");
+    assert_eq!((report.events, report.covered()), (9, 6));
+}
+
+#[test]
+fn an_export_is_not_trusted_to_a_checkpoint_of_another_tenant_or_key() {
+    let mut t = ledger();
+    let keys = keys(&t.ledger);
+    let mut evs = events(0, 4, Some("acme"));
+    evs.extend(events(4, 2, Some("globex")));
+    t.ledger.ingest(&keys, lines("in.jsonl", &evs)).unwrap();
+    let globex = t
+        .ledger
+        .checkpoint(&keys, &org("globex"))
+        .unwrap()
+        .to_string();
+    let both = format_checkpoints(&t.ledger.checkpoint_all(&keys).unwrap());
+    let export = export_lines(&t, &org("acme"));
+
+    // Only another tenant's checkpoint: nothing covers the export.
+    let report = check_export(&export, &globex, &keys.checkpoint_verifiers());
+    assert!(!report.valid);
+    assert_eq!(report.checkpoints[0].status, CheckpointStatus::NotChecked);
+    assert!(report.problems[0].contains("acme"), "{report:#?}");
+
+    // Both tenants' checkpoints: the export's is compared, the other left unchecked.
+    let report = check_export(&export, &both, &keys.checkpoint_verifiers());
+    assert!(report.valid, "{report:#?}");
+    let statuses: Vec<CheckpointStatus> = report.checkpoints.iter().map(|c| c.status).collect();
+    assert!(statuses.contains(&CheckpointStatus::Consistent));
+    assert!(statuses.contains(&CheckpointStatus::NotChecked));
+
+    // Another key's public key: the signature does not verify, and nothing is trusted.
+    let stranger = NoteSigner::from_seed(&t.ledger.log_key_name(), &[5; 32])
+        .unwrap()
+        .verifier();
+    let report = check_export(&export, &both, &[stranger]);
+    assert!(!report.valid);
+    assert!(
+        report
+            .checkpoints
+            .iter()
+            .all(|c| c.status == CheckpointStatus::BadSignature)
+    );
+
+    // Events of two tenants in one file are named.
+    let mut mixed = export.clone();
+    mixed.extend(export_lines(&t, &org("globex")));
+    let report = check_export(&mixed, &both, &keys.checkpoint_verifiers());
+    assert!(!report.valid);
+    assert!(report.problems[0].contains("line 5"), "{report:#?}");
 }
