@@ -332,6 +332,11 @@ pub struct Rotation {
     pub key_found: bool,
 }
 
+/// The warning for a chain whose first events are signed with a secret shorter than
+/// [`MIN_NATIVE_SECRET_BYTES`] (the secret itself, and its hash, are never shown: the hash of a
+/// short secret gives it away to a brute-force search).
+const WEAK_STARTING_KEY: &str = "the signing key is shorter than 32 bytes: the reference accepts it, the native ledger would refuse it";
+
 /// Verifies a chain one event at a time, in constant memory.
 ///
 /// Feed events in chain order with [`ChainVerifier::push`], then call
@@ -353,9 +358,7 @@ impl<'k> ChainVerifier<'k> {
         let current = keys.starting_key(tenant).cloned();
         let mut warnings = Vec::new();
         if current.as_ref().is_some_and(HmacSecret::is_weak) {
-            warnings.push(format!(
-                "the signing key is shorter than {MIN_NATIVE_SECRET_BYTES} bytes; the native ledger would refuse it"
-            ));
+            warnings.push(WEAK_STARTING_KEY.to_owned());
         }
         Self {
             keys,
@@ -396,6 +399,10 @@ impl<'k> ChainVerifier<'k> {
     /// Replaces the key the next event is checked under (a chain that resumes mid-way, where the
     /// caller already knows which key is current).
     pub fn set_current_key(&mut self, key: HmacSecret) {
+        let warnings = &mut self.report.warnings;
+        if key.is_weak() && !warnings.iter().any(|w| w == WEAK_STARTING_KEY) {
+            warnings.push(WEAK_STARTING_KEY.to_owned());
+        }
         self.missing_key = false;
         self.current = Some(key);
     }
@@ -723,6 +730,31 @@ mod tests {
         ring.add(b.clone());
         let found = ring.detect_starting_key(&events[0]).expect("b signed it");
         assert_eq!(found.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn a_short_key_verifies_with_one_warning_however_it_is_found() {
+        assert!(WEAK_STARTING_KEY.contains(&MIN_NATIVE_SECRET_BYTES.to_string()));
+        let short = key("zq-7");
+        let events = chain(3, &short);
+        // The keyring's starting key.
+        let r = verify(&events, &Keyring::new(short.clone()));
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.warnings, [WEAK_STARTING_KEY]);
+        // A key detected from the first event, as the CLI does for a file.
+        let mut ring = Keyring::default();
+        ring.add(key(KEY_A));
+        ring.add(short.clone());
+        let mut v = ChainVerifier::new(&ring, None);
+        v.set_current_key(ring.detect_starting_key(&events[0]).expect("found").clone());
+        v.set_current_key(short);
+        for e in &events {
+            v.push(e);
+        }
+        let r = v.finish();
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.warnings, [WEAK_STARTING_KEY]);
+        assert!(!r.warnings[0].contains("zq-7"));
     }
 
     #[test]
