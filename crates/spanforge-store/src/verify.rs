@@ -121,6 +121,22 @@ pub struct LedgerReport {
     pub ledger_id: String,
     /// Events checked, all tenants.
     pub events: u64,
+    /// The first event that failed any check: the first tenant's (in the order of
+    /// [`LedgerReport::tenants`]) that has one.
+    pub first_tampered: Option<String>,
+    /// Events that failed a check, all tenants.
+    pub tampered_count: u64,
+    /// Events that do not follow the event before them, all tenants (each tenant's first
+    /// `max_listed`, up to `max_listed` in all).
+    pub gaps: Vec<String>,
+    /// How many such breaks were found, all tenants.
+    pub gap_count: u64,
+    /// Tombstone events, all tenants (up to `max_listed`).
+    pub tombstones: Vec<String>,
+    /// How many tombstones the ledger holds.
+    pub tombstone_count: u64,
+    /// The fields the checks cover: the whole envelope, through the Merkle leaf.
+    pub covered_fields: Vec<String>,
     /// One report per tenant verified.
     pub tenants: Vec<TenantReport>,
     /// The external checkpoints and what comparing them found.
@@ -856,6 +872,13 @@ impl<B: Backend> Ledger<B> {
             valid: true,
             ledger_id: self.ledger_id().to_owned(),
             events: 0,
+            first_tampered: None,
+            tampered_count: 0,
+            gaps: Vec::new(),
+            gap_count: 0,
+            tombstones: Vec::new(),
+            tombstone_count: 0,
+            covered_fields: covered_fields(),
             tenants: Vec::new(),
             checkpoints: Vec::new(),
             problems: Vec::new(),
@@ -948,6 +971,18 @@ impl<B: Backend> Ledger<B> {
                 opts,
             )?;
             report.events += tenant_report.events;
+            report.tampered_count += tenant_report.tampered_count;
+            report.gap_count += tenant_report.gap_count;
+            report.tombstone_count += tenant_report.tombstone_count;
+            if report.first_tampered.is_none() {
+                report.first_tampered = tenant_report.first_tampered.clone();
+            }
+            for gap in &tenant_report.gaps {
+                push_capped(&mut report.gaps, opts.max_listed, gap.clone());
+            }
+            for tombstone in &tenant_report.tombstones {
+                push_capped(&mut report.tombstones, opts.max_listed, tombstone.clone());
+            }
             report.tenants.push(tenant_report);
         }
         if let Some(tenant) = &opts.tenant

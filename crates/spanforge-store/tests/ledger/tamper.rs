@@ -194,6 +194,7 @@ fn deleted_inserted_and_swapped_rows_are_detected() {
     let report = verify(&t);
     assert!(!report.valid);
     assert_eq!(report.tenants[0].gaps, vec![ids[5].clone()]);
+    assert_eq!(report.gaps, vec![ids[5].clone()]);
 
     // Two envelopes swapped between rows (leaf hashes moved with them): links break.
     let (t, ids) = setup(10);
@@ -272,6 +273,10 @@ fn findings_on_many_pages_are_named_in_chain_order() {
     assert_eq!(named, want);
     assert_eq!(first_tampered(&report).as_deref(), Some(ids[0].as_str()));
     assert!(tenant.gaps.is_empty(), "{:?}", tenant.gaps);
+    // The ledger-wide summary says the same.
+    assert_eq!(report.tampered_count, edited.len() as u64);
+    assert_eq!(report.first_tampered.as_deref(), Some(ids[0].as_str()));
+    assert_eq!(report.gap_count, 0);
 }
 
 proptest! {
@@ -291,4 +296,38 @@ proptest! {
         prop_assert!(!report.valid);
         prop_assert_eq!(report.tenants[0].tampered_count, 1);
     }
+}
+
+#[test]
+fn the_ledger_summary_adds_up_the_tenants() {
+    let mut t = ledger();
+    let mut evs = events(0, 5, Some("acme"));
+    evs.extend(events(5, 5, Some("globex")));
+    t.ledger
+        .ingest(&keys(&t.ledger), lines("in.jsonl", &evs))
+        .unwrap();
+    let ids: Vec<String> = evs.iter().map(|e| e.event_id().to_string()).collect();
+    let conn = attacker(&t.path);
+    for victim in [&ids[3], &ids[6], &ids[8]] {
+        let edited = envelope_of(&conn, victim).replacen("T10:00:0", "T11:00:0", 1);
+        conn.execute(
+            "UPDATE events SET envelope = ?1 WHERE event_id = ?2",
+            rusqlite::params![edited.as_bytes(), victim],
+        )
+        .unwrap();
+    }
+    let report = verify(&t);
+    assert!(!report.valid);
+    let per_tenant: Vec<u64> = report.tenants.iter().map(|t| t.tampered_count).collect();
+    assert_eq!(per_tenant.iter().sum::<u64>(), 3, "{per_tenant:?}");
+    assert_eq!(report.tampered_count, 3);
+    assert_eq!(
+        report.first_tampered,
+        report.tenants.iter().find_map(|t| t.first_tampered.clone())
+    );
+    assert!(
+        report.first_tampered == Some(ids[3].clone())
+            || report.first_tampered == Some(ids[6].clone())
+    );
+    assert_eq!(report.covered_fields, report.tenants[0].covered_fields);
 }
