@@ -26,8 +26,9 @@ use crate::keyfile::{KeyArgs, LedgerArgs, read_keyring, read_verifiers};
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Verify the ledger (every tenant's HMAC chain and Merkle tree, optionally against saved
-    /// checkpoints), or a JSONL chain written by the Python SDK. Exit 0 intact, 1 integrity
-    /// failure, 2 usage or input error.
+    /// checkpoints), or a JSONL chain (written by the Python SDK or by `audit export`, which can
+    /// also be checked against saved checkpoints). Exit 0 intact, 1 integrity failure, 2 usage
+    /// or input error.
     Verify(VerifyArgs),
     /// Sign a checkpoint of each tenant's tree (or one tenant's) and print or save it. Keep it
     /// outside the database: verifying against it detects truncation, rollback and forks.

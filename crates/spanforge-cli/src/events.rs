@@ -29,17 +29,17 @@ pub(crate) struct ValidateArgs {
     /// JSONL files to validate (`-` for standard input).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
-    /// Output format.
+    /// Output format; JSON is one object: `{"total","valid","invalid":[…]}`.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 
-/// How results are printed.
+/// How a command prints its result (every command that takes `--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// One line per problem, then a summary.
+    /// Lines for a person to read.
     Text,
-    /// One JSON object: `{"total","valid","invalid":[…]}`.
+    /// One JSON object: the command's whole report.
     Json,
 }
 
