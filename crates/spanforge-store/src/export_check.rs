@@ -24,13 +24,11 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use spanforge_chain::checkpoint::Checkpoint;
 use spanforge_chain::merkle::{EMPTY_ROOT, Frontier, Hash, leaf_hash};
 use spanforge_chain::note::NoteVerifier;
 
-use crate::ledger::{open_checkpoint, parse_origin};
 use crate::tenant::TenantId;
-use crate::verify::{CheckpointCheck, CheckpointSource, CheckpointStatus, error_chain};
+use crate::verify::{CheckpointCheck, CheckpointStatus, open_external};
 
 /// What a mismatch may also mean, for the detail of a forked checkpoint.
 const MISMATCH_CAUSES: &str = "a line was edited, inserted, removed or reordered, or the export \
@@ -93,41 +91,15 @@ impl ExportCheck {
             problems: Vec::new(),
         };
         for note in notes {
-            let mut found = CheckpointCheck {
-                source: CheckpointSource::External,
-                origin: None,
-                tenant: None,
-                size: None,
-                root: None,
-                status: CheckpointStatus::Unreadable,
-                detail: None,
-            };
-            match open_checkpoint(note.as_bytes(), verifiers) {
-                Err(e) => {
-                    found.status = CheckpointStatus::BadSignature;
-                    found.detail = Some(error_chain(&e));
-                }
-                Ok(signed) => {
-                    let cp: &Checkpoint = signed.checkpoint();
-                    found.origin = Some(cp.origin().to_owned());
-                    found.size = Some(cp.size());
-                    found.root = Some(cp.root().to_hex());
-                    match parse_origin(cp.origin()) {
-                        None => {
-                            found.detail =
-                                Some("the origin is not spanforge/<ledger>/<tenant>".into());
-                        }
-                        Some((_, tenant)) => {
-                            found.tenant = Some(tenant.clone());
-                            found.status = CheckpointStatus::NotChecked;
-                            check.targets.entry(cp.size()).or_default().push((
-                                check.checks.len(),
-                                tenant,
-                                *cp.root(),
-                            ));
-                        }
-                    }
-                }
+            // Which ledger the checkpoint names is not checked: an export does not say.
+            let (found, opened) = open_external(note, verifiers);
+            if let Some(opened) = opened {
+                let cp = &opened.checkpoint;
+                check.targets.entry(cp.size()).or_default().push((
+                    check.checks.len(),
+                    opened.tenant,
+                    *cp.root(),
+                ));
             }
             check.checks.push(found);
         }

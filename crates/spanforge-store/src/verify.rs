@@ -887,44 +887,21 @@ impl<B: Backend> Ledger<B> {
         // External checkpoints: signature first, then which tenant of which ledger.
         let mut external: Vec<(TenantId, Checkpoint, usize)> = Vec::new();
         for note in &opts.checkpoints {
-            let mut check = CheckpointCheck {
-                source: CheckpointSource::External,
-                origin: None,
-                tenant: None,
-                size: None,
-                root: None,
-                status: CheckpointStatus::Unreadable,
-                detail: None,
-            };
-            match open_checkpoint(note.as_bytes(), &verifiers) {
-                Err(e) => {
-                    check.status = CheckpointStatus::BadSignature;
-                    check.detail = Some(error_chain(&e));
+            let (mut check, opened) = open_external(note, &verifiers);
+            match opened {
+                Some(found) if found.ledger != self.ledger_id() => {
+                    check.tenant = None;
+                    check.status = CheckpointStatus::OtherLedger;
+                    check.detail = Some(format!(
+                        "the checkpoint is for ledger {}, this is {}",
+                        found.ledger,
+                        self.ledger_id()
+                    ));
                 }
-                Ok(signed) => {
-                    let cp = signed.checkpoint().clone();
-                    check.origin = Some(cp.origin().to_owned());
-                    check.size = Some(cp.size());
-                    check.root = Some(cp.root().to_hex());
-                    match parse_origin(cp.origin()) {
-                        None => {
-                            check.detail =
-                                Some("the origin is not spanforge/<ledger>/<tenant>".into());
-                        }
-                        Some((ledger, _)) if ledger != self.ledger_id() => {
-                            check.status = CheckpointStatus::OtherLedger;
-                            check.detail = Some(format!(
-                                "the checkpoint is for ledger {ledger}, this is {}",
-                                self.ledger_id()
-                            ));
-                        }
-                        Some((_, tenant)) => {
-                            check.tenant = Some(tenant.clone());
-                            check.status = CheckpointStatus::NotChecked;
-                            external.push((tenant, cp, report.checkpoints.len()));
-                        }
-                    }
+                Some(found) => {
+                    external.push((found.tenant, found.checkpoint, report.checkpoints.len()));
                 }
+                None => {}
             }
             report.checkpoints.push(check);
         }
@@ -1467,7 +1444,57 @@ fn covered_fields() -> Vec<String> {
 }
 
 /// An error and its sources on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+/// A checkpoint note given from outside, opened: the ledger and tenant its origin names.
+pub(crate) struct OpenedCheckpoint {
+    pub(crate) ledger: String,
+    pub(crate) tenant: TenantId,
+    pub(crate) checkpoint: Checkpoint,
+}
+
+/// Opens a checkpoint note kept outside the database: its signature with `verifiers` first,
+/// then its origin. The check says what was found: `BadSignature` or `Unreadable` when it cannot
+/// be used (and no checkpoint is returned), else `NotChecked` with its origin, tenant, size and
+/// root, for the caller to compare.
+pub(crate) fn open_external(
+    note: &str,
+    verifiers: &[NoteVerifier],
+) -> (CheckpointCheck, Option<OpenedCheckpoint>) {
+    let mut check = CheckpointCheck {
+        source: CheckpointSource::External,
+        origin: None,
+        tenant: None,
+        size: None,
+        root: None,
+        status: CheckpointStatus::Unreadable,
+        detail: None,
+    };
+    let signed = match open_checkpoint(note.as_bytes(), verifiers) {
+        Ok(signed) => signed,
+        Err(e) => {
+            check.status = CheckpointStatus::BadSignature;
+            check.detail = Some(error_chain(&e));
+            return (check, None);
+        }
+    };
+    let cp = signed.checkpoint();
+    check.origin = Some(cp.origin().to_owned());
+    check.size = Some(cp.size());
+    check.root = Some(cp.root().to_hex());
+    let Some((ledger, tenant)) = parse_origin(cp.origin()) else {
+        check.detail = Some("the origin is not spanforge/<ledger>/<tenant>".into());
+        return (check, None);
+    };
+    check.tenant = Some(tenant.clone());
+    check.status = CheckpointStatus::NotChecked;
+    let opened = OpenedCheckpoint {
+        ledger,
+        tenant,
+        checkpoint: cp.clone(),
+    };
+    (check, Some(opened))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
