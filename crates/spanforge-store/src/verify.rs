@@ -1443,7 +1443,6 @@ fn covered_fields() -> Vec<String> {
     fields
 }
 
-/// An error and its sources on one line.
 /// A checkpoint note given from outside, opened: the ledger and tenant its origin names.
 pub(crate) struct OpenedCheckpoint {
     pub(crate) ledger: String,
@@ -1494,6 +1493,7 @@ pub(crate) fn open_external(
     (check, Some(opened))
 }
 
+/// An error and its sources on one line.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();

@@ -393,6 +393,8 @@ fn an_export_checked_against_a_saved_checkpoint_catches_any_edited_field_and_a_c
         .to_string();
     let export = export_lines(&t, &org("acme"));
     assert_eq!(export.len(), 6);
+    let mut plain = t.ledger.export(&org("acme"), None, None).unwrap();
+    assert_eq!((plain.by_ref().count(), plain.decrypted()), (6, 0));
 
     let intact = check_export(&export, &saved, &verifiers);
     assert!(intact.valid, "{intact:#?}");
