@@ -451,6 +451,14 @@ fn write_chain_report(out: &mut impl Write, name: &str, report: &ChainReport) ->
     for w in &report.warnings {
         writeln!(out, "warning: {w}")?;
     }
+    // A rotation whose key the keyring lacks is already a warning.
+    for r in report.rotations.iter().filter(|r| r.key_found) {
+        writeln!(
+            out,
+            "rotation: {}: later events checked under the keyring's key it names",
+            r.event_id
+        )?;
+    }
     if report.withheld_count > 0 {
         writeln!(
             out,

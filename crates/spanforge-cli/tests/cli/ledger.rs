@@ -461,6 +461,12 @@ fn rotation_is_recorded_and_the_rotated_chain_verifies_everywhere() {
         "spanforge-keys.json",
     ]);
     assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("rotation: {rotation}: later events")),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
