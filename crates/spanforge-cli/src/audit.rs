@@ -189,11 +189,7 @@ fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
     let ledger = ledger_args.open(false)?;
     let mut opts = VerifyOptions::new();
     if let Some(path) = &a.checkpoint {
-        let text = fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the checkpoint file", path.display()))?;
-        opts = opts
-            .with_checkpoint_file(&text)
-            .with_context(|| format!("{}: not a checkpoint file", path.display()))?;
+        opts.checkpoints = checkpoint_notes(path)?;
     }
     if let Some(org) = &a.org {
         opts = opts.only_tenant(TenantId::org(org)?);
@@ -251,33 +247,57 @@ fn verify_ledger(a: &VerifyArgs) -> Result<Outcome> {
     })
 }
 
-/// The keys for verifying a JSONL chain: a keyring file's HMAC keys, or a text file of secrets
-/// (one per line), plus `SPANFORGE_SIGNING_KEY`.
-fn file_keyring(path: Option<&Path>, allow_empty: bool) -> Result<Keyring> {
+/// The signed checkpoint notes of a checkpoint file (`audit checkpoint --out`).
+fn checkpoint_notes(path: &Path) -> Result<Vec<String>> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the checkpoint file", path.display()))?;
+    split_checkpoints(&text).with_context(|| format!("{}: not a checkpoint file", path.display()))
+}
+
+/// What `--keyring` holds when a JSONL chain is verified: a keyring file, or a text file of
+/// secrets (one per line).
+enum KeyFile {
+    Keyring(KeyringFile),
+    Secrets(Vec<HmacSecret>),
+}
+
+fn read_key_file(path: &Path) -> Result<KeyFile> {
+    let text = zeroize::Zeroizing::new(
+        fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?,
+    );
+    if text.trim_start().starts_with('{') {
+        return Ok(KeyFile::Keyring(read_keyring(path)?));
+    }
+    let mut secrets = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let secret = HmacSecret::new(line)
+            .with_context(|| format!("{}:{}: not a usable secret", path.display(), n + 1))?;
+        secrets.push(secret);
+    }
+    Ok(KeyFile::Secrets(secrets))
+}
+
+/// The keys for verifying a JSONL chain: the key file's HMAC keys, plus `SPANFORGE_SIGNING_KEY`.
+fn file_keyring(file: Option<&KeyFile>, allow_empty: bool) -> Result<Keyring> {
     let mut ring = Keyring::default();
     if let Ok(v) = std::env::var("SPANFORGE_SIGNING_KEY") {
         ring.add(HmacSecret::new(&v).context("SPANFORGE_SIGNING_KEY is set but empty")?);
     }
-    if let Some(path) = path {
-        let text = zeroize::Zeroizing::new(
-            fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?,
-        );
-        if text.trim_start().starts_with('{') {
-            let file: KeyringFile = read_keyring(path)?;
-            for k in file.hmac_keys() {
+    match file {
+        Some(KeyFile::Keyring(keyring)) => {
+            for k in keyring.hmac_keys() {
                 ring.add(k.secret().clone());
             }
-        } else {
-            for (n, line) in text.lines().enumerate() {
-                if line.trim().is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let secret = HmacSecret::new(line).with_context(|| {
-                    format!("{}:{}: not a usable secret", path.display(), n + 1)
-                })?;
-                ring.add(secret);
+        }
+        Some(KeyFile::Secrets(secrets)) => {
+            for secret in secrets {
+                ring.add(secret.clone());
             }
         }
+        None => {}
     }
     if ring.is_empty() && !allow_empty {
         bail!(
@@ -289,18 +309,15 @@ fn file_keyring(path: Option<&Path>, allow_empty: bool) -> Result<Keyring> {
 
 /// The checkpoints to compare a JSONL chain with, opened with the ledger's public key from
 /// `--pubkey`, else with the checkpoint key of a keyring file given as `--keyring`.
-fn export_check(a: &VerifyArgs) -> Result<Option<ExportCheck>> {
+fn export_check(a: &VerifyArgs, key_file: Option<&KeyFile>) -> Result<Option<ExportCheck>> {
     let Some(path) = &a.checkpoint else {
         return Ok(None);
     };
-    let text = fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the checkpoint file", path.display()))?;
-    let notes = split_checkpoints(&text)
-        .with_context(|| format!("{}: not a checkpoint file", path.display()))?;
-    let verifiers = match (&a.pubkey, &a.keyring) {
+    let notes = checkpoint_notes(path)?;
+    let verifiers = match (&a.pubkey, key_file) {
         (Some(pubkey), _) => read_verifiers(pubkey)?,
-        (None, Some(keyring)) if is_keyring_file(keyring)? => {
-            crate::keyfile::provider(Some(&read_keyring(keyring)?))?.checkpoint_verifiers()
+        (None, Some(KeyFile::Keyring(keyring))) => {
+            crate::keyfile::provider(Some(keyring))?.checkpoint_verifiers()
         }
         _ => Vec::new(),
     };
@@ -312,19 +329,12 @@ fn export_check(a: &VerifyArgs) -> Result<Option<ExportCheck>> {
     Ok(Some(ExportCheck::new(&notes, &verifiers)))
 }
 
-/// Whether `path` is a keyring file (JSON) rather than a list of secrets.
-fn is_keyring_file(path: &Path) -> Result<bool> {
-    let text = zeroize::Zeroizing::new(
-        fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?,
-    );
-    Ok(text.trim_start().starts_with('{'))
-}
-
 fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
-    let mut against = export_check(a)?;
+    let key_file = a.keyring.as_deref().map(read_key_file).transpose()?;
+    let mut against = export_check(a, key_file.as_ref())?;
     // With a checkpoint, the ledger's public key is enough: an auditor need not hold the HMAC
     // secret. The signatures are then not checked, and only what the checkpoint covers is.
-    let ring = file_keyring(a.keyring.as_deref(), against.is_some())?;
+    let ring = file_keyring(key_file.as_ref(), against.is_some())?;
     let name = file.display().to_string();
     let mut input = Input::open(&name)?;
     let mut buf = Vec::new();
@@ -388,20 +398,7 @@ fn verify_file(a: &VerifyArgs, file: &Path) -> Result<Outcome> {
         }
         v.finish()
     });
-    let mut against: Option<ExportReport> = against.map(ExportCheck::finish);
-    // Said only when nothing else is wrong: otherwise the other findings explain it.
-    if report.is_none()
-        && let Some(x) = against.as_mut()
-        && x.valid
-        && x.covered() < events
-    {
-        x.valid = false;
-        x.problems.push(format!(
-            "{} events after the first {} are covered by no checkpoint given, and without an HMAC key their signatures were not checked: they are not verified",
-            events - x.covered(),
-            x.covered()
-        ));
-    }
+    let against: Option<ExportReport> = against.map(|x| x.finish(report.is_some()));
     let valid = report.as_ref().is_none_or(|r| r.valid) && against.as_ref().is_none_or(|x| x.valid);
     let mut out = io::stdout().lock();
     match a.format {

@@ -133,8 +133,10 @@ impl ExportCheck {
         }
     }
 
-    /// Compares what is left and returns the report.
-    pub fn finish(mut self) -> ExportReport {
+    /// Compares what is left and returns the report. `signatures_checked` says whether the
+    /// caller verified the lines' compatible signatures as well: without them, lines that no
+    /// consistent checkpoint covers are not verified at all, which makes the report invalid.
+    pub fn finish(mut self, signatures_checked: bool) -> ExportReport {
         let size = self.frontier.size();
         let targets = std::mem::take(&mut self.targets);
         for (target_size, list) in targets {
@@ -173,14 +175,24 @@ impl ExportCheck {
                     CheckpointStatus::Consistent | CheckpointStatus::NotChecked
                 )
             });
-        ExportReport {
+        let mut report = ExportReport {
             valid,
             tenant: self.tenant,
             events: size,
             root: self.frontier.root().to_hex(),
             checkpoints: self.checks,
             problems: self.problems,
+        };
+        // Said only when nothing else is wrong: otherwise the other findings explain it.
+        let covered = report.covered();
+        if !signatures_checked && report.valid && covered < size {
+            report.valid = false;
+            report.problems.push(format!(
+                "{} events after the first {covered} are covered by no checkpoint given, and without an HMAC key their signatures were not checked: they are not verified",
+                size - covered
+            ));
         }
+        report
     }
 
     fn compare(&mut self, targets: Vec<(usize, TenantId, Hash)>, size: u64, root: &Hash) {

@@ -353,7 +353,7 @@ fn check_export(lines: &[String], notes: &str, verifiers: &[NoteVerifier]) -> Ex
         };
         check.push(line.as_bytes(), &tenant);
     }
-    check.finish()
+    check.finish(true)
 }
 
 /// `line` with the value of its top-level member `field` changed by one character: the first
@@ -451,6 +451,18 @@ fn an_export_checked_against_a_saved_checkpoint_catches_any_edited_field_and_a_c
     let report = check_export(&longer, &saved, &verifiers);
     assert!(report.valid, "{report:#?}");
     assert_eq!((report.events, report.covered()), (9, 6));
+    // Without the signatures checked, the three events no checkpoint covers are not verified.
+    let mut unsigned = ExportCheck::new(&split_checkpoints(&saved).unwrap(), &verifiers);
+    for line in &longer {
+        unsigned.push(line.as_bytes(), &org("acme"));
+    }
+    let report = unsigned.finish(false);
+    assert!(!report.valid);
+    assert!(
+        report.problems[0].starts_with("3 events after the first 6"),
+        "{report:#?}"
+    );
+    assert_eq!(report.checkpoints[0].status, CheckpointStatus::Consistent);
 }
 
 #[test]
