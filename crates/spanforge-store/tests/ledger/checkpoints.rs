@@ -333,15 +333,7 @@ fn an_event_is_proven_to_an_auditor_with_only_the_public_key() {
     ));
 }
 
-/// An export's lines, and an export checked against signed checkpoint notes with the public key.
-fn export_lines(t: &TestLedger, tenant: &TenantId) -> Vec<String> {
-    t.ledger
-        .export(tenant, None, None)
-        .unwrap()
-        .collect::<spanforge_store::Result<_>>()
-        .unwrap()
-}
-
+/// An export checked against signed checkpoint notes with the public key.
 /// Each line's tenant is the one its event names; edited lines that no longer parse keep the
 /// tenant of the event they were made from (the check itself reads only bytes).
 fn check_export(lines: &[String], notes: &str, verifiers: &[NoteVerifier]) -> ExportReport {
@@ -391,7 +383,7 @@ fn an_export_checked_against_a_saved_checkpoint_catches_any_edited_field_and_a_c
         .checkpoint(&keys, &org("acme"))
         .unwrap()
         .to_string();
-    let export = export_lines(&t, &org("acme"));
+    let export = export_lines(&t.ledger, &org("acme"));
     assert_eq!(export.len(), 6);
     let mut plain = t.ledger.export(&org("acme"), None, None).unwrap();
     assert_eq!((plain.by_ref().count(), plain.decrypted()), (6, 0));
@@ -447,7 +439,7 @@ fn an_export_checked_against_a_saved_checkpoint_catches_any_edited_field_and_a_c
     t.ledger
         .ingest(&keys, lines("more.jsonl", &events(6, 3, Some("acme"))))
         .unwrap();
-    let longer = export_lines(&t, &org("acme"));
+    let longer = export_lines(&t.ledger, &org("acme"));
     let report = check_export(&longer, &saved, &verifiers);
     assert!(report.valid, "{report:#?}");
     assert_eq!((report.events, report.covered()), (9, 6));
@@ -478,7 +470,7 @@ fn an_export_is_not_trusted_to_a_checkpoint_of_another_tenant_or_key() {
         .unwrap()
         .to_string();
     let both = format_checkpoints(&t.ledger.checkpoint_all(&keys).unwrap());
-    let export = export_lines(&t, &org("acme"));
+    let export = export_lines(&t.ledger, &org("acme"));
 
     // Only another tenant's checkpoint: nothing covers the export.
     let report = check_export(&export, &globex, &keys.checkpoint_verifiers());
@@ -508,7 +500,7 @@ fn an_export_is_not_trusted_to_a_checkpoint_of_another_tenant_or_key() {
 
     // Events of two tenants in one file are named.
     let mut mixed = export.clone();
-    mixed.extend(export_lines(&t, &org("globex")));
+    mixed.extend(export_lines(&t.ledger, &org("globex")));
     let report = check_export(&mixed, &both, &keys.checkpoint_verifiers());
     assert!(!report.valid);
     assert!(report.problems[0].contains("line 5"), "{report:#?}");

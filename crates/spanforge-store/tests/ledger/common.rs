@@ -163,6 +163,15 @@ pub(crate) fn attacker(path: &Path) -> Connection {
     conn
 }
 
+/// The lines of a whole-chain export of `tenant`.
+pub(crate) fn export_lines(ledger: &SqliteLedger, tenant: &TenantId) -> Vec<String> {
+    ledger
+        .export(tenant, None, None)
+        .unwrap()
+        .collect::<spanforge_store::Result<_>>()
+        .unwrap()
+}
+
 pub(crate) fn envelope_of(conn: &Connection, event_id: &str) -> String {
     let bytes: Vec<u8> = conn
         .query_row(

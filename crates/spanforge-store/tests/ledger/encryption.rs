@@ -89,11 +89,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn export_all(ledger: &SqliteLedger, org: &str) -> Vec<String> {
-    ledger
-        .export(&TenantId::org(org).unwrap(), None, None)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    crate::common::export_lines(ledger, &TenantId::org(org).unwrap())
 }
 
 #[test]

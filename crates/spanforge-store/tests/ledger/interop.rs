@@ -100,14 +100,6 @@ fn reference_verify(dir: &Path, jobs: &[(Vec<String>, &str, &str)]) -> Vec<RefRe
         .collect()
 }
 
-fn export(t: &TestLedger, tenant: &TenantId) -> Vec<String> {
-    t.ledger
-        .export(tenant, None, None)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 #[test]
 fn the_reference_verify_chain_accepts_every_tenant_export() {
     let mut t = ledger();
@@ -127,10 +119,10 @@ fn the_reference_verify_chain_accepts_every_tenant_export() {
     ];
     let mut jobs: Vec<(Vec<String>, &str, &str)> = tenants
         .iter()
-        .map(|(tenant, _)| (export(&t, tenant), SECRET, "{}"))
+        .map(|(tenant, _)| (export_lines(&t.ledger, tenant), SECRET, "{}"))
         .collect();
     // The reference's verdict is not a rubber stamp: a payload edit fails there too.
-    let mut edited = export(&t, &org("globex"));
+    let mut edited = export_lines(&t.ledger, &org("globex"));
     edited[4] = edited[4].replacen(r#""n":104"#, r#""n":105"#, 1);
     jobs.push((edited, SECRET, "{}"));
     // A time-limited export starts mid-chain: the reference reports its first event as a gap.
@@ -166,7 +158,7 @@ fn the_reference_verify_chain_accepts_every_tenant_export() {
 #[test]
 fn the_reference_follows_our_rotation_with_a_key_map() {
     let (t, rotation_id) = crate::rotation::rotated();
-    let lines = export(&t, &org("acme"));
+    let lines = export_lines(&t.ledger, &org("acme"));
     let key_map = format!(r#"{{"{rotation_id}": "{SECRET_B}"}}"#);
     let results = reference_verify(
         t.dir.path(),
