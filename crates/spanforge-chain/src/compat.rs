@@ -123,15 +123,14 @@ impl HmacSecret {
         const ID: usize = spanforge_event::ulid::ULID_LEN;
         // `event_id|sha256:<64 hex>|prev_id`, every part of fixed length.
         let mut message = [0u8; ID + 1 + 7 + 64 + 1 + ID];
-        message[..ID].copy_from_slice(event_id.as_str().as_bytes());
+        message[..ID].copy_from_slice(event_id.as_bytes());
         message[ID] = b'|';
         message[ID + 1..ID + 8].copy_from_slice(b"sha256:");
-        hex::encode_to_slice(checksum.digest(), &mut message[ID + 8..ID + 72])
-            .expect("invariant: 32 bytes encode to exactly 64 hex digits");
+        message[ID + 8..ID + 72].copy_from_slice(&checksum.hex_digits());
         message[ID + 72] = b'|';
         let len = match prev_id {
             Some(prev) => {
-                message[ID + 73..].copy_from_slice(prev.as_str().as_bytes());
+                message[ID + 73..].copy_from_slice(prev.as_bytes());
                 message.len()
             }
             None => ID + 73,

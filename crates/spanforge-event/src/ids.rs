@@ -240,15 +240,34 @@ pub(crate) fn decode_hex32(s: &[u8]) -> Option<[u8; 32]> {
     (bad & 0xf0 == 0).then_some(out)
 }
 
+/// The two lowercase hex digits of every byte value, so that encoding takes one look-up per byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
+        i += 1;
+    }
+    table
+};
+
+/// The 64 lowercase hex digits of a 32-byte digest.
+fn encode_hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    let mut digits = [0u8; 64];
+    for (pair, &b) in digits.as_chunks_mut::<2>().0.iter_mut().zip(bytes) {
+        *pair = HEX_PAIRS[usize::from(b)];
+    }
+    digits
+}
+
 /// Appends the lowercase hex form of `bytes` to `out`, 32 bytes at a time through a stack buffer
 /// (one capacity check per 64 digits instead of one per digit).
 pub(crate) fn push_hex(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [0u8; 64];
     for part in bytes.chunks(32) {
-        for (pair, &b) in digits.chunks_exact_mut(2).zip(part) {
-            pair[0] = DIGITS[usize::from(b >> 4)];
-            pair[1] = DIGITS[usize::from(b & 15)];
+        for (pair, &b) in digits.as_chunks_mut::<2>().0.iter_mut().zip(part) {
+            *pair = HEX_PAIRS[usize::from(b)];
         }
         out.extend_from_slice(&digits[..part.len() * 2]);
     }
@@ -357,6 +376,28 @@ macro_rules! prefixed_digest {
                 out.extend_from_slice($prefix.as_bytes());
                 push_hex(&self.0, out);
             }
+
+            /// The 64 lowercase hex digits of the wire form, without the prefix.
+            #[must_use]
+            pub fn hex_digits(&self) -> [u8; 64] {
+                encode_hex32(&self.0)
+            }
+
+            #[doc = concat!(
+                "Whether `wire` is exactly this value's wire form (`", $prefix,
+                "` and its 64 lowercase hex digits), compared in constant time. A check that needs only ",
+                "this answer saves parsing `wire`: one look-up per byte instead of two per byte."
+            )]
+            #[must_use]
+            pub fn matches_wire(&self, wire: &[u8]) -> bool {
+                let Some((prefix, hex)) = wire.split_at_checked($prefix.len()) else {
+                    return false;
+                };
+                let Ok(hex) = <&[u8; 64]>::try_from(hex) else {
+                    return false;
+                };
+                prefix == $prefix.as_bytes() && hex_equal(&self.hex_digits(), hex)
+            }
         }
 
         impl fmt::Display for $name {
@@ -461,12 +502,22 @@ impl Eq for Signature {}
 /// ```
 #[must_use]
 pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    words_differ(a, b).ct_eq(&0).into()
+}
+
+/// [`digests_equal`] for two 64-digit hex forms.
+fn hex_equal(a: &[u8; 64], b: &[u8; 64]) -> bool {
+    words_differ(a, b).ct_eq(&0).into()
+}
+
+/// The OR of the XORs of the two slices' 8-byte words (their lengths are multiples of 8): zero
+/// exactly when they are equal, computed without an early exit.
+fn words_differ(a: &[u8], b: &[u8]) -> u64 {
     let (a_words, _) = a.as_chunks::<8>();
     let (b_words, _) = b.as_chunks::<8>();
-    let diff = a_words.iter().zip(b_words).fold(0u64, |acc, (x, y)| {
+    a_words.iter().zip(b_words).fold(0u64, |acc, (x, y)| {
         acc | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
-    });
-    diff.ct_eq(&0).into()
+    })
 }
 
 #[cfg(test)]

@@ -113,8 +113,8 @@ impl EventId {
             .expect("invariant: an EventId holds only ASCII alphabet characters")
     }
 
-    /// The identifier's ASCII bytes, for writers that need no `str`.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    /// The identifier's ASCII bytes, for writers that need no `str` (no UTF-8 check on the way).
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 

@@ -1,4 +1,7 @@
-//! Ledger throughput on realistic ~500-byte span events.
+//! Ledger throughput on realistic events of either workload shape (`benches/support/workload.rs`):
+//! 862-byte span events by default, or with `SPANFORGE_BENCH_WORKLOAD=reference` the ~540-byte
+//! events #3's targets are stated for, whose cases are named with a `_reference` suffix so that
+//! criterion never compares one shape's figures with the other's.
 //!
 //! Run with `cargo bench -p spanforge-store --bench ledger`. Groups:
 //! * `seal/memory`: sign + serialise + leaf hash + tree append into the in-memory backend
@@ -33,9 +36,25 @@ const VERIFY_EVENTS: u64 = 200_000;
 #[path = "support/workload.rs"]
 mod workload;
 
+/// The workload shape `SPANFORGE_BENCH_WORKLOAD` picks.
+fn shape() -> workload::Shape {
+    static SHAPE: std::sync::OnceLock<workload::Shape> = std::sync::OnceLock::new();
+    *SHAPE.get_or_init(|| workload::Shape::from_env().unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// A case's name: `name` for the span workload, `name_reference` for the reference one.
+fn case(name: &str) -> String {
+    match shape() {
+        workload::Shape::Span => name.to_owned(),
+        other => format!("{name}_{}", other.name()),
+    }
+}
+
 /// Event `n` of the shared workload (`benches/support/workload.rs`).
 fn event_json(n: u64) -> String {
-    workload::event_json(n, 0xBE7C).expect("valid ULID parts and timestamp")
+    shape()
+        .event_json(n, 0xBE7C)
+        .expect("valid ULID parts and timestamp")
 }
 
 fn events(start: u64, count: u64) -> Vec<Event> {
@@ -62,7 +81,7 @@ fn seal(c: &mut Criterion) {
         "event size: {} bytes unsigned",
         template[0].to_canonical_json().len()
     );
-    group.bench_function("memory", |b| {
+    group.bench_function(case("memory"), |b| {
         b.iter_batched(
             || {
                 let ledger = Ledger::new(MemoryBackend::new().expect("entropy"));
@@ -88,7 +107,7 @@ fn ingest(c: &mut Criterion) {
     let mut ledger = SqliteLedger::open(dir.path().join("ingest.db")).expect("open");
     let k = keys(&ledger.log_key_name());
     let mut next = 1_000_000_000u64;
-    group.bench_function("sqlite_durable", |b| {
+    group.bench_function(case("sqlite_durable"), |b| {
         b.iter_batched(
             || {
                 next += BATCH;
@@ -102,7 +121,7 @@ fn ingest(c: &mut Criterion) {
     let mut ledger = SqliteLedger::open(dir.path().join("jsonl.db")).expect("open");
     let k = keys(&ledger.log_key_name());
     let source: Arc<str> = Arc::from("bench.jsonl");
-    group.bench_function("sqlite_jsonl", |b| {
+    group.bench_function(case("sqlite_jsonl"), |b| {
         b.iter_batched(
             || {
                 next += BATCH;
@@ -144,7 +163,7 @@ fn ingest_encrypted(c: &mut Criterion) {
         .append_batch(&k, events(next, 4 * 97 * 13))
         .expect("create the scopes");
     next += BATCH;
-    group.bench_function("sqlite_durable_encrypted", |b| {
+    group.bench_function(case("sqlite_durable_encrypted"), |b| {
         b.iter_batched(
             || {
                 next += BATCH;
@@ -171,7 +190,7 @@ fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(VERIFY_EVENTS));
     group.sample_size(10);
-    group.bench_function("sqlite", |b| {
+    group.bench_function(case("sqlite"), |b| {
         b.iter(|| {
             let report = ledger.verify(&k, &VerifyOptions::new()).expect("verify");
             assert!(report.valid);

@@ -5,8 +5,11 @@
 //! ```text
 //! cargo run --release -p spanforge-store --example verify_rss -- build /path/ledger.db 2000000
 //! cargo run --release -p spanforge-store --example verify_rss -- verify /path/ledger.db
+//! SPANFORGE_BENCH_WORKLOAD=reference cargo run --release -p spanforge-store --example verify_rss -- build /path/small.db 1000000
 //! ```
 //!
+//! `build` appends the span workload (862-byte events), or with `SPANFORGE_BENCH_WORKLOAD=reference`
+//! the ~540-byte events #3's targets are stated for (`benches/support/workload.rs`).
 //! `SPANFORGE_SIGNING_KEY` replaces the example's signing secret (to verify a ledger another
 //! program built). Run the two steps as separate processes: the peak memory of `verify` is then verification's
 //! own. CPU time is user + system time of the process (all threads); on a shared machine it is
@@ -21,8 +24,8 @@ use spanforge_store::{HmacKey, SqliteLedger, StaticKeys, VerifyOptions};
 #[path = "../benches/support/workload.rs"]
 mod workload;
 
-fn event(n: u64) -> Result<Event, Box<dyn std::error::Error>> {
-    Ok(Event::from_json_str(&workload::event_json(n, 0x5EED)?)?)
+fn event(shape: workload::Shape, n: u64) -> Result<Event, Box<dyn std::error::Error>> {
+    Ok(Event::from_json_str(&shape.event_json(n, 0x5EED)?)?)
 }
 const BATCH: u64 = 8192;
 
@@ -74,16 +77,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match mode.as_str() {
         "build" => {
             let count: u64 = args.get(3).ok_or(usage)?.parse()?;
+            let shape = workload::Shape::from_env()?;
             let mut n = ledger.tenants()?.iter().map(|t| t.size).sum::<u64>();
             let end = n + count;
             while n < end {
                 let batch = (n..(n + BATCH).min(end))
-                    .map(event)
+                    .map(|n| event(shape, n))
                     .collect::<Result<Vec<_>, _>>()?;
                 n += batch.len() as u64;
                 ledger.append_batch(&keys, batch)?;
             }
             report("appended", count, start, cpu0);
+            println!("workload: {}", shape.name());
         }
         "verify" => {
             let report_ = ledger.verify(&keys, &VerifyOptions::new())?;

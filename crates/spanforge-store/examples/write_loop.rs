@@ -15,7 +15,9 @@
 //! target/release/examples/write_loop time jsonl 30 /tmp/w.db
 //! ```
 //!
-//! Workloads, all on the bench's ~500-byte span events in four tenants, 8,192 events per batch:
+//! Workloads, all on the bench's events in four tenants (862-byte span events, or with
+//! `SPANFORGE_BENCH_WORKLOAD=reference` the ~540-byte events #3's targets are stated for), 8,192
+//! events per batch:
 //! * `gen N`: only builds the parsed events (the baseline to subtract);
 //! * `seal N`: `append_batch` into the in-memory backend (sign, serialise, leaf hash, tree
 //!   append, store in memory), one ledger, batches of 8,192;
@@ -47,9 +49,14 @@ type Error = Box<dyn std::error::Error>;
 #[path = "../benches/support/workload.rs"]
 mod workload;
 
-/// The bench's event `n` (the same ids as `cargo bench -p spanforge-store --bench ledger`).
+/// The bench's event `n` (the same ids as `cargo bench -p spanforge-store --bench ledger`), of
+/// the shape `SPANFORGE_BENCH_WORKLOAD` picks.
 fn event_json(n: u64) -> Result<String, Error> {
-    workload::event_json(n, 0xBE7C)
+    static SHAPE: std::sync::OnceLock<Result<workload::Shape, String>> = std::sync::OnceLock::new();
+    SHAPE
+        .get_or_init(workload::Shape::from_env)
+        .clone()?
+        .event_json(n, 0xBE7C)
 }
 
 fn events(start: u64, count: u64) -> Result<Vec<Event>, Error> {
@@ -214,8 +221,9 @@ fn time(mode: &str, rounds: u32, db: Option<&String>) -> Result<(), Error> {
     }
     let per = |d: Duration| d.as_secs_f64() / BATCH as f64;
     println!(
-        "{mode}: best of {rounds} rounds of {BATCH}: {:.0} ns/event = {:.0} events/s (mean {:.0} events/s); \
+        "{mode} ({} workload): best of {rounds} rounds of {BATCH}: {:.0} ns/event = {:.0} events/s (mean {:.0} events/s); \
          CPU time, all threads: {:.0} ns/event, calling thread: {:.0} ns/event",
+        workload::Shape::from_env()?.name(),
         per(best) * 1e9,
         1.0 / per(best),
         f64::from(rounds) / (total.as_secs_f64() / BATCH as f64),

@@ -13,6 +13,11 @@
 //! full event parser, which either accepts it or says exactly what is wrong. Nothing here decides
 //! that an event is authentic: the caller still recomputes the leaf hash over every stored byte,
 //! the checksum over the payload span and the HMAC over the extracted ids.
+//!
+//! It reads bytes and returns bytes, checking the JSON grammar only: whether the text is UTF-8 is
+//! left to the caller, which compares the returned values with the stored index columns (which
+//! are text) or parses them as ASCII formats, and covers the rest through the leaf hash, the
+//! signed checksum and the checkpoints (see [`crate::verify`]).
 
 use std::ops::Range;
 
@@ -26,28 +31,29 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// count one more), so the scanner leaves such payloads to the full parser.
 const PAYLOAD_CONTAINER_DEPTH: usize = spanforge_event::MAX_PAYLOAD_DEPTH - 1;
 
-/// The members of a stored envelope that verification reads, borrowed from it.
+/// The members of a stored envelope that verification reads, borrowed from it: the bytes between
+/// each string's quotes.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Scanned<'a> {
-    pub(crate) event_id: &'a str,
-    pub(crate) event_type: &'a str,
-    pub(crate) timestamp: &'a str,
-    pub(crate) org_id: Option<&'a str>,
-    pub(crate) actor_id: Option<&'a str>,
-    pub(crate) session_id: Option<&'a str>,
-    pub(crate) prev_id: Option<&'a str>,
-    pub(crate) checksum: Option<&'a str>,
-    pub(crate) signature: Option<&'a str>,
+    pub(crate) event_id: &'a [u8],
+    pub(crate) event_type: &'a [u8],
+    pub(crate) timestamp: &'a [u8],
+    pub(crate) org_id: Option<&'a [u8]>,
+    pub(crate) actor_id: Option<&'a [u8]>,
+    pub(crate) session_id: Option<&'a [u8]>,
+    pub(crate) prev_id: Option<&'a [u8]>,
+    pub(crate) checksum: Option<&'a [u8]>,
+    pub(crate) signature: Option<&'a [u8]>,
     /// Where the payload's text lies in the envelope.
     pub(crate) payload: Range<usize>,
     /// What [`spanforge_event::Event::model_id`] returns for this payload.
-    pub(crate) model_id: Option<&'a str>,
+    pub(crate) model_id: Option<&'a [u8]>,
 }
 
 /// Reads `text` as described in the module docs, or returns `None` for the full parser.
-pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
+pub(crate) fn scan(text: &[u8]) -> Option<Scanned<'_>> {
     let mut c = Cursor {
-        b: text.as_bytes(),
+        b: text,
         pos: 0,
         limit: MAX_DEPTH,
     };
@@ -55,53 +61,53 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
     let mut seen = [false; 3]; // event_id, event_type, timestamp
     let mut payload = None;
     c.eat(b'{')?;
-    let mut last: Option<&str> = None;
+    let mut last: Option<&[u8]> = None;
     if c.peek()? == b'}' {
         return None;
     }
     loop {
-        let key = c.plain_string(text)?;
-        if last.is_some_and(|l| compare_keys(l.as_bytes(), key.as_bytes()).is_ge()) {
+        let key = c.plain_string()?;
+        if last.is_some_and(|l| compare_keys(l, key).is_ge()) {
             return None;
         }
         last = Some(key);
         c.eat(b':')?;
         let slot = match key {
-            "event_id" => {
+            b"event_id" => {
                 seen[0] = true;
                 Some(&mut out.event_id)
             }
-            "event_type" => {
+            b"event_type" => {
                 seen[1] = true;
                 Some(&mut out.event_type)
             }
-            "timestamp" => {
+            b"timestamp" => {
                 seen[2] = true;
                 Some(&mut out.timestamp)
             }
             _ => None,
         };
         if let Some(slot) = slot {
-            *slot = c.plain_string(text)?;
+            *slot = c.plain_string()?;
         } else {
             let optional = match key {
-                "org_id" => Some(&mut out.org_id),
-                "actor_id" => Some(&mut out.actor_id),
-                "session_id" => Some(&mut out.session_id),
-                "prev_id" => Some(&mut out.prev_id),
-                "checksum" => Some(&mut out.checksum),
-                "signature" => Some(&mut out.signature),
+                b"org_id" => Some(&mut out.org_id),
+                b"actor_id" => Some(&mut out.actor_id),
+                b"session_id" => Some(&mut out.session_id),
+                b"prev_id" => Some(&mut out.prev_id),
+                b"checksum" => Some(&mut out.checksum),
+                b"signature" => Some(&mut out.signature),
                 _ => None,
             };
             if let Some(slot) = optional {
-                let value = c.plain_string(text)?;
+                let value = c.plain_string()?;
                 if value.is_empty() {
                     return None;
                 }
                 *slot = Some(value);
-            } else if key == "payload" {
+            } else if key == b"payload" {
                 let start = c.pos;
-                out.model_id = c.payload(text)?;
+                out.model_id = c.payload()?;
                 payload = Some(start..c.pos);
             } else {
                 // Any other member: a JSON value, not `null` (the canonical form drops nulls).
@@ -131,7 +137,7 @@ struct Cursor<'a> {
     limit: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
     }
@@ -146,10 +152,9 @@ impl Cursor<'_> {
         (self.next()? == want).then_some(())
     }
 
-    /// A string without escapes or control characters, borrowed from `text` (the same bytes as
-    /// `self.b`, so the quotes, being ASCII, are character boundaries).
+    /// The bytes of a string without escapes or control characters.
     #[inline(always)]
-    fn plain_string<'t>(&mut self, text: &'t str) -> Option<&'t str> {
+    fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.pos;
         let end = scan_plain(self.b, start);
@@ -157,7 +162,7 @@ impl Cursor<'_> {
             return None;
         }
         self.pos = end + 1;
-        text.get(start..end)
+        self.b.get(start..end)
     }
 
     /// Any JSON string, escapes checked.
@@ -282,32 +287,32 @@ impl Cursor<'_> {
     /// The payload: a non-empty object whose keys strictly increase. Returns the model id as
     /// [`spanforge_event::Event::model_id`] finds it: `model.name`, else `model_id`, else
     /// `model` when that is a string; empty strings and other shapes are skipped.
-    fn payload<'t>(&mut self, text: &'t str) -> Option<Option<&'t str>> {
+    fn payload(&mut self) -> Option<Option<&'a [u8]>> {
         self.limit = PAYLOAD_CONTAINER_DEPTH;
-        let model = self.payload_members(text);
+        let model = self.payload_members();
         self.limit = MAX_DEPTH;
         model
     }
 
-    fn payload_members<'t>(&mut self, text: &'t str) -> Option<Option<&'t str>> {
+    fn payload_members(&mut self) -> Option<Option<&'a [u8]>> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             return None;
         }
-        let mut last: Option<&str> = None;
+        let mut last: Option<&[u8]> = None;
         let (mut model_name, mut model_id, mut model_str) = (None, None, None);
         loop {
             // Payload keys with escapes go to the full parser, so that "model" is never missed.
-            let key = self.plain_string(text)?;
-            if last.is_some_and(|l| compare_keys(l.as_bytes(), key.as_bytes()).is_ge()) {
+            let key = self.plain_string()?;
+            if last.is_some_and(|l| compare_keys(l, key).is_ge()) {
                 return None;
             }
             last = Some(key);
             self.eat(b':')?;
             match (key, self.peek()?) {
-                ("model", b'"') => model_str = Some(self.plain_string(text)?),
-                ("model", b'{') => model_name = self.model_object(text)?,
-                ("model_id", b'"') => model_id = Some(self.plain_string(text)?),
+                (b"model", b'"') => model_str = Some(self.plain_string()?),
+                (b"model", b'{') => model_name = self.model_object()?,
+                (b"model_id", b'"') => model_id = Some(self.plain_string()?),
                 _ => self.skip_value(1)?,
             }
             match self.next()? {
@@ -316,7 +321,7 @@ impl Cursor<'_> {
                 _ => return None,
             }
         }
-        let non_empty = |s: Option<&'t str>| s.filter(|s| !s.is_empty());
+        let non_empty = |s: Option<&'a [u8]>| s.filter(|s| !s.is_empty());
         Some(
             non_empty(model_name)
                 .or(non_empty(model_id))
@@ -325,23 +330,23 @@ impl Cursor<'_> {
     }
 
     /// `payload.model` as an object: its `name` when that is a plain string.
-    fn model_object<'t>(&mut self, text: &'t str) -> Option<Option<&'t str>> {
+    fn model_object(&mut self) -> Option<Option<&'a [u8]>> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             self.pos += 1;
             return Some(None);
         }
-        let mut last: Option<&str> = None;
+        let mut last: Option<&[u8]> = None;
         let mut name = None;
         loop {
-            let key = self.plain_string(text)?;
-            if last.is_some_and(|l| compare_keys(l.as_bytes(), key.as_bytes()).is_ge()) {
+            let key = self.plain_string()?;
+            if last.is_some_and(|l| compare_keys(l, key).is_ge()) {
                 return None;
             }
             last = Some(key);
             self.eat(b':')?;
-            if key == "name" && self.peek()? == b'"' {
-                name = Some(self.plain_string(text)?);
+            if key == b"name" && self.peek()? == b'"' {
+                name = Some(self.plain_string()?);
             } else {
                 self.skip_value(2)?;
             }
@@ -371,17 +376,17 @@ mod tests {
 
     #[test]
     fn reads_the_members_verification_needs() {
-        let s = scan(SIGNED).expect("the plain shape");
-        assert_eq!(s.event_id, "01KDZ5T8Q3M9V6W2X4Y7Z0A1B3");
-        assert_eq!(s.event_type, "llm.trace.span.completed");
-        assert_eq!(s.timestamp, "2026-01-03T10:00:01.250000Z");
-        assert_eq!(s.org_id, Some("acme"));
-        assert_eq!(s.actor_id, Some("user-1"));
-        assert_eq!(s.session_id, Some("s-1"));
-        assert_eq!(s.prev_id, Some("01KDZ5T8Q3M9V6W2X4Y7Z0A1B2"));
-        assert_eq!(s.checksum, Some("sha256:00"));
-        assert_eq!(s.signature, Some("hmac-sha256:11"));
-        assert_eq!(s.model_id, Some("gpt-4o"));
+        let s = scan(SIGNED.as_bytes()).expect("the plain shape");
+        assert_eq!(s.event_id, b"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3");
+        assert_eq!(s.event_type, b"llm.trace.span.completed");
+        assert_eq!(s.timestamp, b"2026-01-03T10:00:01.250000Z");
+        assert_eq!(s.org_id, Some(&b"acme"[..]));
+        assert_eq!(s.actor_id, Some(&b"user-1"[..]));
+        assert_eq!(s.session_id, Some(&b"s-1"[..]));
+        assert_eq!(s.prev_id, Some(&b"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2"[..]));
+        assert_eq!(s.checksum, Some(&b"sha256:00"[..]));
+        assert_eq!(s.signature, Some(&b"hmac-sha256:11"[..]));
+        assert_eq!(s.model_id, Some(&b"gpt-4o"[..]));
         let payload = &SIGNED[s.payload.clone()];
         assert!(payload.starts_with(r#"{"duration_ms""#), "{payload}");
         assert!(payload.ends_with(r#""s":"a\"b\u00e9"}"#), "{payload}");
@@ -404,8 +409,8 @@ mod tests {
         ] {
             let text = base.replace("PAYLOAD", payload);
             let event = Event::from_json_str(&text).expect("valid");
-            let scanned = scan(&text).expect("the plain shape");
-            assert_eq!(scanned.model_id, event.model_id(), "{payload}");
+            let scanned = scan(text.as_bytes()).expect("the plain shape");
+            assert_eq!(scanned.model_id, event.model_id().map(str::as_bytes), "{payload}");
             assert_eq!(&text[scanned.payload.clone()], payload);
         }
     }
@@ -435,10 +440,10 @@ mod tests {
             &SIGNED.replace(r#""timestamp""#, r#""timestamq""#),
         ];
         for text in declined {
-            assert_eq!(scan(text), None, "{text}");
+            assert_eq!(scan(text.as_bytes()), None, "{text}");
         }
         let deep = SIGNED.replace("[false]", &format!("{}{}", "[".repeat(70), "]".repeat(70)));
-        assert_eq!(scan(&deep), None);
+        assert_eq!(scan(deep.as_bytes()), None);
     }
 
     #[test]
@@ -449,11 +454,11 @@ mod tests {
                 r#"{{"event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","event_type":"decision.made","payload":{payload},"schema_version":"2.0","source":"bot@1.0.0","timestamp":"2026-01-03T10:00:01.250000Z"}}"#
             );
             let parsed = Event::from_json_str(&text);
-            if scan(&text).is_some() {
+            if scan(text.as_bytes()).is_some() {
                 assert!(parsed.is_ok(), "depth {n}");
             }
             if n < 8 {
-                assert!(scan(&text).is_some(), "depth {n}");
+                assert!(scan(text.as_bytes()).is_some(), "depth {n}");
             }
         }
     }
@@ -462,7 +467,7 @@ mod tests {
     fn never_panics_on_truncations() {
         for end in 0..SIGNED.len() {
             if let Some(prefix) = SIGNED.get(..end) {
-                assert_eq!(scan(prefix), None, "{prefix}");
+                assert_eq!(scan(prefix.as_bytes()), None, "{prefix}");
             }
         }
     }

@@ -16,7 +16,8 @@
 //! by the full path, which parses and validates the envelope as an event, requires it to
 //! re-serialise to the stored bytes, and words every finding. The fast path does not repeat the
 //! field rules of members no check reads (`source`, `schema_version`, trace and span ids, tags,
-//! number forms in the payload): those bytes were validated when the event was sealed, and any
+//! number forms in the payload, and whether those members are UTF-8): those bytes were validated
+//! when the event was sealed, and any
 //! later change to them changes the leaf hash. A rewrite that also replaces the leaf hash, the
 //! nodes and the head is caught by the signed checkpoints, as for every field outside the HMAC;
 //! after the last checkpoint, the full path would have flagged such a rewrite only when the new
@@ -45,7 +46,7 @@ use spanforge_chain::compat::{self, EventCheck, KEY_ROTATED_TYPE, TOMBSTONE_TYPE
 use spanforge_chain::merkle::{self, Frontier, HASH_LEN, Hash, leaf_hash};
 use spanforge_chain::note::NoteVerifier;
 use spanforge_event::ids::digests_equal;
-use spanforge_event::{Checksum, Event, EventId, EventType, MAX_EVENT_BYTES, Signature, Timestamp};
+use spanforge_event::{Checksum, Event, EventId, EventType, MAX_EVENT_BYTES, Timestamp};
 
 use crate::backend::{Backend, Reader, TenantKey, TenantState};
 use crate::encryption::{ERASURE_EVENT_TYPE, EncryptedPayload};
@@ -351,6 +352,11 @@ fn check_row(row: RecordRef<'_>, ctx: &RowContext<'_>) -> RowOutcome {
     full_check(row, ctx, segment, leaf)
 }
 
+/// A text column's bytes, to compare with what the scanner read.
+fn bytes(column: Option<&str>) -> Option<&[u8]> {
+    column.map(str::as_bytes)
+}
+
 /// The check of an intact ordinary event without building it: the envelope is read with
 /// [`scan`](crate::scan::scan), which borrows the fields the checks need from the canonical
 /// text. The same checks as [`full_check`] then run on them: the index columns against the
@@ -373,44 +379,49 @@ fn fast_check(
     if row.key_id != segment.key_id.as_str() || row.envelope.len() > MAX_EVENT_BYTES {
         return None;
     }
-    let text = std::str::from_utf8(row.envelope).ok()?;
-    let s = scan::scan(text)?;
-    // Events whose payloads the fold reads leave the fast path; every other type the
-    // validator accepts (registered or a documented extension) takes it.
-    if s.event_type == TOMBSTONE_TYPE
-        || s.event_type == KEY_ROTATED_TYPE
-        || s.event_type == ERASURE_EVENT_TYPE
-        || EventType::parse(s.event_type).is_err()
-    {
-        return None;
-    }
-    let event_id = EventId::parse(s.event_id).ok()?;
-    let prev_id = match s.prev_id {
-        None => None,
-        Some(p) => Some(EventId::parse(p).ok()?),
-    };
-    let ts = Timestamp::parse(s.timestamp).ok()?;
-    let checksum = Checksum::parse(s.checksum?).ok()?;
-    let signature = Signature::parse(s.signature?).ok()?;
-    let columns_agree = row.event_id == s.event_id
-        && row.ts_micros == ts.unix_micros()
-        && row.event_type == s.event_type
-        && row.model_id == s.model_id
-        && row.actor_id == s.actor_id
-        && row.session_id == s.session_id
-        && ctx.tenant.owns(s.org_id);
+    // The scanner returns bytes. The envelope's event id, type, model, actor and session must
+    // equal the index columns, which are text, and are then read from the columns; the
+    // timestamp and `prev_id` are ASCII formats, checked as UTF-8 first.
+    let s = scan::scan(row.envelope)?;
+    let columns_agree = row.event_id.as_bytes() == s.event_id
+        && row.event_type.as_bytes() == s.event_type
+        && bytes(row.model_id) == s.model_id
+        && bytes(row.actor_id) == s.actor_id
+        && bytes(row.session_id) == s.session_id
+        && bytes(ctx.tenant.org_id()) == s.org_id;
     if !columns_agree {
         return None;
     }
+    // Events whose payloads the fold reads leave the fast path; every other type the
+    // validator accepts (registered or a documented extension) takes it.
+    if row.event_type == TOMBSTONE_TYPE
+        || row.event_type == KEY_ROTATED_TYPE
+        || row.event_type == ERASURE_EVENT_TYPE
+        || EventType::parse(row.event_type).is_err()
+    {
+        return None;
+    }
+    let event_id = EventId::parse(row.event_id).ok()?;
+    let prev_id = match s.prev_id {
+        None => None,
+        Some(p) => Some(EventId::parse(std::str::from_utf8(p).ok()?).ok()?),
+    };
+    let ts = Timestamp::parse(std::str::from_utf8(s.timestamp).ok()?).ok()?;
+    if row.ts_micros != ts.unix_micros() {
+        return None;
+    }
+    let (checksum_wire, signature_wire) = (s.checksum?, s.signature?);
+    // The stored checksum and signature are compared in their wire form with the recomputed
+    // values, which is what parsing them and comparing the digests would decide.
     let payload = row.envelope.get(s.payload)?;
-    let actual = Checksum::of_canonical(payload);
-    if !digests_equal(actual.digest(), checksum.digest()) {
+    let checksum = Checksum::of_canonical(payload);
+    if !checksum.matches_wire(checksum_wire) {
         return None;
     }
     let expected = key
         .secret()
         .sign_parts(&event_id, &checksum, prev_id.as_ref());
-    if !digests_equal(expected.mac(), signature.mac()) {
+    if !expected.matches_wire(signature_wire) {
         return None;
     }
     Some(RowOutcome {
