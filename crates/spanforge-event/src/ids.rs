@@ -6,7 +6,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{EventError, Result};
@@ -437,7 +436,7 @@ prefixed_digest!(
 impl Checksum {
     /// The checksum of `canonical` (the canonical JSON bytes of a payload).
     pub fn of_canonical(canonical: &[u8]) -> Self {
-        Self(Sha256::digest(canonical).into())
+        Self(crate::sha256::sha256(canonical))
     }
 
     /// Wraps a SHA-256 digest.

@@ -56,6 +56,7 @@ pub mod event_type;
 pub mod ids;
 pub mod payload;
 pub mod schema;
+pub mod sha256;
 pub mod tags;
 pub mod timestamp;
 pub mod ulid;

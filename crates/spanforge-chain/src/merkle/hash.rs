@@ -4,7 +4,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use sha2::{Digest, Sha256};
+use spanforge_event::sha256::sha256_prefixed;
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
@@ -147,25 +147,21 @@ impl fmt::Display for Hash {
 
 /// Computes the RFC 6962 leaf hash `SHA-256(0x00 || data)` of one log entry.
 pub fn leaf_hash(data: &[u8]) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([LEAF_PREFIX]);
-    hasher.update(data);
-    Hash(hasher.finalize().into())
+    Hash(sha256_prefixed(LEAF_PREFIX, data))
 }
 
 /// Computes the RFC 6962 interior node hash `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    // One contiguous 65-byte buffer hashes in two compression-function calls with no
-    // intermediate buffering, which measurably beats three `update` calls.
-    let mut block = [0u8; 1 + 2 * HASH_LEN];
-    block[0] = NODE_PREFIX;
-    block[1..=HASH_LEN].copy_from_slice(&left.0);
-    block[1 + HASH_LEN..].copy_from_slice(&right.0);
-    Hash(Sha256::digest(block).into())
+    let mut pair = [0u8; 2 * HASH_LEN];
+    pair[..HASH_LEN].copy_from_slice(&left.0);
+    pair[HASH_LEN..].copy_from_slice(&right.0);
+    Hash(sha256_prefixed(NODE_PREFIX, &pair))
 }
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     #[test]
