@@ -16,13 +16,15 @@
 //!   refuse writes): named settings, one wrapped data key per (tenant, subject scope), and the
 //!   append-only record of data keys an erasure destroyed.
 
+use std::ops::Range;
+
 use spanforge_chain::merkle::{Frontier, Hash, NodeId};
 use spanforge_event::json::Str;
 use spanforge_event::{EventId, EventType};
 
 use crate::error::Result;
 use crate::keys::KeyId;
-use crate::page::RecordPage;
+use crate::page::{RecordPage, RecordRef};
 use crate::tenant::TenantId;
 
 /// A backend's handle for a tenant (a small integer assigned when the tenant is created).
@@ -216,6 +218,27 @@ pub trait Reader {
         Ok(())
     }
 
+    /// The highest `seq` among `tenant`'s records, or `None` when it has none. (Not the head's
+    /// size: verification also reads records stored beyond the head.)
+    fn last_seq(&self, tenant: TenantKey) -> Result<Option<u64>>;
+
+    /// Up to `count` readers beside this snapshot, each for one thread, so that a scan of every
+    /// record (verification) reads and checks rows on several cores at once instead of copying
+    /// them from one reading thread to the others.
+    ///
+    /// Each has a snapshot of its own, taken after this one. Records are only ever appended,
+    /// never changed or removed, so for every tenant such a snapshot holds the same records as
+    /// this one up to this one's [`Reader::last_seq`]; a scan bounded by it reads exactly what
+    /// this snapshot holds.
+    ///
+    /// The default returns none, as must a store that cannot open another reader (an in-memory
+    /// one) and a snapshot whose own uncommitted writes another reader would not see; callers
+    /// then read on one thread.
+    fn scan_readers(&self, count: usize) -> Result<Vec<Box<dyn RecordScan + Send>>> {
+        let _ = count;
+        Ok(Vec::new())
+    }
+
     /// The record of `tenant` at `seq`.
     fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>>;
 
@@ -393,6 +416,19 @@ fn unsupported(what: &str) -> crate::Error {
     )
 }
 
+/// A reader that lends records without copying them, for a scan on a thread of its own: see
+/// [`Reader::scan_readers`].
+pub trait RecordScan {
+    /// Calls `f` with each record of `tenant` whose `seq` lies in `seqs`, in `seq` order, each
+    /// borrowed for the call only, until `f` returns `false`.
+    fn scan(
+        &self,
+        tenant: TenantKey,
+        seqs: Range<u64>,
+        f: &mut dyn FnMut(RecordRef<'_>) -> bool,
+    ) -> Result<()>;
+}
+
 /// A ledger store.
 pub trait Backend {
     /// A consistent read snapshot.
@@ -413,6 +449,7 @@ pub trait Backend {
 
     /// Opens a write transaction; only one exists at a time.
     fn write(&mut self) -> Result<Self::Write<'_>>;
+
 
     /// After an erasure: removes every remaining copy of deleted data from the store's files
     /// (for SQLite, a `TRUNCATE` checkpoint of the write-ahead log; deleted cells are already

@@ -128,7 +128,7 @@ pub mod verify;
 
 pub use backend::{
     Backend, CheckpointRecord, DataKeyRecord, ErasedKeyRecord, KeyRecord, NewRecord, Reader,
-    Record, RecordFilter, TenantKey, TenantState, Writer,
+    Record, RecordFilter, RecordScan, TenantKey, TenantState, Writer,
 };
 pub use blocking::BlockingKms;
 pub use encryption::{DataKeyService, PayloadState};

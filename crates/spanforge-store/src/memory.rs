@@ -188,6 +188,10 @@ impl Reader for State {
             .collect())
     }
 
+    fn last_seq(&self, tenant: TenantKey) -> Result<Option<u64>> {
+        Ok(self.tenant_events(tenant).iter().map(|r| r.seq).max())
+    }
+
     fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>> {
         Ok(self.record(tenant, seq).map(stored_record))
     }
@@ -319,6 +323,10 @@ macro_rules! forward_reader {
             fn records(&self, t: TenantKey, from: u64, limit: usize) -> Result<Vec<Record>> {
                 let $s = self;
                 $state.records(t, from, limit)
+            }
+            fn last_seq(&self, t: TenantKey) -> Result<Option<u64>> {
+                let $s = self;
+                $state.last_seq(t)
             }
             fn record_at(&self, t: TenantKey, seq: u64) -> Result<Option<Record>> {
                 let $s = self;

@@ -2,10 +2,13 @@
 //! result compared with the stored heads, the stored checkpoints and checkpoints kept outside the
 //! database.
 //!
-//! Per tenant, rows stream in `seq` order a page at a time (memory stays flat), through three
-//! overlapping stages: the calling thread reads the next page from storage while the pool
-//! (rayon) checks the rows of the current page in parallel and one pool task folds the previous
-//! page into the chain and the tree.
+//! Per tenant, rows stream in `seq` order a page at a time (memory stays flat). Where the store
+//! can open readers of its own for other threads ([`Reader::scan_readers`]: SQLite files), each
+//! thread of the pool reads the next chunk of rows with its own reader, checks every row where
+//! the store lends it, and the chunks are folded into the chain and the tree strictly in order
+//! (`read_on_every_thread`). Elsewhere three stages overlap: the calling thread reads the next
+//! page from storage while the pool (rayon) checks the rows of the current page in parallel and
+//! one pool task folds the previous page (`read_on_one_thread`). Both report the same.
 //!
 //! The row check recomputes the leaf hash over the stored envelope, checks that the index columns
 //! agree with the envelope and its `org_id` with the tenant, that the key the tenant's key
@@ -38,7 +41,8 @@
 //!   than the tree; a fork (same size, other root): its root.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 
 use rayon::prelude::*;
 use spanforge_chain::checkpoint::Checkpoint;
@@ -48,7 +52,7 @@ use spanforge_chain::note::NoteVerifier;
 use spanforge_event::ids::digests_equal;
 use spanforge_event::{Checksum, Event, EventId, EventType, MAX_EVENT_BYTES, Timestamp};
 
-use crate::backend::{Backend, Reader, TenantKey, TenantState};
+use crate::backend::{Backend, Reader, RecordScan, TenantKey, TenantState};
 use crate::encryption::{ERASURE_EVENT_TYPE, EncryptedPayload};
 use crate::error::Result;
 use crate::keys::{HmacKey, KeyId, KeyProvider};
@@ -710,6 +714,222 @@ struct Target {
     root: Hash,
 }
 
+/// Verification's row stages for a store without [`Reader::scan_readers`]: see the comments.
+/// Returns what reading found and the fold.
+fn read_on_one_thread<R: Reader>(
+    read: &R,
+    tenant: TenantKey,
+    ctx: &RowContext<'_>,
+    fold: Fold,
+    checks: &mut [CheckpointCheck],
+) -> (Result<()>, Fold) {
+    // Three stages overlap: this thread reads pages from storage and queues them, the pool
+    // checks the rows of page N in parallel, and a checking thread folds page N-1 into the
+    // chain and the tree meanwhile (which must go in order). Reading runs ahead of the other
+    // two, one queued page at most, instead of waiting for them page by page. Pages are
+    // handed back for reuse, so memory stays flat and, once they have grown, reading
+    // allocates nothing.
+    let (full_tx, full_rx) = mpsc::sync_channel::<RecordPage>(1);
+    let (empty_tx, empty_rx) = mpsc::channel::<RecordPage>();
+std::thread::scope(|s| {
+        let checks = &mut *checks;
+        let checker = s.spawn(move || {
+            let mut fold = fold;
+            let mut checked: Option<(RecordPage, Vec<Option<RowOutcome>>)> = None;
+            // The outcomes of one page are folded while the next page's are checked into
+            // the other of two vectors, which are reused.
+            let mut spare = Vec::new();
+            let mut incoming = full_rx.iter();
+            // Once the tree cannot grow, nothing after that point is folded (or read).
+            while !fold.stopped {
+                let page = incoming.next();
+                if page.is_none() && checked.is_none() {
+                    break;
+                }
+                let mut outcomes = std::mem::take(&mut spare);
+                let mut to_fold = checked.take();
+                rayon::in_place_scope(|scope| {
+                    if let Some(page) = &page {
+                        scope.spawn(|_| {
+                            (0..page.len())
+                                .into_par_iter()
+                                .map(|i| page.get(i).map(|r| check_row(r, ctx)))
+                                .collect_into_vec(&mut outcomes);
+                        });
+                    }
+                    if let Some((rows, outcomes)) = to_fold.as_mut() {
+                        fold.page(rows, outcomes.drain(..).flatten(), &mut *checks);
+                    }
+                });
+                if let Some((folded, used)) = to_fold {
+                    spare = used;
+                    // The reader may have finished; then the page is simply dropped.
+                    let _ = empty_tx.send(folded);
+                }
+                checked = page.map(|page| (page, outcomes));
+            }
+            fold
+        });
+        let mut next_seq = 0u64;
+        // Four pages circulate (one being read, one queued, one being checked, one being
+        // folded); the reader waits for a folded one rather than growing a new page, whose
+        // buffers would fault in fresh memory.
+        let mut made = 0;
+        let read_result = loop {
+            let mut page = if made < PAGES_IN_FLIGHT {
+                made += 1;
+                RecordPage::new()
+            } else {
+                match empty_rx.recv() {
+                    Ok(page) => page,
+                    // The checker has stopped (the tree cannot grow).
+                    Err(_) => break Ok(()),
+                }
+            };
+            page.clear();
+            if let Err(e) = read.records_page(tenant, next_seq, PAGE, &mut page) {
+                break Err(e);
+            }
+            let full = page.len() == PAGE;
+            next_seq = page.last().map_or(next_seq, |r| r.seq.saturating_add(1));
+            // A send fails only when the checker has stopped (the tree cannot grow).
+            if page.is_empty() || full_tx.send(page).is_err() || !full {
+                break Ok(());
+            }
+        };
+        drop(full_tx);
+        let fold = checker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read_result, fold)
+    })
+}
+
+/// Chunks of rows the checking threads may finish ahead of the fold, each thread's rows and
+/// outcomes held until the chunks before them are folded.
+const CHUNKS_AHEAD: u64 = 4;
+
+/// Verification's row stages with one [`RecordScan`] per thread: each thread claims the next
+/// chunk of [`PAGE`] sequence numbers, reads its rows from its own snapshot and checks each row
+/// where the store lends it (no envelope is copied), keeping only what the fold reads (the index
+/// columns, the stored leaf hash and nodes) and the outcome. Finished chunks are folded strictly
+/// in order by whichever thread completes the chunk the fold waits for; a thread waits before
+/// starting a chunk more than [`CHUNKS_AHEAD`] past it, so memory stays flat. Rows are read up to
+/// `last`, the last `seq` this tenant has in the verifying snapshot (see
+/// [`Reader::scan_readers`]).
+fn read_on_every_thread(
+    scanners: &mut [Box<dyn RecordScan + Send>],
+    tenant: TenantKey,
+    last: Option<u64>,
+    ctx: &RowContext<'_>,
+    fold: Fold,
+    checks: &mut [CheckpointCheck],
+) -> (Result<()>, Fold) {
+    let Some(last) = last else {
+        return (Ok(()), fold);
+    };
+    let page = PAGE as u64;
+    let chunks = last / page + 1;
+    let shared = Mutex::new(Folding {
+        fold,
+        checks,
+        ready: BTreeMap::new(),
+        next: 0,
+        spare: Vec::new(),
+        error: None,
+    });
+    let room = Condvar::new();
+    let claimed = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for scanner in scanners.iter_mut() {
+            let (shared, room, claimed) = (&shared, &room, &claimed);
+            s.spawn(move || {
+                loop {
+                    let chunk = claimed.fetch_add(1, Ordering::Relaxed);
+                    if chunk >= chunks {
+                        return;
+                    }
+                    let (mut rows, mut outcomes) = {
+                        let mut folding = lock(shared);
+                        while chunk >= folding.next + CHUNKS_AHEAD && !folding.done() {
+                            folding = room
+                                .wait(folding)
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        }
+                        if folding.done() {
+                            return;
+                        }
+                        folding.spare.pop().unwrap_or_default()
+                    };
+                    rows.clear();
+                    outcomes.clear();
+                    let from = chunk * page;
+                    let read = scanner.scan(tenant, from..(from + page).min(last + 1), &mut |row| {
+                        outcomes.push(check_row(row, ctx));
+                        // The fold never reads the envelope.
+                        rows.push(&RecordRef {
+                            envelope: &[],
+                            ..row
+                        });
+                        true
+                    });
+                    let mut folding = lock(shared);
+                    match read {
+                        Ok(()) => folding.deliver(chunk, rows, outcomes),
+                        Err(e) => {
+                            folding.error.get_or_insert(e);
+                        }
+                    }
+                    room.notify_all();
+                }
+            });
+        }
+    });
+    let Folding { fold, error, .. } = shared
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (error.map_or(Ok(()), Err), fold)
+}
+
+/// The state [`read_on_every_thread`]'s threads share.
+struct Folding<'c> {
+    fold: Fold,
+    checks: &'c mut [CheckpointCheck],
+    /// Checked chunks waiting for the ones before them, by chunk number.
+    ready: BTreeMap<u64, (RecordPage, Vec<RowOutcome>)>,
+    /// The chunk the fold waits for.
+    next: u64,
+    /// Folded chunks' buffers, for reuse.
+    spare: Vec<(RecordPage, Vec<RowOutcome>)>,
+    /// The first read error; no chunk is started after it.
+    error: Option<crate::Error>,
+}
+
+impl Folding<'_> {
+    /// Whether no further chunk is needed: the tree cannot grow, or reading failed.
+    fn done(&self) -> bool {
+        self.fold.stopped || self.error.is_some()
+    }
+
+    /// Takes a checked chunk and folds every chunk that is now next in order.
+    fn deliver(&mut self, chunk: u64, rows: RecordPage, outcomes: Vec<RowOutcome>) {
+        self.ready.insert(chunk, (rows, outcomes));
+        while let Some((rows, mut outcomes)) = self.ready.remove(&self.next) {
+            if !self.fold.stopped {
+                self.fold.page(&rows, outcomes.drain(..), self.checks);
+            }
+            self.next += 1;
+            self.spare.push((rows, outcomes));
+        }
+    }
+}
+
+/// Locks `m`; a thread that panicked while holding it leaves nothing half-done that the others
+/// could trip over (its panic is resumed when the scope ends).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Keeps a list capped at `max` while counting every push.
 fn push_capped<T>(list: &mut Vec<T>, max: usize, item: T) {
     if list.len() < max {
@@ -877,6 +1097,18 @@ impl<B: Backend> Ledger<B> {
     /// reported in the [`LedgerReport`], not returned as errors; an error means verification
     /// could not run (for example the database cannot be read).
     pub fn verify(&self, keys: &dyn KeyProvider, opts: &VerifyOptions) -> Result<LedgerReport> {
+        self.verify_on(keys, opts, rayon::current_num_threads())
+    }
+
+    /// [`Ledger::verify`] with up to `threads` threads that read rows with readers of their own
+    /// ([`Reader::scan_readers`]); with `0`, or when the store has no such readers, one thread
+    /// reads and the pool checks.
+    pub(crate) fn verify_on(
+        &self,
+        keys: &dyn KeyProvider,
+        opts: &VerifyOptions,
+        threads: usize,
+    ) -> Result<LedgerReport> {
         let read = self.backend.read()?;
         let verifiers = keys.checkpoint_verifiers();
         let mut report = LedgerReport {
@@ -940,6 +1172,12 @@ impl<B: Backend> Ledger<B> {
                 ));
             }
         }
+        // Readers beside this snapshot, one per reading thread, when the store has them.
+        let mut scanners = if threads == 0 {
+            Vec::new()
+        } else {
+            read.scan_readers(threads)?
+        };
         for state in &tenants {
             if opts.tenant.as_ref().is_some_and(|t| *t != state.id) {
                 continue;
@@ -951,6 +1189,7 @@ impl<B: Backend> Ledger<B> {
                 .collect();
             let tenant_report = self.verify_tenant(
                 &read,
+                &mut scanners,
                 keys,
                 &verifiers,
                 state,
@@ -990,6 +1229,7 @@ impl<B: Backend> Ledger<B> {
     fn verify_tenant<R: Reader>(
         &self,
         read: &R,
+        scanners: &mut [Box<dyn RecordScan + Send>],
         keys: &dyn KeyProvider,
         verifiers: &[NoteVerifier],
         state: &TenantState,
@@ -1104,87 +1344,12 @@ impl<B: Backend> Ledger<B> {
             targets,
             stopped: false,
         };
-        // Three stages overlap: this thread reads pages from storage and queues them, the pool
-        // checks the rows of page N in parallel, and a checking thread folds page N-1 into the
-        // chain and the tree meanwhile (which must go in order). Reading runs ahead of the other
-        // two, one queued page at most, instead of waiting for them page by page. Pages are
-        // handed back for reuse, so memory stays flat and, once they have grown, reading
-        // allocates nothing.
-        let (full_tx, full_rx) = mpsc::sync_channel::<RecordPage>(1);
-        let (empty_tx, empty_rx) = mpsc::channel::<RecordPage>();
-        let ctx = &ctx;
-        let (read_result, fold) = std::thread::scope(|s| {
-            let checks = &mut *checks;
-            let checker = s.spawn(move || {
-                let mut fold = fold;
-                let mut checked: Option<(RecordPage, Vec<Option<RowOutcome>>)> = None;
-                // The outcomes of one page are folded while the next page's are checked into
-                // the other of two vectors, which are reused.
-                let mut spare = Vec::new();
-                let mut incoming = full_rx.iter();
-                // Once the tree cannot grow, nothing after that point is folded (or read).
-                while !fold.stopped {
-                    let page = incoming.next();
-                    if page.is_none() && checked.is_none() {
-                        break;
-                    }
-                    let mut outcomes = std::mem::take(&mut spare);
-                    let mut to_fold = checked.take();
-                    rayon::in_place_scope(|scope| {
-                        if let Some(page) = &page {
-                            scope.spawn(|_| {
-                                (0..page.len())
-                                    .into_par_iter()
-                                    .map(|i| page.get(i).map(|r| check_row(r, ctx)))
-                                    .collect_into_vec(&mut outcomes);
-                            });
-                        }
-                        if let Some((rows, outcomes)) = to_fold.as_mut() {
-                            fold.page(rows, outcomes.drain(..).flatten(), &mut *checks);
-                        }
-                    });
-                    if let Some((folded, used)) = to_fold {
-                        spare = used;
-                        // The reader may have finished; then the page is simply dropped.
-                        let _ = empty_tx.send(folded);
-                    }
-                    checked = page.map(|page| (page, outcomes));
-                }
-                fold
-            });
-            let mut next_seq = 0u64;
-            // Four pages circulate (one being read, one queued, one being checked, one being
-            // folded); the reader waits for a folded one rather than growing a new page, whose
-            // buffers would fault in fresh memory.
-            let mut made = 0;
-            let read_result = loop {
-                let mut page = if made < PAGES_IN_FLIGHT {
-                    made += 1;
-                    RecordPage::new()
-                } else {
-                    match empty_rx.recv() {
-                        Ok(page) => page,
-                        // The checker has stopped (the tree cannot grow).
-                        Err(_) => break Ok(()),
-                    }
-                };
-                page.clear();
-                if let Err(e) = read.records_page(state.key, next_seq, PAGE, &mut page) {
-                    break Err(e);
-                }
-                let full = page.len() == PAGE;
-                next_seq = page.last().map_or(next_seq, |r| r.seq.saturating_add(1));
-                // A send fails only when the checker has stopped (the tree cannot grow).
-                if page.is_empty() || full_tx.send(page).is_err() || !full {
-                    break Ok(());
-                }
-            };
-            drop(full_tx);
-            let fold = checker
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (read_result, fold)
-        });
+        let (read_result, fold) = if scanners.is_empty() {
+            read_on_one_thread(read, state.key, &ctx, fold, checks)
+        } else {
+            let last = read.last_seq(state.key)?;
+            read_on_every_thread(scanners, state.key, last, &ctx, fold, checks)
+        };
         read_result?;
         let Fold {
             mut report,
@@ -1616,5 +1781,68 @@ mod tests {
             "{:?}",
             full.reasons
         );
+    }
+
+    /// Reading with a reader per thread must find exactly what reading on one thread finds:
+    /// the same events, findings, gaps and checkpoint verdicts in the same order, whatever the
+    /// number of threads, with findings on chunk edges, a removed row and a row beyond the head.
+    #[test]
+    fn every_thread_count_reports_what_one_reading_thread_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let keys = StaticKeys::new().with_default_key(HmacKey::derived(
+            HmacSecret::new_native("unit-test-signing-secret-0123456789abcdef").unwrap(),
+        ));
+        let mut ledger = crate::SqliteLedger::open(&path).unwrap();
+        let events: Vec<Event> = (0..5000)
+            .map(|n| {
+                let org = ["acme", "globex"][(n % 2) as usize];
+                typed_event(n, org, "llm.trace.span.completed", r#"{"model":"m","n":1}"#)
+            })
+            .collect();
+        ledger.append_batch(&keys, events).unwrap();
+        let intact = ledger.verify_on(&keys, &VerifyOptions::new(), 0).unwrap();
+        assert!(intact.valid, "{intact:?}");
+        drop(ledger);
+
+        // Edit envelopes at chunk edges of the first tenant, remove a row of the second and
+        // store a copy of its last row beyond its head.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER IF EXISTS events_append_only_update;
+             DROP TRIGGER IF EXISTS events_append_only_delete;",
+        )
+        .unwrap();
+        let first = 1i64 << 40;
+        let second = 2i64 << 40;
+        for seq in [0i64, 1023, 1024, 2047, 2048, 2499] {
+            conn.execute(
+                "UPDATE events SET envelope = CAST(replace(CAST(envelope AS TEXT), '\"n\":1', '\"n\":2') AS BLOB) WHERE id = ?1",
+                [first + seq],
+            )
+            .unwrap();
+        }
+        conn.execute("DELETE FROM events WHERE id = ?1", [second + 1500])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO events (id, tenant, event_id, ts, event_type, model_id, actor_id, session_id, key_id, envelope, leaf_hash, nodes) \
+             SELECT ?1, tenant, 'X' || event_id, ts, event_type, model_id, actor_id, session_id, key_id, envelope, leaf_hash, nodes FROM events WHERE id = ?2",
+            [second + 2500, second + 2499],
+        )
+        .unwrap();
+        drop(conn);
+
+        let ledger = crate::SqliteLedger::open(&path).unwrap();
+        let one = ledger.verify_on(&keys, &VerifyOptions::new(), 0).unwrap();
+        assert!(!one.valid);
+        let acme = &one.tenants[0];
+        assert_eq!(acme.tampered_count, 6, "{acme:?}");
+        let globex = &one.tenants[1];
+        assert_eq!(globex.events, 2500, "{globex:?}");
+        assert!(globex.gap_count >= 1, "{globex:?}");
+        for threads in [1, 2, 3, 7] {
+            let many = ledger.verify_on(&keys, &VerifyOptions::new(), threads).unwrap();
+            assert_eq!(many, one, "{threads} threads");
+        }
     }
 }

@@ -43,7 +43,7 @@ pub use schema::LATEST as SCHEMA_VERSION;
 
 use crate::backend::{
     Backend, CheckpointRecord, DataKeyRecord, ErasedKeyRecord, KeyRecord, NewRecord, Reader,
-    Record, RecordFilter, TenantKey, TenantState, Writer,
+    Record, RecordFilter, RecordScan, TenantKey, TenantState, Writer,
 };
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
@@ -129,6 +129,12 @@ fn read_record(row: &Row<'_>) -> rusqlite::Result<Record> {
 /// rules as [`read_record`]: text columns must hold UTF-8 text (or NULL where optional), blob
 /// columns blobs.
 fn push_record(row: &Row<'_>, page: &mut RecordPage) -> rusqlite::Result<()> {
+    with_record(row, |r| page.push(&r))
+}
+
+/// Calls `f` with one row of [`EVENT_COLUMNS`] borrowed from SQLite, with the type rules of
+/// [`read_record`].
+fn with_record<T>(row: &Row<'_>, f: impl FnOnce(RecordRef<'_>) -> T) -> rusqlite::Result<T> {
     use rusqlite::types::ValueRef;
     let wrong = |i: usize, v: ValueRef<'_>| {
         rusqlite::Error::InvalidColumnType(i, EVENT_COLUMN_NAMES[i].to_owned(), v.data_type())
@@ -152,7 +158,7 @@ fn push_record(row: &Row<'_>, page: &mut RecordPage) -> rusqlite::Result<()> {
         }
     };
     let id: i64 = row.get(0)?;
-    page.push(&RecordRef {
+    Ok(f(RecordRef {
         tenant: TenantKey(row.get(1)?),
         seq: to_u64(id & MAX_SEQ as i64, "seq")?,
         event_id: required(2)?,
@@ -165,8 +171,65 @@ fn push_record(row: &Row<'_>, page: &mut RecordPage) -> rusqlite::Result<()> {
         envelope: blob(9)?,
         leaf_hash: blob(10)?,
         nodes: blob(11)?,
-    });
-    Ok(())
+    }))
+}
+
+/// The page cache of a [`SqliteScan`] connection: a scan reads each page once.
+const SCAN_CACHE_KIB: i64 = 2 << 10;
+
+/// A read-only connection of its own, in one read transaction for its whole life, for
+/// [`Reader::scan_readers`].
+struct SqliteScan {
+    conn: Connection,
+}
+
+impl SqliteScan {
+    fn open(path: &str) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::backend("opening another reader of the ledger", e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(sql("setting the busy timeout"))?;
+        conn.pragma_update(None, "cache_size", -SCAN_CACHE_KIB)
+            .map_err(sql("sizing the page cache"))?;
+        // The snapshot is taken at the first read, after the snapshot this reader was opened
+        // beside.
+        conn.execute_batch("BEGIN DEFERRED")
+            .map_err(sql("starting a read snapshot"))?;
+        Ok(Self { conn })
+    }
+}
+
+impl RecordScan for SqliteScan {
+    fn scan(
+        &self,
+        tenant: TenantKey,
+        seqs: std::ops::Range<u64>,
+        f: &mut dyn FnMut(RecordRef<'_>) -> bool,
+    ) -> Result<()> {
+        let end = seqs.end.min(MAX_SEQ + 1);
+        if seqs.start >= end {
+            return Ok(());
+        }
+        let (first, last) = (row_id(tenant, seqs.start)?, row_id(tenant, end - 1)?);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id >= ?1 AND id <= ?2 ORDER BY id"
+            ))
+            .map_err(sql("reading events"))?;
+        let mut rows = stmt
+            .query(params![first, last])
+            .map_err(sql("reading events"))?;
+        while let Some(row) = rows.next().map_err(sql("reading events"))? {
+            if !with_record(row, &mut *f).map_err(sql("reading events"))? {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Raw tenant row, converted to a [`TenantState`] after the statement is done.
@@ -712,6 +775,16 @@ impl Queries<'_> {
         Ok(())
     }
 
+    fn last_seq(&self, tenant: TenantKey) -> Result<Option<u64>> {
+        let start = row_id(tenant, 0)?;
+        let last: Option<i64> = self
+            .0
+            .prepare_cached("SELECT max(id) FROM events WHERE id >= ?1 AND id < ?2")
+            .and_then(|mut s| s.query_row(params![start, tenant_end(tenant)], |r| r.get(0)))
+            .map_err(sql("reading the last sequence number"))?;
+        Ok(last.map(|id| (id & MAX_SEQ as i64) as u64))
+    }
+
     fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>> {
         let id = row_id(tenant, seq)?;
         self.0
@@ -1028,8 +1101,9 @@ impl Queries<'_> {
 }
 
 macro_rules! forward_reader {
-    ($ty:ty, $conn:ident => $expr:expr) => {
+    ($ty:ty, $conn:ident => $expr:expr $(; $($extra:tt)*)?) => {
         impl Reader for $ty {
+            $($($extra)*)?
             fn tenants(&self) -> Result<Vec<TenantState>> {
                 let $conn = self;
                 Queries($expr).tenants()
@@ -1056,6 +1130,10 @@ macro_rules! forward_reader {
             ) -> Result<()> {
                 let $conn = self;
                 Queries($expr).records_page(tenant, from_seq, limit, page)
+            }
+            fn last_seq(&self, tenant: TenantKey) -> Result<Option<u64>> {
+                let $conn = self;
+                Queries($expr).last_seq(tenant)
             }
             fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>> {
                 let $conn = self;
@@ -1157,7 +1235,19 @@ macro_rules! forward_reader {
     };
 }
 
-forward_reader!(SqliteRead<'_>, r => r.conn);
+forward_reader!(SqliteRead<'_>, r => r.conn;
+    fn scan_readers(&self, count: usize) -> Result<Vec<Box<dyn RecordScan + Send>>> {
+        // A transaction this reader did not open may hold writes no other connection sees, and
+        // a database without a file name cannot be opened twice.
+        let path = match self.conn.path() {
+            Some(path) if self.owns_transaction && !path.is_empty() => path,
+            _ => return Ok(Vec::new()),
+        };
+        (0..count)
+            .map(|_| SqliteScan::open(path).map(|s| Box::new(s) as Box<dyn RecordScan + Send>))
+            .collect()
+    }
+);
 forward_reader!(SqliteWrite<'_>, w => &w.tx);
 
 impl Writer for SqliteWrite<'_> {

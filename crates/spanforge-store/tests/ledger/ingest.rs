@@ -541,3 +541,47 @@ fn a_signed_chain_may_continue_from_an_event_earlier_in_the_same_input() {
     assert_eq!(receipt.events, 4099);
     assert!(t.ledger.verify(&keys, &VerifyOptions::new()).unwrap().valid);
 }
+
+#[test]
+fn verification_while_another_connection_appends_reads_one_snapshot() {
+    // Verification reads rows on several connections; each must stop where the verifying
+    // snapshot ends, or rows committed meanwhile would read as stored beyond the head.
+    let mut t = ledger();
+    let k = keys(&t.ledger);
+    t.ledger
+        .append_batch(&k, events(0, 3000, Some("acme")))
+        .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (reports, written) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut other = spanforge_store::SqliteLedger::open(&t.path)?;
+            let k = keys(&other);
+            let mut n = 3000;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                other.append_batch(&k, events(n, 300, Some("acme")))?;
+                n += 300;
+            }
+            Ok::<_, spanforge_store::Error>(n)
+        });
+        // Nothing here may panic before the writer is told to stop, or the scope would wait
+        // for it forever.
+        let reports: Vec<_> = (0..5)
+            .map(|_| t.ledger.verify(&k, &VerifyOptions::new()))
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (reports, writer.join())
+    });
+    let written = written.unwrap().unwrap();
+    assert!(written > 3000);
+    let mut seen = Vec::new();
+    for report in reports {
+        let report = report.unwrap();
+        assert!(report.valid, "{report:?}");
+        let tenant = &report.tenants[0];
+        assert_eq!(tenant.events, tenant.size, "{tenant:?}");
+        seen.push(tenant.events);
+    }
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    let report = t.ledger.verify(&k, &VerifyOptions::new()).unwrap();
+    assert!(report.valid, "{report:?}");
+}
