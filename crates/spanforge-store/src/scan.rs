@@ -22,6 +22,13 @@
 use std::ops::Range;
 
 use spanforge_event::json::{compare_keys, scan_plain};
+use spanforge_event::timestamp::TIMESTAMP_LEN;
+use spanforge_event::ulid::ULID_LEN;
+
+/// `sha256:` and 64 hex digits.
+const CHECKSUM_LEN: usize = 7 + 64;
+/// `hmac-sha256:` and 64 hex digits.
+const SIGNATURE_LEN: usize = 12 + 64;
 
 /// Values nested deeper than this outside the payload are left to the full parser.
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -33,6 +40,13 @@ const PAYLOAD_CONTAINER_DEPTH: usize = spanforge_event::MAX_PAYLOAD_DEPTH - 1;
 
 /// The members of a stored envelope that verification reads, borrowed from it: the bytes between
 /// each string's quotes.
+///
+/// `event_id`, `prev_id`, `timestamp`, `checksum` and `signature` have formats of a fixed length
+/// (a ULID, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, `sha256:` or `hmac-sha256:` and 64 hex digits), and
+/// are taken by that length without their bytes being looked at: a value of another length is
+/// declined, and every caller must check each against its format, which no quote, backslash or
+/// control character passes (so a value that hid one, and the structure read after it, is never
+/// accepted).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Scanned<'a> {
     pub(crate) event_id: &'a [u8],
@@ -72,44 +86,40 @@ pub(crate) fn scan(text: &[u8]) -> Option<Scanned<'_>> {
         }
         last = Some(key);
         c.eat(b':')?;
-        let slot = match key {
+        match key {
             b"event_id" => {
                 seen[0] = true;
-                Some(&mut out.event_id)
+                out.event_id = c.fixed_string(ULID_LEN)?;
             }
             b"event_type" => {
                 seen[1] = true;
-                Some(&mut out.event_type)
+                out.event_type = c.plain_string()?;
             }
             b"timestamp" => {
                 seen[2] = true;
-                Some(&mut out.timestamp)
+                out.timestamp = c.fixed_string(TIMESTAMP_LEN)?;
             }
-            _ => None,
-        };
-        if let Some(slot) = slot {
-            *slot = c.plain_string()?;
-        } else {
-            let optional = match key {
-                b"org_id" => Some(&mut out.org_id),
-                b"actor_id" => Some(&mut out.actor_id),
-                b"session_id" => Some(&mut out.session_id),
-                b"prev_id" => Some(&mut out.prev_id),
-                b"checksum" => Some(&mut out.checksum),
-                b"signature" => Some(&mut out.signature),
-                _ => None,
-            };
-            if let Some(slot) = optional {
+            b"prev_id" => out.prev_id = Some(c.fixed_string(ULID_LEN)?),
+            b"checksum" => out.checksum = Some(c.fixed_string(CHECKSUM_LEN)?),
+            b"signature" => out.signature = Some(c.fixed_string(SIGNATURE_LEN)?),
+            b"org_id" | b"actor_id" | b"session_id" => {
                 let value = c.plain_string()?;
                 if value.is_empty() {
                     return None;
                 }
+                let slot = match key {
+                    b"org_id" => &mut out.org_id,
+                    b"actor_id" => &mut out.actor_id,
+                    _ => &mut out.session_id,
+                };
                 *slot = Some(value);
-            } else if key == b"payload" {
+            }
+            b"payload" => {
                 let start = c.pos;
                 out.model_id = c.payload()?;
                 payload = Some(start..c.pos);
-            } else {
+            }
+            _ => {
                 // Any other member: a JSON value, not `null` (the canonical form drops nulls).
                 if c.peek()? == b'n' {
                     return None;
@@ -150,6 +160,20 @@ impl<'a> Cursor<'a> {
 
     fn eat(&mut self, want: u8) -> Option<()> {
         (self.next()? == want).then_some(())
+    }
+
+    /// The `len` bytes of a string whose format fixes its length, taken without looking at
+    /// them (see [`Scanned`]); `None` unless a quote closes it there.
+    #[inline(always)]
+    fn fixed_string(&mut self, len: usize) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = start.checked_add(len)?;
+        if self.b.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        self.b.get(start..end)
     }
 
     /// The bytes of a string without escapes or control characters.
@@ -366,11 +390,11 @@ mod tests {
     use super::*;
 
     const SIGNED: &str = concat!(
-        r#"{"actor_id":"user-1","checksum":"sha256:00","event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","#,
+        r#"{"actor_id":"user-1","checksum":"sha256:0000000000000000000000000000000000000000000000000000000000000000","event_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B3","#,
         r#""event_type":"llm.trace.span.completed","org_id":"acme","#,
         r#""payload":{"duration_ms":1250.5,"model":{"name":"gpt-4o","system":"openai"},"n":[1,-2,3e5,{"a":null}],"ok":true,"s":"a\"b\u00e9"},"#,
         r#""prev_id":"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2","schema_version":"2.0","session_id":"s-1","#,
-        r#""signature":"hmac-sha256:11","source":"bot@1.0.0","tags":{"env":"prod"},"#,
+        r#""signature":"hmac-sha256:1111111111111111111111111111111111111111111111111111111111111111","source":"bot@1.0.0","tags":{"env":"prod"},"#,
         r#""timestamp":"2026-01-03T10:00:01.250000Z","x_unknown":[false]}"#
     );
 
@@ -384,8 +408,11 @@ mod tests {
         assert_eq!(s.actor_id, Some(&b"user-1"[..]));
         assert_eq!(s.session_id, Some(&b"s-1"[..]));
         assert_eq!(s.prev_id, Some(&b"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2"[..]));
-        assert_eq!(s.checksum, Some(&b"sha256:00"[..]));
-        assert_eq!(s.signature, Some(&b"hmac-sha256:11"[..]));
+        assert_eq!(s.checksum, Some(format!("sha256:{}", "0".repeat(64)).as_bytes()));
+        assert_eq!(
+            s.signature,
+            Some(format!("hmac-sha256:{}", "1".repeat(64)).as_bytes())
+        );
         assert_eq!(s.model_id, Some(&b"gpt-4o"[..]));
         let payload = &SIGNED[s.payload.clone()];
         assert!(payload.starts_with(r#"{"duration_ms""#), "{payload}");
@@ -461,6 +488,28 @@ mod tests {
                 assert!(scan(text.as_bytes()).is_some(), "depth {n}");
             }
         }
+    }
+
+    #[test]
+    fn fixed_length_members_are_taken_by_length_and_declined_at_any_other() {
+        // One digit more or less: declined.
+        for (from, to) in [("sha256:0", "sha256:00"), ("sha256:00", "sha256:0")] {
+            let text = SIGNED.replacen(from, to, 1);
+            assert_eq!(scan(text.as_bytes()), None);
+        }
+        let text = SIGNED.replace("01KDZ5T8Q3M9V6W2X4Y7Z0A1B2", "01KDZ5T8Q3M9V6W2X4Y7Z0A1B");
+        assert_eq!(scan(text.as_bytes()), None);
+        let text = SIGNED.replace(".250000Z", ".25000Z");
+        assert_eq!(scan(text.as_bytes()), None);
+        // A quote hidden at the right length is returned as it stands: the caller's format check
+        // (here the checksum's) refuses it.
+        let hidden = format!("sha256:{}\"{}", "0".repeat(30), "0".repeat(33));
+        let text = SIGNED.replacen(&format!("sha256:{}", "0".repeat(64)), &hidden, 1);
+        let s = scan(text.as_bytes()).expect("taken by length");
+        assert_eq!(s.checksum, Some(hidden.as_bytes()));
+        let zero = spanforge_event::Checksum::from_digest([0; 32]);
+        assert!(zero.matches_wire(format!("sha256:{}", "0".repeat(64)).as_bytes()));
+        assert!(!zero.matches_wire(hidden.as_bytes()));
     }
 
     #[test]

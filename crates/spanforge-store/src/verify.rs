@@ -318,11 +318,15 @@ enum RowKind {
     Plain,
     Tombstone,
     Erasure,
-    Rotation {
-        key_id: Option<String>,
-        previous_key_id: Option<String>,
-        new_secret_hash: Option<String>,
-    },
+    /// Boxed: rotations are rare, and every row's outcome is as large as its largest kind.
+    Rotation(Box<Rotation>),
+}
+
+/// What a key-rotation event's payload names.
+struct Rotation {
+    key_id: Option<String>,
+    previous_key_id: Option<String>,
+    new_secret_hash: Option<String>,
 }
 
 struct RowContext<'a> {
@@ -572,11 +576,11 @@ fn full_check(
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
         };
-        out.kind = RowKind::Rotation {
+        out.kind = RowKind::Rotation(Box::new(Rotation {
             key_id: field("key_id"),
             previous_key_id: field("previous_key_id"),
             new_secret_hash: field("new_secret_hash"),
-        };
+        }));
     }
     out.reasons = reasons;
     out
@@ -866,8 +870,13 @@ fn read_on_every_thread(
                     let from = chunk * page;
                     let read = scanner.scan(tenant, from..(from + page).min(last + 1), &mut |row| {
                         outcomes.push(check_row(row, ctx));
-                        // The fold never reads the envelope.
+                        // Only what the fold reads (see `Fold::row`).
                         rows.push(&RecordRef {
+                            event_type: "",
+                            model_id: None,
+                            actor_id: None,
+                            session_id: None,
+                            key_id: "",
                             envelope: &[],
                             ..row
                         });
@@ -951,7 +960,7 @@ struct Fold {
     stored_frontier: Option<Frontier>,
     expected_seq: u64,
     last_id: Option<EventId>,
-    rotations_seen: Vec<(u64, String, RowKind)>,
+    rotations_seen: Vec<(u64, String, Rotation)>,
     targets: BTreeMap<u64, Vec<Target>>,
     /// Set when the tree cannot grow: nothing after that can be checked.
     stopped: bool,
@@ -972,7 +981,8 @@ impl Fold {
         }
     }
 
-    /// Folds one row in; `false` when the tree cannot grow.
+    /// Folds one row in; `false` when the tree cannot grow. Of the row it reads the sequence
+    /// number, the event id column, the stored leaf hash and the stored nodes, nothing else.
     fn row(
         &mut self,
         row: RecordRef<'_>,
@@ -1064,9 +1074,9 @@ impl Fold {
                 report.tombstone_count += 1;
                 push_capped(&mut report.tombstones, max, outcome.id_text(row));
             }
-            kind @ RowKind::Rotation { .. } => {
+            RowKind::Rotation(rotation) => {
                 self.rotations_seen
-                    .push((row.seq, outcome.id_text(row), kind));
+                    .push((row.seq, outcome.id_text(row), *rotation));
             }
         }
         if outcome.unverified {
@@ -1363,15 +1373,12 @@ impl<B: Backend> Ledger<B> {
 
         // Rotations: each rotation the ledger recorded must be the event just before its key's
         // first event, name that key and the one before it, and carry its fingerprint.
-        for (seq, event_id, kind) in rotations_seen {
-            let RowKind::Rotation {
+        for (seq, event_id, rotation) in rotations_seen {
+            let Rotation {
                 key_id,
                 previous_key_id,
                 new_secret_hash,
-            } = kind
-            else {
-                continue;
-            };
+            } = rotation;
             let Some(index) = segments.iter().position(|s| s.first_seq == seq + 1) else {
                 // A rotation that arrived in signed input from another chain: an ordinary event.
                 continue;
