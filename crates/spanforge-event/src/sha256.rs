@@ -136,25 +136,32 @@ mod tests {
         for len in 0..data.len() {
             let d = &data[..len];
             assert_eq!(sha256(d), reference(&[d]), "len {len}");
-            assert_eq!(sha256_prefixed(0x00, d), reference(&[&[0x00], d]), "len {len}");
-            assert_eq!(sha256_prefixed(0x01, d), reference(&[&[0x01], d]), "len {len}");
+            assert_eq!(
+                sha256_prefixed(0x00, d),
+                reference(&[&[0x00], d]),
+                "len {len}"
+            );
+            assert_eq!(
+                sha256_prefixed(0x01, d),
+                reference(&[&[0x01], d]),
+                "len {len}"
+            );
         }
     }
 
     #[test]
     fn known_answers() {
         // FIPS 180-4 examples.
-        assert_eq!(
-            sha256(b"abc"),
-            reference(&[b"abc"]),
-        );
+        assert_eq!(sha256(b"abc"), reference(&[b"abc"]),);
         let hex = |d: [u8; 32]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
         assert_eq!(
             hex(sha256(b"")),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(
-            hex(sha256(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            hex(sha256(
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+            )),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
         );
     }

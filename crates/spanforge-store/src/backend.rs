@@ -450,7 +450,6 @@ pub trait Backend {
     /// Opens a write transaction; only one exists at a time.
     fn write(&mut self) -> Result<Self::Write<'_>>;
 
-
     /// After an erasure: removes every remaining copy of deleted data from the store's files
     /// (for SQLite, a `TRUNCATE` checkpoint of the write-ahead log; deleted cells are already
     /// zeroed by `secure_delete`). The default has nothing to scrub.

@@ -408,7 +408,10 @@ mod tests {
         assert_eq!(s.actor_id, Some(&b"user-1"[..]));
         assert_eq!(s.session_id, Some(&b"s-1"[..]));
         assert_eq!(s.prev_id, Some(&b"01KDZ5T8Q3M9V6W2X4Y7Z0A1B2"[..]));
-        assert_eq!(s.checksum, Some(format!("sha256:{}", "0".repeat(64)).as_bytes()));
+        assert_eq!(
+            s.checksum,
+            Some(format!("sha256:{}", "0".repeat(64)).as_bytes())
+        );
         assert_eq!(
             s.signature,
             Some(format!("hmac-sha256:{}", "1".repeat(64)).as_bytes())
@@ -437,7 +440,11 @@ mod tests {
             let text = base.replace("PAYLOAD", payload);
             let event = Event::from_json_str(&text).expect("valid");
             let scanned = scan(text.as_bytes()).expect("the plain shape");
-            assert_eq!(scanned.model_id, event.model_id().map(str::as_bytes), "{payload}");
+            assert_eq!(
+                scanned.model_id,
+                event.model_id().map(str::as_bytes),
+                "{payload}"
+            );
             assert_eq!(&text[scanned.payload.clone()], payload);
         }
     }

@@ -20,8 +20,7 @@
 //! re-serialise to the stored bytes, and words every finding. The fast path does not repeat the
 //! field rules of members no check reads (`source`, `schema_version`, trace and span ids, tags,
 //! number forms in the payload, and whether those members are UTF-8): those bytes were validated
-//! when the event was sealed, and any
-//! later change to them changes the leaf hash. A rewrite that also replaces the leaf hash, the
+//! when the event was sealed, and any later change to them changes the leaf hash. A rewrite that also replaces the leaf hash, the
 //! nodes and the head is caught by the signed checkpoints, as for every field outside the HMAC;
 //! after the last checkpoint, the full path would have flagged such a rewrite only when the new
 //! value broke a field rule, never when it was valid, so no undetectable change becomes possible.
@@ -199,6 +198,36 @@ pub struct TenantReport {
     pub stored_checkpoints: u64,
     /// Problems with the tenant's head, tree, keys or checkpoints.
     pub problems: Vec<String>,
+}
+
+impl TenantReport {
+    /// The report of a tenant before anything is checked.
+    fn empty(tenant: TenantId, origin: String, size: u64) -> Self {
+        Self {
+            tenant,
+            origin,
+            valid: false,
+            events: 0,
+            size,
+            root: String::new(),
+            first_tampered: None,
+            tampered_count: 0,
+            tampered: Vec::new(),
+            gaps: Vec::new(),
+            gap_count: 0,
+            unverified_count: 0,
+            tombstones: Vec::new(),
+            tombstone_count: 0,
+            encrypted_count: 0,
+            erased_count: 0,
+            erased: Vec::new(),
+            erasure_events: Vec::new(),
+            rotations: Vec::new(),
+            covered_fields: covered_fields(),
+            stored_checkpoints: 0,
+            problems: Vec::new(),
+        }
+    }
 }
 
 /// One event that failed verification.
@@ -735,7 +764,7 @@ fn read_on_one_thread<R: Reader>(
     // allocates nothing.
     let (full_tx, full_rx) = mpsc::sync_channel::<RecordPage>(1);
     let (empty_tx, empty_rx) = mpsc::channel::<RecordPage>();
-std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let checks = &mut *checks;
         let checker = s.spawn(move || {
             let mut fold = fold;
@@ -841,6 +870,7 @@ fn read_on_every_thread(
         next: 0,
         spare: Vec::new(),
         error: None,
+        abandoned: false,
     });
     let room = Condvar::new();
     let claimed = AtomicU64::new(0);
@@ -848,6 +878,7 @@ fn read_on_every_thread(
         for scanner in scanners.iter_mut() {
             let (shared, room, claimed) = (&shared, &room, &claimed);
             s.spawn(move || {
+                let _wake = WakeOnPanic { shared, room };
                 loop {
                     let chunk = claimed.fetch_add(1, Ordering::Relaxed);
                     if chunk >= chunks {
@@ -868,20 +899,21 @@ fn read_on_every_thread(
                     rows.clear();
                     outcomes.clear();
                     let from = chunk * page;
-                    let read = scanner.scan(tenant, from..(from + page).min(last + 1), &mut |row| {
-                        outcomes.push(check_row(row, ctx));
-                        // Only what the fold reads (see `Fold::row`).
-                        rows.push(&RecordRef {
-                            event_type: "",
-                            model_id: None,
-                            actor_id: None,
-                            session_id: None,
-                            key_id: "",
-                            envelope: &[],
-                            ..row
+                    let read =
+                        scanner.scan(tenant, from..(from + page).min(last + 1), &mut |row| {
+                            outcomes.push(check_row(row, ctx));
+                            // Only what the fold reads (see `Fold::row`).
+                            rows.push(&RecordRef {
+                                event_type: "",
+                                model_id: None,
+                                actor_id: None,
+                                session_id: None,
+                                key_id: "",
+                                envelope: &[],
+                                ..row
+                            });
+                            true
                         });
-                        true
-                    });
                     let mut folding = lock(shared);
                     match read {
                         Ok(()) => folding.deliver(chunk, rows, outcomes),
@@ -912,12 +944,16 @@ struct Folding<'c> {
     spare: Vec<(RecordPage, Vec<RowOutcome>)>,
     /// The first read error; no chunk is started after it.
     error: Option<crate::Error>,
+    /// A thread panicked: the others stop instead of waiting for its chunk, and the scope
+    /// resumes its panic.
+    abandoned: bool,
 }
 
 impl Folding<'_> {
-    /// Whether no further chunk is needed: the tree cannot grow, or reading failed.
+    /// Whether no further chunk is needed: the tree cannot grow, reading failed or a thread
+    /// panicked.
     fn done(&self) -> bool {
-        self.fold.stopped || self.error.is_some()
+        self.fold.stopped || self.error.is_some() || self.abandoned
     }
 
     /// Takes a checked chunk and folds every chunk that is now next in order.
@@ -929,6 +965,22 @@ impl Folding<'_> {
             }
             self.next += 1;
             self.spare.push((rows, outcomes));
+        }
+    }
+}
+
+/// Wakes the other threads of [`read_on_every_thread`] when its thread unwinds, so that none
+/// waits forever for a chunk that thread will never deliver.
+struct WakeOnPanic<'a, 'c> {
+    shared: &'a Mutex<Folding<'c>>,
+    room: &'a Condvar,
+}
+
+impl Drop for WakeOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.shared).abandoned = true;
+            self.room.notify_all();
         }
     }
 }
@@ -967,6 +1019,20 @@ struct Fold {
 }
 
 impl Fold {
+    fn new(report: TenantReport, max: usize, targets: BTreeMap<u64, Vec<Target>>) -> Self {
+        Self {
+            report,
+            max,
+            frontier: Frontier::new(),
+            stored_frontier: None,
+            expected_seq: 0,
+            last_id: None,
+            rotations_seen: Vec::new(),
+            targets,
+            stopped: false,
+        }
+    }
+
     fn page(
         &mut self,
         rows: &RecordPage,
@@ -1249,30 +1315,7 @@ impl<B: Backend> Ledger<B> {
     ) -> Result<TenantReport> {
         let max = opts.max_listed;
         let origin = self.origin(&state.id);
-        let mut report = TenantReport {
-            tenant: state.id.clone(),
-            origin: origin.clone(),
-            valid: false,
-            events: 0,
-            size: state.size,
-            root: String::new(),
-            first_tampered: None,
-            tampered_count: 0,
-            tampered: Vec::new(),
-            gaps: Vec::new(),
-            gap_count: 0,
-            unverified_count: 0,
-            tombstones: Vec::new(),
-            tombstone_count: 0,
-            encrypted_count: 0,
-            erased_count: 0,
-            erased: Vec::new(),
-            erasure_events: Vec::new(),
-            rotations: Vec::new(),
-            covered_fields: covered_fields(),
-            stored_checkpoints: 0,
-            problems: Vec::new(),
-        };
+        let mut report = TenantReport::empty(state.id.clone(), origin.clone(), state.size);
 
         let mut segments = self.key_schedule(read, keys, state, &mut report.problems);
 
@@ -1343,17 +1386,7 @@ impl<B: Backend> Ledger<B> {
             erased_keys: &erased_keys,
             origin_path: state.id.origin_path(),
         };
-        let fold = Fold {
-            report,
-            max,
-            frontier: Frontier::new(),
-            stored_frontier: None,
-            expected_seq: 0,
-            last_id: None,
-            rotations_seen: Vec::new(),
-            targets,
-            stopped: false,
-        };
+        let fold = Fold::new(report, max, targets);
         let (read_result, fold) = if scanners.is_empty() {
             read_on_one_thread(read, state.key, &ctx, fold, checks)
         } else {
@@ -1848,8 +1881,78 @@ mod tests {
         assert_eq!(globex.events, 2500, "{globex:?}");
         assert!(globex.gap_count >= 1, "{globex:?}");
         for threads in [1, 2, 3, 7] {
-            let many = ledger.verify_on(&keys, &VerifyOptions::new(), threads).unwrap();
+            let many = ledger
+                .verify_on(&keys, &VerifyOptions::new(), threads)
+                .unwrap();
             assert_eq!(many, one, "{threads} threads");
         }
+    }
+
+    /// A reader that panics on its second chunk and one that returns no rows.
+    struct Scripted {
+        panics: bool,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl RecordScan for Scripted {
+        fn scan(
+            &self,
+            _tenant: TenantKey,
+            _seqs: std::ops::Range<u64>,
+            _f: &mut dyn FnMut(RecordRef<'_>) -> bool,
+        ) -> Result<()> {
+            let call = self.calls.fetch_add(1, Ordering::Relaxed);
+            assert!(!(self.panics && call > 0), "a reader failed on purpose");
+            Ok(())
+        }
+    }
+
+    /// When one reading thread panics, the others must not wait forever for its chunk: the
+    /// verification ends and the panic reaches the caller.
+    #[test]
+    fn a_panicking_reader_ends_the_verification_instead_of_hanging_it() {
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let tenant = TenantId::Default;
+            let (segments, keys) = (Vec::new(), HashSet::new());
+            let ctx = RowContext {
+                tenant: &tenant,
+                tenant_key: TenantKey(1),
+                segments: &segments,
+                data_keys: &keys,
+                erased_keys: &keys,
+                origin_path: tenant.origin_path(),
+            };
+            let mut scanners: Vec<Box<dyn RecordScan + Send>> = vec![
+                Box::new(Scripted {
+                    panics: true,
+                    calls: 0.into(),
+                }),
+                Box::new(Scripted {
+                    panics: false,
+                    calls: 0.into(),
+                }),
+            ];
+            let fold = Fold::new(
+                TenantReport::empty(tenant.clone(), String::new(), 0),
+                10,
+                BTreeMap::new(),
+            );
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_on_every_thread(
+                    &mut scanners,
+                    TenantKey(1),
+                    Some(100 * PAGE as u64),
+                    &ctx,
+                    fold,
+                    &mut [],
+                )
+            }));
+            let _ = done_tx.send(outcome.is_err());
+        });
+        let panicked = done_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("verification ended");
+        assert!(panicked);
     }
 }
