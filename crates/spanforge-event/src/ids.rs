@@ -554,6 +554,39 @@ mod tests {
     }
 
     #[test]
+    fn wire_forms_match_exactly_and_only_exactly() {
+        let digest: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(53) ^ 0x3c);
+        let checksum = Checksum::from_digest(digest);
+        let signature = Signature::from_mac(digest);
+        for (wire, matches) in [
+            (
+                checksum.to_string(),
+                Box::new(|w: &[u8]| checksum.matches_wire(w)) as Box<dyn Fn(&[u8]) -> bool>,
+            ),
+            (
+                signature.to_string(),
+                Box::new(|w: &[u8]| signature.matches_wire(w)),
+            ),
+        ] {
+            assert!(matches(wire.as_bytes()), "{wire}");
+            let prefix = wire.len() - 64;
+            assert_eq!(&wire.as_bytes()[prefix..], checksum.hex_digits().as_slice());
+            // Any one byte changed, upper-case digits, a missing or extra digit, another prefix.
+            for pos in 0..wire.len() {
+                let mut bad = wire.clone().into_bytes();
+                bad[pos] = if bad[pos] == b'0' { b'1' } else { b'0' };
+                assert!(!matches(&bad), "changed at {pos}");
+            }
+            assert!(!matches(wire.to_uppercase().as_bytes()));
+            assert!(!matches(&wire.as_bytes()[..wire.len() - 1]));
+            assert!(!matches(format!("{wire}0").as_bytes()));
+            assert!(!matches(format!("x{}", &wire[1..]).as_bytes()));
+            assert!(!matches(b""));
+        }
+        assert!(!checksum.matches_wire(signature.to_string().as_bytes()));
+    }
+
+    #[test]
     fn hex32_decodes_lowercase_digits_only() {
         let bytes: Vec<u8> = (0..32_u8).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
         let mut hex = Vec::new();
