@@ -7,13 +7,11 @@
 //! whole blocks of the message go straight from the input to the same compression function
 //! (`sha2::block_api::compress256`, which uses the CPU's SHA extensions where it has them) and
 //! only the last one or two blocks are padded on the stack.
-//!
-//! [`Midstate`] also continues from a state after whole blocks (a key's hashed HMAC pads).
 
 use sha2::block_api::compress256;
 
 /// SHA-256's block length in bytes.
-pub const BLOCK_LEN: usize = 64;
+const BLOCK_LEN: usize = 64;
 
 /// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
 const IV: [u32; 8] = [
@@ -27,93 +25,58 @@ const IV: [u32; 8] = [
     0x5be0_cd19,
 ];
 
-/// The state of SHA-256 after some whole blocks: the message so far is a multiple of
-/// [`BLOCK_LEN`] bytes long.
-///
-/// It holds no buffer and is not wiped on drop: it is meant for public bytes.
-#[derive(Clone)]
-pub struct Midstate {
-    state: [u32; 8],
-    /// Bytes hashed so far.
-    len: u64,
-}
-
-impl Default for Midstate {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Midstate {
-    /// The state before any input.
-    pub const fn new() -> Self {
-        Self { state: IV, len: 0 }
-    }
-
-    /// The state after hashing `block` as the message's first block.
-    pub fn after_block(block: &[u8; BLOCK_LEN]) -> Self {
-        let mut state = IV;
-        compress256(&mut state, std::slice::from_ref(block));
-        Self {
-            state,
-            len: BLOCK_LEN as u64,
-        }
-    }
-
-    /// The digest of the message so far followed by `prefix` (when given) and `data`.
-    #[must_use]
-    pub fn finish(&self, prefix: Option<u8>, data: &[u8]) -> [u8; 32] {
-        let mut state = self.state;
-        let total = self.len + u64::from(prefix.is_some()) + data.len() as u64;
-        // The last one or two blocks: what is left of the message, 0x80, zeros, and the
-        // message's length in bits, big-endian, in the last eight bytes.
-        let mut last = [0u8; 2 * BLOCK_LEN];
-        let mut used = 0;
-        let mut rest = data;
-        if let Some(prefix) = prefix {
-            if let Some((head, tail)) = data.split_at_checked(BLOCK_LEN - 1) {
-                // A first block of the prefix and 63 bytes of data; the rest stays aligned to
-                // the input.
-                let mut first = [0u8; BLOCK_LEN];
-                first[0] = prefix;
-                first[1..].copy_from_slice(head);
-                compress256(&mut state, &[first]);
-                rest = tail;
-            } else {
-                last[0] = prefix;
-                used = 1;
-            }
-        }
-        let (blocks, tail) = rest.as_chunks::<BLOCK_LEN>();
-        compress256(&mut state, blocks);
-        last[used..used + tail.len()].copy_from_slice(tail);
-        used += tail.len();
-        last[used] = 0x80;
-        let end = if used + 1 + 8 <= BLOCK_LEN {
-            BLOCK_LEN
+/// SHA-256 of `prefix` (when given) followed by `data`.
+fn digest(prefix: Option<u8>, data: &[u8]) -> [u8; 32] {
+    let mut state = IV;
+    let total = u64::from(prefix.is_some()) + data.len() as u64;
+    // The last one or two blocks: what is left of the message, 0x80, zeros, and the
+    // message's length in bits, big-endian, in the last eight bytes.
+    let mut last = [0u8; 2 * BLOCK_LEN];
+    let mut used = 0;
+    let mut rest = data;
+    if let Some(prefix) = prefix {
+        if let Some((head, tail)) = data.split_at_checked(BLOCK_LEN - 1) {
+            // A first block of the prefix and 63 bytes of data; the rest stays aligned to
+            // the input.
+            let mut first = [0u8; BLOCK_LEN];
+            first[0] = prefix;
+            first[1..].copy_from_slice(head);
+            compress256(&mut state, &[first]);
+            rest = tail;
         } else {
-            2 * BLOCK_LEN
-        };
-        last[end - 8..end].copy_from_slice(&total.wrapping_mul(8).to_be_bytes());
-        compress256(&mut state, last[..end].as_chunks::<BLOCK_LEN>().0);
-        let mut out = [0u8; 32];
-        for (bytes, word) in out.as_chunks_mut::<4>().0.iter_mut().zip(state) {
-            *bytes = word.to_be_bytes();
+            last[0] = prefix;
+            used = 1;
         }
-        out
     }
+    let (blocks, tail) = rest.as_chunks::<BLOCK_LEN>();
+    compress256(&mut state, blocks);
+    last[used..used + tail.len()].copy_from_slice(tail);
+    used += tail.len();
+    last[used] = 0x80;
+    let end = if used + 1 + 8 <= BLOCK_LEN {
+        BLOCK_LEN
+    } else {
+        2 * BLOCK_LEN
+    };
+    last[end - 8..end].copy_from_slice(&total.wrapping_mul(8).to_be_bytes());
+    compress256(&mut state, last[..end].as_chunks::<BLOCK_LEN>().0);
+    let mut out = [0u8; 32];
+    for (bytes, word) in out.as_chunks_mut::<4>().0.iter_mut().zip(state) {
+        *bytes = word.to_be_bytes();
+    }
+    out
 }
 
 /// SHA-256 of `data`.
 #[must_use]
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    Midstate::new().finish(None, data)
+    digest(None, data)
 }
 
 /// SHA-256 of the byte `prefix` followed by `data` (RFC 6962's leaf and node hashes).
 #[must_use]
 pub fn sha256_prefixed(prefix: u8, data: &[u8]) -> [u8; 32] {
-    Midstate::new().finish(Some(prefix), data)
+    digest(Some(prefix), data)
 }
 
 #[cfg(test)]
@@ -164,24 +127,5 @@ mod tests {
             )),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
         );
-    }
-
-    #[test]
-    fn a_midstate_continues_the_message() {
-        let block = [0x36u8; BLOCK_LEN];
-        let data: Vec<u8> = (0..200u8).collect();
-        for len in [0, 1, 54, 55, 56, 63, 64, 65, 128, 200] {
-            let mid = Midstate::after_block(&block);
-            assert_eq!(
-                mid.finish(None, &data[..len]),
-                reference(&[&block, &data[..len]]),
-                "len {len}"
-            );
-            assert_eq!(
-                mid.finish(Some(9), &data[..len]),
-                reference(&[&block, &[9], &data[..len]]),
-                "len {len}"
-            );
-        }
     }
 }

@@ -49,14 +49,16 @@ type Error = Box<dyn std::error::Error>;
 #[path = "../benches/support/workload.rs"]
 mod workload;
 
-/// The bench's event `n` (the same ids as `cargo bench -p spanforge-store --bench ledger`), of
-/// the shape `SPANFORGE_BENCH_WORKLOAD` picks.
-fn event_json(n: u64) -> Result<String, Error> {
+/// The workload shape `SPANFORGE_BENCH_WORKLOAD` picks, read once.
+fn shape() -> Result<workload::Shape, Error> {
     static SHAPE: std::sync::OnceLock<Result<workload::Shape, String>> = std::sync::OnceLock::new();
-    SHAPE
-        .get_or_init(workload::Shape::from_env)
-        .clone()?
-        .event_json(n, 0xBE7C)
+    Ok(SHAPE.get_or_init(workload::Shape::from_env).clone()?)
+}
+
+/// The bench's event `n` (the same ids as `cargo bench -p spanforge-store --bench ledger`), of
+/// that shape.
+fn event_json(n: u64) -> Result<String, Error> {
+    shape()?.event_json(n, 0xBE7C)
 }
 
 fn events(start: u64, count: u64) -> Result<Vec<Event>, Error> {
@@ -223,7 +225,7 @@ fn time(mode: &str, rounds: u32, db: Option<&String>) -> Result<(), Error> {
     println!(
         "{mode} ({} workload): best of {rounds} rounds of {BATCH}: {:.0} ns/event = {:.0} events/s (mean {:.0} events/s); \
          CPU time, all threads: {:.0} ns/event, calling thread: {:.0} ns/event",
-        workload::Shape::from_env()?.name(),
+        shape()?.name(),
         per(best) * 1e9,
         1.0 / per(best),
         f64::from(rounds) / (total.as_secs_f64() / BATCH as f64),
