@@ -6,6 +6,7 @@
 //! cargo run --release -p spanforge-store --example verify_rss -- build /path/ledger.db 2000000
 //! cargo run --release -p spanforge-store --example verify_rss -- verify /path/ledger.db
 //! SPANFORGE_BENCH_WORKLOAD=reference cargo run --release -p spanforge-store --example verify_rss -- build /path/small.db 1000000
+//! cargo run --release -p spanforge-store --example verify_rss -- floor /path/small.db hash
 //! ```
 //!
 //! `build` appends the span workload (862-byte events), or with `SPANFORGE_BENCH_WORKLOAD=reference`
@@ -14,6 +15,10 @@
 //! program built). Run the two steps as separate processes: the peak memory of `verify` is then verification's
 //! own. CPU time is user + system time of the process (all threads); on a shared machine it is
 //! a steadier measure than wall time.
+//!
+//! `floor` measures what verification cannot go below on this host: the same reads, and with
+//! `hash` the SHA-256 work the formats fix, without any of verification's own checks (see
+//! [`floor`]).
 
 use std::time::Instant;
 
@@ -66,7 +71,7 @@ fn cpu_seconds() -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: verify_rss build PATH COUNT | verify_rss verify PATH";
+    let usage = "usage: verify_rss build PATH COUNT | verify_rss verify PATH | verify_rss floor PATH [hash]";
     let (Some(mode), Some(path)) = (args.get(1), args.get(2)) else {
         return Err(usage.into());
     };
@@ -98,9 +103,95 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 return Err("the ledger did not verify".into());
             }
         }
+        "floor" => {
+            let hashing = args.get(3).map(String::as_str) == Some("hash");
+            let events = floor(&ledger, hashing)?;
+            report(
+                if hashing { "read and hashed" } else { "read" },
+                events,
+                start,
+                cpu0,
+            );
+        }
         _ => return Err(usage.into()),
     }
     Ok(())
+}
+
+/// What this host allows verification at most, with none of its parsing, comparing or folding:
+/// every row read as verification reads it (the same per-thread readers, chunks of 1,024 and
+/// columns), and with `hash` also the SHA-256 work the formats fix per event: the leaf over the
+/// whole envelope, a checksum over a payload-sized span (the reference workload's payloads are
+/// 109 bytes), the HMAC over two ids and a checksum, and one tree node (17 compressions for a
+/// reference-sized event).
+fn floor(ledger: &SqliteLedger, hashing: bool) -> Result<u64, Box<dyn std::error::Error>> {
+    use spanforge_event::ids::Checksum;
+    use spanforge_event::sha256::sha256_prefixed;
+    use spanforge_store::{Backend, Reader};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const CHUNK: u64 = 1024;
+    let snapshot = ledger.backend().read()?;
+    let threads = rayon::current_num_threads();
+    let secret = HmacSecret::new_native("floor-measurement-secret-0123456789abcdef")?;
+    let id = spanforge_event::EventId::parse("01JF0000000000000000000000")?;
+    let events = AtomicU64::new(0);
+    for tenant in snapshot.tenants()? {
+        let Some(last) = snapshot.last_seq(tenant.key)? else {
+            continue;
+        };
+        let chunks = last / CHUNK + 1;
+        let claimed = AtomicU64::new(0);
+        let mut readers = snapshot.scan_readers(threads)?;
+        std::thread::scope(|s| {
+            let workers: Vec<_> = readers
+                .iter_mut()
+                .map(|reader| {
+                    let (claimed, events, secret, id) = (&claimed, &events, &secret, &id);
+                    s.spawn(move || -> Result<(), spanforge_store::Error> {
+                        let mut node = [0u8; 32];
+                        loop {
+                            let chunk = claimed.fetch_add(1, Ordering::Relaxed);
+                            if chunk >= chunks {
+                                return Ok(());
+                            }
+                            let from = chunk * CHUNK;
+                            let mut rows = 0;
+                            reader.scan(
+                                tenant.key,
+                                from..(from + CHUNK).min(last + 1),
+                                &mut |row| {
+                                    rows += 1;
+                                    if hashing {
+                                        let leaf = sha256_prefixed(0, row.envelope);
+                                        let span = &row.envelope[..row.envelope.len().min(109)];
+                                        let checksum = Checksum::of_canonical(span);
+                                        std::hint::black_box(secret.sign_parts(
+                                            id,
+                                            &checksum,
+                                            Some(id),
+                                        ));
+                                        let mut pair = [0u8; 64];
+                                        pair[..32].copy_from_slice(&leaf);
+                                        pair[32..].copy_from_slice(&node);
+                                        node = sha256_prefixed(1, &pair);
+                                    } else {
+                                        std::hint::black_box(row.envelope.len());
+                                    }
+                                    true
+                                },
+                            )?;
+                            events.fetch_add(rows, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().expect("a floor thread panicked"))
+        })?;
+    }
+    Ok(events.into_inner())
 }
 
 fn report(what: &str, events: u64, start: Instant, cpu0: f64) {
