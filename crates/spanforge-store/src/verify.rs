@@ -1888,10 +1888,13 @@ mod tests {
         }
     }
 
-    /// A reader that panics on its second chunk and one that returns no rows.
+    /// A reader that panics on its first chunk, and one that returns no rows but finishes none of
+    /// its chunks before the other has started one, so that the panic happens whatever the
+    /// scheduler does (with a reader that panicked on a later chunk, the other could read every
+    /// chunk first and no panic would happen at all).
     struct Scripted {
         panics: bool,
-        calls: std::sync::atomic::AtomicUsize,
+        panicker_started: std::sync::Arc<std::sync::atomic::AtomicBool>,
     }
 
     impl RecordScan for Scripted {
@@ -1901,8 +1904,13 @@ mod tests {
             _seqs: std::ops::Range<u64>,
             _f: &mut dyn FnMut(RecordRef<'_>) -> bool,
         ) -> Result<()> {
-            let call = self.calls.fetch_add(1, Ordering::Relaxed);
-            assert!(!(self.panics && call > 0), "a reader failed on purpose");
+            if self.panics {
+                self.panicker_started.store(true, Ordering::Release);
+                panic!("a reader failed on purpose");
+            }
+            while !self.panicker_started.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
             Ok(())
         }
     }
@@ -1923,14 +1931,15 @@ mod tests {
                 erased_keys: &keys,
                 origin_path: tenant.origin_path(),
             };
+            let panicker_started = std::sync::Arc::default();
             let mut scanners: Vec<Box<dyn RecordScan + Send>> = vec![
                 Box::new(Scripted {
                     panics: true,
-                    calls: 0.into(),
+                    panicker_started: std::sync::Arc::clone(&panicker_started),
                 }),
                 Box::new(Scripted {
                     panics: false,
-                    calls: 0.into(),
+                    panicker_started,
                 }),
             ];
             let fold = Fold::new(
