@@ -260,18 +260,6 @@ fn encode_hex32(bytes: &[u8; 32]) -> [u8; 64] {
     digits
 }
 
-/// Appends the lowercase hex form of `bytes` to `out`, 32 bytes at a time through a stack buffer
-/// (one capacity check per 64 digits instead of one per digit).
-pub(crate) fn push_hex(bytes: &[u8], out: &mut Vec<u8>) {
-    let mut digits = [0u8; 64];
-    for part in bytes.chunks(32) {
-        for (pair, &b) in digits.as_chunks_mut::<2>().0.iter_mut().zip(part) {
-            *pair = HEX_PAIRS[usize::from(b)];
-        }
-        out.extend_from_slice(&digits[..part.len() * 2]);
-    }
-}
-
 /// Defines a fixed-length lowercase-hex identifier stored inline.
 macro_rules! hex_id {
     ($(#[$doc:meta])* $name:ident, $len:literal, $field:literal) => {
@@ -373,7 +361,7 @@ macro_rules! prefixed_digest {
             #[doc = concat!("Appends the wire form (`", $prefix, "…`) to `out`.")]
             pub fn write_to(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice($prefix.as_bytes());
-                push_hex(&self.0, out);
+                out.extend_from_slice(&encode_hex32(&self.0));
             }
 
             /// The 64 lowercase hex digits of the wire form, without the prefix.
@@ -538,19 +526,20 @@ mod tests {
     }
 
     #[test]
-    fn push_hex_writes_lowercase_pairs_for_every_length() {
-        // Lengths on both sides of the 32-byte chunk, appended after existing bytes.
-        for len in 0..=70 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|i| (i as u8).wrapping_mul(151) ^ 0x3c)
-                .collect();
-            let mut out = b"sha256:".to_vec();
-            push_hex(&bytes, &mut out);
+    fn encode_hex32_writes_lowercase_pairs_for_every_byte_value() {
+        // Every byte value, in every position of a digest.
+        for shift in 0..32u8 {
+            let bytes: [u8; 32] =
+                std::array::from_fn(|i| (i as u8).wrapping_mul(151) ^ 0x3c ^ shift.wrapping_mul(8));
             assert_eq!(
-                out,
-                [b"sha256:".to_vec(), hex::encode(&bytes).into_bytes()].concat()
+                encode_hex32(&bytes).as_slice(),
+                hex::encode(bytes).as_bytes()
             );
         }
+        // Appended after what `out` already holds.
+        let mut out = b"id=".to_vec();
+        Checksum::from_digest([0xa5; 32]).write_to(&mut out);
+        assert_eq!(out, [b"id=sha256:".as_slice(), &b"a5".repeat(32)].concat());
     }
 
     #[test]
@@ -589,8 +578,7 @@ mod tests {
     #[test]
     fn hex32_decodes_lowercase_digits_only() {
         let bytes: Vec<u8> = (0..32_u8).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
-        let mut hex = Vec::new();
-        push_hex(&bytes, &mut hex);
+        let hex = encode_hex32(&bytes.clone().try_into().unwrap()).to_vec();
         assert_eq!(decode_hex32(&hex).map(|d| d.to_vec()), Some(bytes));
         assert_eq!(decode_hex32(&[b'f'; 64]), Some([0xff; 32]));
         assert_eq!(decode_hex32(&[b'0'; 64]), Some([0; 32]));
