@@ -189,7 +189,8 @@ impl Reader for State {
     }
 
     fn last_seq(&self, tenant: TenantKey) -> Result<Option<u64>> {
-        Ok(self.tenant_events(tenant).iter().map(|r| r.seq).max())
+        // Appends keep each tenant's records in `seq` order (`append_owned` refuses any other).
+        Ok(self.tenant_events(tenant).last().map(|r| r.seq))
     }
 
     fn record_at(&self, tenant: TenantKey, seq: u64) -> Result<Option<Record>> {
