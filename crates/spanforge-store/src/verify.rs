@@ -20,10 +20,11 @@
 //! re-serialise to the stored bytes, and words every finding. The fast path does not repeat the
 //! field rules of members no check reads (`source`, `schema_version`, trace and span ids, tags,
 //! number forms in the payload, and whether those members are UTF-8): those bytes were validated
-//! when the event was sealed, and any later change to them changes the leaf hash. A rewrite that also replaces the leaf hash, the
-//! nodes and the head is caught by the signed checkpoints, as for every field outside the HMAC;
-//! after the last checkpoint, the full path would have flagged such a rewrite only when the new
-//! value broke a field rule, never when it was valid, so no undetectable change becomes possible.
+//! when the event was sealed, and any later change to them changes the leaf hash. A rewrite that
+//! also replaces the leaf hash, the nodes and the head is caught by the signed checkpoints, as for
+//! every field outside the HMAC; after the last checkpoint, the full path would have flagged such
+//! a rewrite only when the new value broke a field rule, never when it was valid, so no
+//! undetectable change becomes possible.
 //!
 //! The fold checks the sequence numbers and the `prev_id` links, rebuilds the tree with a
 //! [`Frontier`], compares every stored interior node and, at each checkpoint size, the root.
