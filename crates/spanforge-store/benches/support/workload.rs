@@ -6,7 +6,8 @@
 //! * [`Shape::Reference`]: the size #3's targets are stated for ("~500-byte events", against the
 //!   reference SDK's benchmark, whose workload is eight event types in rotation with a ~110-byte
 //!   payload, `org_id` and `actor_id`, 529 bytes per signed JSON line): the same eight-type
-//!   rotation with a 109-byte payload, 324–335 bytes unsigned and 535–547 signed.
+//!   rotation with a 109-byte payload, 324–335 bytes unsigned and, as the ledger stores them,
+//!   536–550 signed (508–511 for each tenant's first event, which has no `prev_id`).
 //!
 //! `SPANFORGE_BENCH_WORKLOAD=span|reference` picks one ([`Shape::from_env`]).
 
@@ -33,7 +34,7 @@ const REFERENCE_TYPES: [&str; 8] = [
 pub(crate) enum Shape {
     /// Full span events, 862 bytes signed.
     Span,
-    /// Events of the size the targets name, 535–547 bytes signed.
+    /// Events of the size the targets name, 536–550 bytes signed.
     Reference,
 }
 
